@@ -1,0 +1,3 @@
+from transfer_laws.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""Subcommands added by later modules (training, sweep, results, fit, bench)."""
+
+
+def register(sub) -> None:
+    return None
