@@ -1,0 +1,37 @@
+# Two commands do all the set-up on a fresh clone:  `make book`  and  `make test`.
+# Each creates .venv (torch==2.13.0 first, then the pinned package), prepares the corpora once
+# (reusing the download cache afterwards), and is safe to run again.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install data assets book test test-slow clean-book
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+data: install
+	$(PY) -m transfer_laws data ensure
+
+assets: install
+	$(PY) -m transfer_laws.site assets _static
+
+book: data assets
+	rm -rf _build/.jupyter_cache
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	$(PY) -m transfer_laws.site check _build/html
+
+test: data
+	$(PY) -m pytest
+
+test-slow: data
+	$(PY) -m pytest -m slow
+
+clean-book:
+	rm -rf _build

@@ -1,0 +1,54 @@
+"""Altair chart builders and the offline renderers used by the book.
+
+Static charts render to SVG through vl-convert (no JavaScript, no network). Interactive charts
+(sliders) are emitted as a div plus a ``vegaEmbed`` call against the bundle that
+``transfer_laws.site`` serves from ``_static/vendor`` (no CDN).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import altair as alt
+import pandas as pd
+
+
+def setup() -> None:
+    """Static SVG rendering for every chart shown in a notebook."""
+    alt.data_transformers.disable_max_rows()
+    alt.renderers.enable("svg")
+
+
+class Interactive:
+    """An interactive chart for the static site: a div and a vegaEmbed call on the local bundle."""
+
+    def __init__(self, chart: alt.TopLevelMixin):
+        self.spec = chart.to_dict()
+
+    def _repr_html_(self) -> str:
+        div = f"vis-{uuid.uuid4().hex[:12]}"
+        return (f'<div id="{div}" class="tl-interactive"></div>\n<script type="text/javascript">\n'
+                f'(function(){{ function go(){{ if (window.vegaEmbed) {{ window.vegaEmbed("#{div}", '
+                f'{json.dumps(self.spec)}, {{"actions": false}}); }} else {{ setTimeout(go, 50); }} }} go(); }})();\n'
+                "</script>")
+
+
+def log_axis(title: str) -> alt.Scale:
+    return alt.Axis(title=title)
+
+
+def corpus_sizes(stats: pd.DataFrame) -> alt.Chart:
+    """Characters per corpus and source (training splits), log scale."""
+    df = stats[stats.split == "train"].assign(mchars=lambda d: d.chars / 1e6)
+    return (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            y=alt.Y("source:N", sort="-x", title=None),
+            x=alt.X("mchars:Q", title="training characters (millions)"),
+            color=alt.Color("corpus:N", title="corpus"),
+            tooltip=["corpus", "source", "files", "chars", "tokens"],
+        )
+        .properties(width=420, height=300)
+    )
