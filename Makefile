@@ -20,7 +20,7 @@ data: install
 	$(PY) -m transfer_laws data ensure
 
 assets: install
-	$(PY) -m transfer_laws.site assets _static
+	$(PY) -m transfer_laws.site assets _assets
 
 book: data assets
 	rm -rf _build/.jupyter_cache

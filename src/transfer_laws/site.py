@@ -1,8 +1,8 @@
 """The book's offline assets and the check that the built site loads nothing from the internet.
 
-``python -m transfer_laws.site assets _static``  writes MathJax (npm ``mathjax@3.2.2``, pinned by
+``python -m transfer_laws.site assets _assets``  writes MathJax (npm ``mathjax@3.2.2``, pinned by
 sha256, through the same fetch cache as the corpora) and the Vega bundle of ``vl-convert``
-(wrapped in an IIFE so it does not collide with Sphinx's globals) under ``_static/vendor/``.
+(wrapped in an IIFE so it does not collide with Sphinx's globals) under ``_assets/vendor/`` (served as ``_static/vendor``).
 ``python -m transfer_laws.site check _build/html``  fails if any page references an external
 script, stylesheet, image, font or frame.
 """

@@ -197,6 +197,9 @@ def prepare(cache_root: Path | None = None, freeze: bool = False, log=print,
         for split in split_names:
             t0 = time.perf_counter()
             g = manifest[(manifest.corpus == corpus) & (manifest.split == split)].sort_values("order")
+            if g.empty:
+                shutil.rmtree(tmpdir)
+                raise RuntimeError(f"the {corpus}/{split} split is empty: the sources hold too few groups")
             toks, cum = tokens.encode_documents(encoder, texts[(corpus, split)], table, eot)
             if int(cum[-1]) != int(g["chars"].sum()):
                 raise RuntimeError(f"{corpus}/{split}: character count mismatch after encoding")
