@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args) or 0
     except KeyboardInterrupt:
         return 130
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, FileNotFoundError, RuntimeError, KeyError) as exc:
         if getattr(args, "traceback", False):
             raise
         print(f"error: {exc}", file=sys.stderr)

@@ -1,0 +1,183 @@
+"""Run specs, run ids, atomic run records, and the tidy ``runs.csv`` / ``curves.csv`` tables.
+
+A run is a frozen ``RunSpec``; its id is a hash of its content. A finished run writes one JSON
+record, ``results/runs/<run_id>.json``, through a temporary file renamed into place: a record
+that exists is complete, and a run without one is simply not done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import pandas as pd
+
+from transfer_laws.hparams import learning_rate
+from transfer_laws.model import LADDER
+
+PHASES = ("pretrain", "target")
+PRETRAIN_CURRICULA = ("text", "mix")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines a run. Sizes of data are in characters (as in the paper)."""
+
+    phase: str  # "pretrain" | "target"
+    curriculum: str  # target: "scratch" or the pre-training curriculum ("text", "mix"); pretrain: "text" | "mix"
+    size: str  # a name of model.LADDER
+    seed: int = 0  # drives initialisation (scratch/pretrain) and data order
+    d_train_chars: int | None = None  # target: D (scratch) or D_F (fine-tune); pretrain: None (whole split)
+    train_tokens: int | None = None  # pretrain: token budget (the grid's rule); target: None
+    pretrain_id: str | None = None  # target runs with a non-scratch curriculum
+    lr: float | None = None  # None: hparams.learning_rate(size, phase, curriculum), resolved by make()
+    batch_size: int = 32  # sequences per step
+    n_ctx: int = 128  # tokens per sequence
+    max_epochs: float = 50.0  # target: epochs over D_F; pretrain: epochs over the text split (cap)
+    max_steps: int = 3000  # hard cap on the cosine horizon
+    min_steps: int = 200  # floor on the horizon (tiny D)
+    warmup_frac: float = 0.05  # of the horizon (at most 10%)
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    patience: int = 6  # evaluations without improvement before stopping
+    mix_code_fraction: float = 0.5  # mix pre-training: share of tokens from the code corpus
+    contamination_frac: float = 0.0  # pretrain: share of tokens from the Python *aside* split
+    experiment: str = "main"
+
+    def __post_init__(self):
+        if self.phase not in PHASES:
+            raise ValueError(f"unknown phase {self.phase!r} (expected {PHASES})")
+        if self.size not in LADDER:
+            raise ValueError(f"unknown model size {self.size!r}; known sizes: {', '.join(LADDER)}")
+        if self.phase == "pretrain":
+            if self.curriculum not in PRETRAIN_CURRICULA:
+                raise ValueError(f"unknown pre-training curriculum {self.curriculum!r} (expected {PRETRAIN_CURRICULA})")
+            if not self.train_tokens or self.train_tokens <= 0:
+                raise ValueError("a pre-training run needs a positive train_tokens budget")
+        else:
+            if not self.d_train_chars or self.d_train_chars <= 0:
+                raise ValueError("a target run needs a positive d_train_chars")
+            if (self.curriculum == "scratch") != (self.pretrain_id is None):
+                raise ValueError("a fine-tune needs pretrain_id; a scratch run must not have one")
+        if not 0 <= self.warmup_frac <= 0.1:
+            raise ValueError("warmup_frac must be within [0, 0.1]")
+
+    @classmethod
+    def make(cls, **kw) -> "RunSpec":
+        """A spec with the learning rate resolved from ``hparams`` when not given."""
+        spec = cls(**kw)
+        if spec.lr is None:
+            spec = cls(**{**kw, "lr": learning_rate(spec.size, spec.phase, spec.curriculum)})
+        return spec
+
+    @property
+    def run_id(self) -> str:
+        blob = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunSpec":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def results_dir(root: str | os.PathLike | None = None) -> Path:
+    """``results/`` of the repository (or $TRANSFER_LAWS_RESULTS, or ``root``)."""
+    if root is not None:
+        return Path(root)
+    if os.environ.get("TRANSFER_LAWS_RESULTS"):
+        return Path(os.environ["TRANSFER_LAWS_RESULTS"])
+    return Path(__file__).resolve().parents[2] / "results"
+
+
+def record_path(run_id: str, root: Path | None = None) -> Path:
+    return results_dir(root) / "runs" / f"{run_id}.json"
+
+
+def checkpoint_path(run_id: str, root: Path | None = None) -> Path:
+    return results_dir(root) / "checkpoints" / f"{run_id}.safetensors"
+
+
+def is_done(spec: RunSpec, root: Path | None = None) -> bool:
+    return record_path(spec.run_id, root).exists()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_record(record: dict, root: Path | None = None) -> Path:
+    path = record_path(record["run_id"], root)
+    atomic_write_bytes(path, (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
+    return path
+
+
+def load_records(root: Path | None = None) -> list[dict]:
+    d = results_dir(root) / "runs"
+    return [json.loads(p.read_text()) for p in sorted(d.glob("*.json"))] if d.exists() else []
+
+
+# ---- tables ---------------------------------------------------------------------------------
+
+RUN_COLUMNS = [
+    "run_id", "phase", "experiment", "curriculum", "pretrain_id", "pretrain_tokens", "size", "n_params",
+    "n_params_total", "d_train_chars", "d_train_tokens", "seed", "lr", "val_loss", "test_loss", "test_loss_se",
+    "test_bits_per_char", "best_step", "steps", "tokens_seen", "epochs", "stop_reason", "flops_kaplan",
+    "flops_full", "wall_seconds", "hardware", "device",
+]
+CURVE_COLUMNS = ["run_id", "step", "tokens", "chars", "flops_kaplan", "flops_full", "lr", "val_loss",
+                 "zero_shot_loss"]
+
+
+def runs_table(records: list[dict]) -> pd.DataFrame:
+    by_id = {r["run_id"]: r for r in records}
+    rows = []
+    for r in records:
+        s = r["spec"]
+        pre = by_id.get(s.get("pretrain_id") or "")
+        rows.append({
+            "run_id": r["run_id"], "phase": s["phase"], "experiment": s["experiment"],
+            "curriculum": s["curriculum"], "pretrain_id": s.get("pretrain_id"),
+            "pretrain_tokens": (pre["tokens_seen"] if pre else (r["tokens_seen"] if s["phase"] == "pretrain" else None)),
+            "size": s["size"], "n_params": r["n_params"], "n_params_total": r["n_params_total"],
+            "d_train_chars": s.get("d_train_chars") or r.get("d_train_chars"), "d_train_tokens": r["d_train_tokens"],
+            "seed": s["seed"], "lr": s["lr"], "val_loss": r["val_loss"], "test_loss": r["test_loss"],
+            "test_loss_se": r["test_loss_se"], "test_bits_per_char": r["test_bits_per_char"],
+            "best_step": r["best_step"], "steps": r["steps"], "tokens_seen": r["tokens_seen"], "epochs": r["epochs"],
+            "stop_reason": r["stop_reason"], "flops_kaplan": r["flops_kaplan"], "flops_full": r["flops_full"],
+            "wall_seconds": r["wall_seconds"], "hardware": r["hardware"]["name"], "device": r["hardware"]["device"],
+        })
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def curves_table(records: list[dict]) -> pd.DataFrame:
+    rows = [{"run_id": r["run_id"], **{k: pt.get(k) for k in CURVE_COLUMNS[1:]}} for r in records for pt in r["curve"]]
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+
+
+def write_tables(root: Path | None = None) -> tuple[Path, Path]:
+    """Regenerate ``results/runs.csv`` and ``results/curves.csv`` from the records."""
+    records = load_records(root)
+    d = results_dir(root)
+    out = []
+    for name, table in (("runs.csv", runs_table(records)), ("curves.csv", curves_table(records))):
+        atomic_write_bytes(d / name, table.to_csv(index=False).encode())
+        out.append(d / name)
+    return out[0], out[1]

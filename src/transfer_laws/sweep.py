@@ -1,0 +1,301 @@
+"""Grids of runs: parse a grid TOML, plan in dependency order coarse-to-fine, shard, estimate, run.
+
+Grid file::
+
+    [defaults]                 # any RunSpec field, applied to every run
+    max_steps = 3000
+    [pretrain_rule]            # pre-training tokens = tokens_per_param * N_total,
+    tokens_per_param = 20      # capped at max_text_epochs passes over the text split
+    max_text_epochs = 4
+    [[block]]                  # a cartesian product: list values are crossed, scalars fixed
+    phase = "pretrain"
+    curriculum = ["text", "mix"]
+    size = ["n28k", "n336k"]
+    tokens_multiplier = [1.0]  # optional: x the rule (the pre-training-amount experiment)
+    [[block]]
+    phase = "target"
+    curriculum = ["text", "mix"]
+    size = ["n28k"]
+    d_train_chars = [10000, 100000]
+    seed = [0, 1]
+    pretrain = { seed = 0 }    # which pre-training run: matched on curriculum, size and these keys
+
+A run is done when its record exists; the sweep skips done runs, so it resumes after any
+interruption (records are written atomically: a killed run leaves nothing and is rerun).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import time
+import tomllib
+import zlib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from transfer_laws import runs
+from transfer_laws.model import LADDER, GPTConfig, flops_per_token
+from transfer_laws.runs import RunSpec
+
+SPEC_FIELDS = {f.name for f in fields(RunSpec)}
+BLOCK_EXTRA = {"tokens_multiplier", "pretrain"}
+
+
+class GridError(ValueError):
+    """A grid file is malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    spec: RunSpec
+    order: tuple  # sort key: dependency level, coarse-to-fine level, size, ...
+    tags: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+def _bitrev_rank(n: int) -> list[int]:
+    """Coarse-to-fine rank of indices 0..n-1: both ends first, then midpoints, breadth first."""
+    if n <= 2:
+        return list(range(n))
+    order, queue = [0, n - 1], [(0, n - 1)]
+    while queue:
+        lo, hi = queue.pop(0)
+        if hi - lo > 1:
+            mid = (lo + hi) // 2
+            order.append(mid)
+            queue += [(lo, mid), (mid, hi)]
+    rank = [0] * n
+    for r, i in enumerate(order):
+        rank[i] = r
+    return rank
+
+
+def load_grid(path: Path, data=None) -> list[PlannedRun]:
+    """Parse a grid TOML into planned runs (pre-training first, then coarse-to-fine)."""
+    try:
+        raw = tomllib.loads(Path(path).read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise GridError(f"{path}: malformed TOML: {exc}") from None
+    except FileNotFoundError:
+        raise GridError(f"grid file {path} not found") from None
+    defaults = raw.get("defaults", {})
+    bad = set(defaults) - SPEC_FIELDS
+    if bad:
+        raise GridError(f"{path}: unknown [defaults] keys {sorted(bad)}")
+    rule = raw.get("pretrain_rule", {"tokens_per_param": 20, "max_text_epochs": 4})
+    blocks = raw.get("block", [])
+    if not blocks:
+        raise GridError(f"{path}: no [[block]] entries")
+
+    pretrains: list[tuple[RunSpec, dict]] = []
+    targets: list[tuple[dict, dict]] = []
+    for b_i, block in enumerate(blocks):
+        unknown = set(block) - SPEC_FIELDS - BLOCK_EXTRA
+        if unknown:
+            raise GridError(f"{path}: block #{b_i + 1}: unknown keys {sorted(unknown)}")
+        keys = [k for k in block if k != "pretrain"]
+        values = [block[k] if isinstance(block[k], list) else [block[k]] for k in keys]
+        for combo in itertools.product(*values):
+            kw = {**defaults, **dict(zip(keys, combo))}
+            if kw.get("size") not in LADDER:
+                raise GridError(f"{path}: block #{b_i + 1}: unknown model size {kw.get('size')!r}; "
+                                f"known sizes: {', '.join(LADDER)}")
+            if kw.get("phase") == "pretrain":
+                mult = float(kw.pop("tokens_multiplier", 1.0))
+                kw["train_tokens"] = pretrain_tokens(kw, rule, mult, data)
+                kw.setdefault("max_epochs", rule.get("max_text_epochs", 4))
+                try:
+                    spec = RunSpec.make(**kw)
+                except (TypeError, ValueError) as exc:
+                    raise GridError(f"{path}: block #{b_i + 1}: {exc}") from None
+                pretrains.append((spec, {"tokens_multiplier": mult}))
+            else:
+                kw.pop("tokens_multiplier", None)
+                targets.append((kw, dict(block.get("pretrain", {})), b_i))
+
+    planned = [PlannedRun(s, (0, LADDER_INDEX[s.size], s.seed, s.curriculum), tags) for s, tags in pretrains]
+    target_specs = []
+    for kw, match, b_i in targets:
+        if kw.get("curriculum") != "scratch":
+            kw["pretrain_id"] = _match_pretrain(kw, match, pretrains, path, b_i)
+        try:
+            target_specs.append(RunSpec.make(**kw))
+        except (TypeError, ValueError) as exc:
+            raise GridError(f"{path}: block #{b_i + 1}: {exc}") from None
+    if data is not None:
+        for s in target_specs:
+            data.array("python", "train").n_tokens_for_chars(s.d_train_chars)  # D larger than the data?
+    # coarse-to-fine: per (curriculum, size), rank the D values in bit-reversed order
+    groups: dict[tuple, list[int]] = {}
+    for s in target_specs:
+        groups.setdefault((s.experiment, s.curriculum, s.size), []).append(s.d_train_chars)
+    ranks = {}
+    for key, ds in groups.items():
+        ds = sorted(set(ds))
+        for d, r in zip(ds, _bitrev_rank(len(ds))):
+            ranks[key + (d,)] = r
+    for s in target_specs:
+        r = ranks[(s.experiment, s.curriculum, s.size, s.d_train_chars)]
+        planned.append(PlannedRun(s, (1, s.seed > 0, r, LADDER_INDEX[s.size], s.curriculum, s.d_train_chars)))
+    planned.sort(key=lambda p: p.order)
+    seen, unique = set(), []
+    for p in planned:
+        if p.spec.run_id not in seen:
+            seen.add(p.spec.run_id)
+            unique.append(p)
+    return unique
+
+
+LADDER_INDEX = {name: i for i, name in enumerate(LADDER)}
+
+
+def pretrain_tokens(kw: dict, rule: dict, multiplier: float, data) -> int:
+    """tokens = multiplier * tokens_per_param * N_total, capped at max_text_epochs over the text."""
+    vocab = data.vocab_size if data is not None else GPTConfig().vocab_size
+    n_total = GPTConfig.from_name(kw["size"], vocab_size=vocab).n_params(non_embedding=False)
+    tokens = multiplier * rule.get("tokens_per_param", 20) * n_total
+    if data is not None:
+        text_tokens = data.array("text", "train").n_tokens
+        text_share = 1 - (kw.get("mix_code_fraction", 0.5) if kw.get("curriculum") == "mix" else 0.0)
+        text_share *= 1 - kw.get("contamination_frac", 0.0)
+        tokens = min(tokens, rule.get("max_text_epochs", 4) * text_tokens / text_share)
+    return int(tokens)
+
+
+def _match_pretrain(kw, match, pretrains, path, b_i) -> str:
+    want = {"curriculum": kw["curriculum"], "size": kw["size"], "seed": match.get("seed", 0),
+            "experiment": match.get("experiment", kw.get("experiment", "main")),
+            "contamination_frac": match.get("contamination_frac", 0.0)}
+    mult = float(match.get("tokens_multiplier", 1.0))
+    hits = [s for s, tags in pretrains
+            if all(getattr(s, k) == v for k, v in want.items()) and tags["tokens_multiplier"] == mult]
+    if not hits:
+        raise GridError(f"{path}: block #{b_i + 1}: missing pre-training run for {want} "
+                        f"(tokens_multiplier {mult}); add it to a pretrain block")
+    if len(hits) > 1:
+        raise GridError(f"{path}: block #{b_i + 1}: {len(hits)} pre-training runs match {want}; narrow `pretrain`")
+    return hits[0].run_id
+
+
+def shard(plan: list[PlannedRun], i: int, n: int) -> list[PlannedRun]:
+    """Deterministic share i (1-based) of n: by a hash of the run id."""
+    if not (n >= 1 and 1 <= i <= n):
+        raise GridError(f"bad shard {i}/{n}")
+    return [p for p in plan if zlib.crc32(p.spec.run_id.encode()) % n == i - 1]
+
+
+# ---- cost -----------------------------------------------------------------------------------
+
+def estimate(spec: RunSpec, data, tokens_per_second: dict[str, float]) -> dict:
+    """Upper-bound cost of a run: its full step budget (early stopping usually ends it sooner)."""
+    from transfer_laws.training import budget_steps
+
+    cfg = GPTConfig.from_name(spec.size, vocab_size=data.vocab_size, n_ctx=spec.n_ctx)
+    if spec.phase == "target":
+        d_tokens = data.array("python", "train").n_tokens_for_chars(spec.d_train_chars)
+    else:
+        d_tokens = spec.train_tokens
+    steps = budget_steps(spec, d_tokens)
+    tokens = steps * spec.batch_size * spec.n_ctx
+    fl = flops_per_token(cfg)
+    tps = tokens_per_second.get(spec.size)
+    # evaluation adds ~ (val windows x eval count) forward tokens; counted as 15% overhead
+    seconds = 1.15 * tokens / tps if tps else float("nan")
+    return {"steps": steps, "tokens": tokens, "flops_kaplan": tokens * fl["kaplan"], "flops_full": tokens * fl["full"],
+            "seconds": seconds}
+
+
+def throughput_path(device: str, root: Path | None = None) -> Path:
+    return runs.results_dir(root) / f"throughput_{device}.json"
+
+
+def load_throughput(sizes, data, device: str = "cpu", root: Path | None = None, measure: bool = True) -> dict:
+    """Training tokens/s per size on this machine: from results/throughput_<device>.json, measuring
+    (a few seconds per size) and recording the sizes it lacks."""
+    path = throughput_path(device, root)
+    table = json.loads(path.read_text()) if path.exists() else {}
+    missing = [s for s in sizes if s not in table]
+    if missing and measure:
+        from transfer_laws.bench import plain_loop_tokens_per_second
+
+        for s in missing:
+            table[s] = plain_loop_tokens_per_second(s, data, steps=8, device=device)
+        runs.atomic_write_bytes(path, (json.dumps(table, indent=1, sort_keys=True) + "\n").encode())
+    return table
+
+
+def plan_table(plan: list[PlannedRun], data, tps: dict, root: Path | None = None):
+    import pandas as pd
+
+    rows = []
+    for p in plan:
+        e = estimate(p.spec, data, tps)
+        rows.append({"run_id": p.spec.run_id, "phase": p.spec.phase, "experiment": p.spec.experiment,
+                     "curriculum": p.spec.curriculum, "size": p.spec.size, "d_train_chars": p.spec.d_train_chars,
+                     "train_tokens": p.spec.train_tokens, "seed": p.spec.seed, "done": runs.is_done(p.spec, root),
+                     "max_steps": e["steps"], "flops_full": e["flops_full"], "minutes": e["seconds"] / 60})
+    return pd.DataFrame(rows)
+
+
+def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = None, max_runs: int | None = None,
+              dry_run: bool = False, max_minutes: float = 45.0, root: Path | None = None,
+              trainer_kwargs: dict | None = None, log=print) -> list[str]:
+    """Run every missing run of a grid; returns the ids it finished (or, dry, the ids it would run)."""
+    from transfer_laws.training import resolve_device, train
+
+    plan = load_grid(grid, data)
+    if shard_spec:
+        i, n = (int(x) for x in shard_spec.split("/"))
+        plan = shard(plan, i, n)
+    dev = resolve_device(device) if not dry_run else ("cuda" if device == "cuda" else "cpu")
+    tps = load_throughput(sorted({p.spec.size for p in plan}), data, dev, root)
+    table = plan_table(plan, data, tps, root)
+    too_long = table[table.minutes > max_minutes]
+    if len(too_long):
+        raise GridError(f"{len(too_long)} run(s) estimated above the {max_minutes:.0f}-minute cap, e.g. "
+                        f"{too_long.iloc[0].run_id} ({too_long.iloc[0].size}, {too_long.iloc[0].minutes:.0f} min): "
+                        "lower max_steps or split the run")
+    todo = table[~table.done]
+    log(f"plan: {len(table)} runs, {int(table.done.sum())} done, {len(todo)} to run; estimated (upper bound) "
+        f"{todo.minutes.sum() / 60:.2f} wall-hours, {todo.flops_full.sum():.3g} FLOPs on {dev}")
+    if dry_run:
+        with __import__("pandas").option_context("display.max_rows", 500, "display.width", 200):
+            log(todo.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+        return list(todo.run_id)
+    finished, deferred = [], []
+    queue = [p for p in plan if not runs.is_done(p.spec, root)]
+    for p in queue + [None]:
+        if p is None:  # one more pass over fine-tunes that waited on their pre-training
+            queue2, deferred = deferred, []
+            for q in queue2:
+                if _ready(q, root):
+                    finished += _run_one(q, data, device, root, trainer_kwargs, log)
+                else:
+                    log(f"skip {q.spec.run_id}: its pre-training run {q.spec.pretrain_id} is not done (another shard?)")
+            break
+        if max_runs is not None and len(finished) >= max_runs:
+            break
+        if runs.is_done(p.spec, root):
+            continue
+        if not _ready(p, root):
+            deferred.append(p)
+            continue
+        finished += _run_one(p, data, device, root, trainer_kwargs, log)
+    return finished
+
+
+def _ready(p: PlannedRun, root) -> bool:
+    return p.spec.pretrain_id is None or runs.record_path(p.spec.pretrain_id, root).exists()
+
+
+def _run_one(p: PlannedRun, data, device, root, trainer_kwargs, log) -> list[str]:
+    from transfer_laws.training import train
+
+    s = p.spec
+    t0 = time.perf_counter()
+    log(f"run {s.run_id}: {s.phase} {s.curriculum} {s.size} D={s.d_train_chars} tokens={s.train_tokens} seed={s.seed}")
+    r = train(s, data, device=device, results_root=root, trainer_kwargs=trainer_kwargs)
+    log(f"  done {s.run_id}: test {r['test_loss']:.4f} nats/token ({r['stop_reason']}, {r['steps']} steps, "
+        f"{time.perf_counter() - t0:.0f}s)")
+    return [s.run_id]

@@ -1,0 +1,296 @@
+"""Training: the window sampler, a thin LightningModule, scheduled evaluation with Lightning's
+early stopping, and ``train(spec) -> record``.
+
+The reported loss of a run is its *test*-split loss at the best-validation checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import platform
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping
+
+from transfer_laws import runs
+from transfer_laws.data.tokens import TokenArray
+from transfer_laws.model import GPT, GPTConfig, flops_per_token
+
+N_VAL_WINDOWS = 128  # fixed validation windows (x n_ctx tokens); the standard error is recorded
+N_TEST_WINDOWS = 512  # fixed Python test windows for the reported loss
+N_ZERO_SHOT_WINDOWS = 128  # Python test windows logged during pre-training
+
+
+# ---- data -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Fixed windows, evenly spaced over a split: the same for every run."""
+
+    x: torch.Tensor  # (n, n_ctx) int64
+    y: torch.Tensor  # (n, n_ctx) int64
+    chars: int  # characters covered by the targets (for bits per character)
+
+    @classmethod
+    def from_array(cls, arr: TokenArray, n_windows: int, n_ctx: int) -> "EvalSet":
+        starts = np.linspace(0, arr.n_tokens - n_ctx - 2, n_windows).astype(np.int64)
+        w = np.stack([np.asarray(arr.tokens[s : s + n_ctx + 1], dtype=np.int64) for s in starts])
+        chars = int(sum(int(arr.cum_chars[s + n_ctx]) - int(arr.cum_chars[s]) for s in starts))
+        return cls(torch.from_numpy(w[:, :-1]).contiguous(), torch.from_numpy(w[:, 1:]).contiguous(), chars)
+
+    @classmethod
+    def concat(cls, sets: list["EvalSet"]) -> "EvalSet":
+        return cls(torch.cat([s.x for s in sets]), torch.cat([s.y for s in sets]), sum(s.chars for s in sets))
+
+
+@torch.no_grad()
+def evaluate(model: GPT, es: EvalSet, batch_size: int = 64) -> dict[str, float]:
+    """Mean loss in nats/token, its standard error over windows, and bits per character."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    per_window = []
+    for i in range(0, es.x.shape[0], batch_size):
+        x, y = es.x[i : i + batch_size].to(device), es.y[i : i + batch_size].to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            _, loss = model(x, y, reduction="none")
+        per_window.append(loss.view(x.shape[0], -1).mean(1).float().cpu())
+    model.train(was_training)
+    w = torch.cat(per_window).double()
+    mean = float(w.mean())
+    n_tokens = es.y.numel()
+    return {"loss": mean, "se": float(w.std() / math.sqrt(len(w))), "bits_per_char": mean * n_tokens / es.chars / math.log(2)}
+
+
+class WindowStream(torch.utils.data.IterableDataset):
+    """Endless batches of random windows from token arrays, mixed by weight; order set by the seed."""
+
+    def __init__(self, arrays: list[np.ndarray], weights: list[float], batch_size: int, n_ctx: int, seed: int):
+        for a in arrays:
+            if len(a) < n_ctx + 2:
+                raise ValueError(f"training data of {len(a)} tokens is shorter than one window ({n_ctx + 1})")
+        self.arrays, self.batch_size, self.n_ctx, self.seed = arrays, batch_size, n_ctx, seed
+        w = np.asarray(weights, dtype=float)
+        self.counts = np.round(w / w.sum() * batch_size).astype(int)
+        self.counts[0] += batch_size - self.counts.sum()
+
+    def __iter__(self):
+        rng = np.random.default_rng(self.seed)
+        while True:
+            rows = []
+            for a, k in zip(self.arrays, self.counts):
+                starts = rng.integers(0, len(a) - self.n_ctx - 1, size=k)
+                rows.extend(np.asarray(a[s : s + self.n_ctx + 1], dtype=np.int64) for s in starts)
+            w = torch.from_numpy(np.stack(rows))
+            yield w[:, :-1], w[:, 1:]
+
+
+# ---- the LightningModule --------------------------------------------------------------------
+
+class LitGPT(L.LightningModule):
+    """Thin wrapper: AdamW, linear warm-up then cosine decay (to 10%) over a fixed horizon."""
+
+    def __init__(self, model: GPT, lr: float, max_steps: int, warmup_steps: int, weight_decay: float):
+        super().__init__()
+        self.model = model
+        self.lr, self.max_steps, self.warmup_steps, self.weight_decay = lr, max_steps, warmup_steps, weight_decay
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        _, loss = self.model(x, y)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+        return loss
+
+    def lr_at(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        t = min(1.0, (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps))
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t))
+
+    def configure_optimizers(self):
+        decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2]
+        no_decay = [p for n, p in self.model.named_parameters() if p.dim() < 2]
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": self.weight_decay},
+                                 {"params": no_decay, "weight_decay": 0.0}], lr=self.lr, betas=(0.9, 0.95))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, self.lr_at)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def eval_schedule(max_steps: int, first: int = 10, growth: float = 1.25) -> list[int]:
+    """Evaluation steps, dense early: log-spaced from ``first`` by ``growth``, and the last step."""
+    steps, s = [], float(first)
+    while s < max_steps:
+        steps.append(int(round(s)))
+        s = max(s * growth, s + 1)
+    return sorted(set(steps + [max_steps]))
+
+
+class ScheduledEarlyStopping(EarlyStopping):
+    """Lightning's early stopping, checked at our evaluation steps instead of at epoch ends."""
+
+    def on_validation_end(self, trainer, pl_module):
+        return
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        return
+
+    def check(self, trainer) -> None:
+        self._run_early_stopping_check(trainer)
+
+
+class ScheduledEval(Callback):
+    """Evaluates at the scheduled steps, records the curve, keeps the best weights."""
+
+    def __init__(self, schedule, val: EvalSet, zero_shot: EvalSet | None, stopper: ScheduledEarlyStopping,
+                 flops: dict[str, float], tokens_per_step: int, chars_per_token: float):
+        self.schedule, self.val, self.zero_shot, self.stopper = set(schedule), val, zero_shot, stopper
+        self.flops, self.tokens_per_step, self.chars_per_token = flops, tokens_per_step, chars_per_token
+        self.curve: list[dict] = []
+        self.best_loss, self.best_step, self.best_state = math.inf, 0, None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        step = trainer.global_step
+        if step not in self.schedule:
+            return
+        v = evaluate(pl_module.model, self.val)
+        tokens = step * self.tokens_per_step
+        point = {"step": step, "tokens": tokens, "chars": round(tokens * self.chars_per_token),
+                 "flops_kaplan": tokens * self.flops["kaplan"], "flops_full": tokens * self.flops["full"],
+                 "lr": trainer.optimizers[0].param_groups[0]["lr"], "val_loss": v["loss"], "val_loss_se": v["se"]}
+        if self.zero_shot is not None:
+            point["zero_shot_loss"] = evaluate(pl_module.model, self.zero_shot)["loss"]
+        self.curve.append(point)
+        if v["loss"] < self.best_loss:
+            self.best_loss, self.best_step = v["loss"], step
+            self.best_state = copy.deepcopy(pl_module.model.state_dict())
+        trainer.callback_metrics["val/loss"] = torch.tensor(v["loss"])
+        self.stopper.check(trainer)
+
+
+# ---- provenance -----------------------------------------------------------------------------
+
+def hardware(device: str) -> dict:
+    if device == "cuda":
+        name = torch.cuda.get_device_name(0)
+    else:
+        name = f"{platform.machine()} CPU x{torch.get_num_threads()} threads"
+    return {"device": device, "name": name, "cpu_count": os.cpu_count(), "platform": platform.platform()}
+
+
+def versions() -> dict:
+    import lightning
+    import tokenizers
+
+    import transfer_laws
+
+    return {"torch": torch.__version__, "lightning": lightning.__version__, "tokenizers": tokenizers.__version__,
+            "numpy": np.__version__, "python": platform.python_version(), "transfer_laws": transfer_laws.__version__}
+
+
+def git_commit() -> str:
+    try:
+        root = Path(__file__).resolve().parents[2]
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True, text=True).stdout
+        return sha + ("+dirty" if dirty.strip() else "")
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return "unknown"
+
+
+# ---- one run --------------------------------------------------------------------------------
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda asked for, but CUDA is not available")
+    return device
+
+
+def budget_steps(spec: runs.RunSpec, d_train_tokens: int) -> int:
+    """The cosine horizon, fixed in advance from the data size, the epoch cap and the step caps."""
+    per_step = spec.batch_size * spec.n_ctx
+    if spec.phase == "pretrain":
+        want = math.ceil(spec.train_tokens / per_step)
+    else:
+        want = math.ceil(spec.max_epochs * d_train_tokens / per_step)
+    return int(min(spec.max_steps, max(spec.min_steps, want)))
+
+
+def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | None = None,
+          trainer_kwargs: dict | None = None, progress: bool = False) -> dict:
+    """Train one run and write its record (and, for pre-training, its checkpoint); returns the record.
+
+    ``data`` is a ``transfer_laws.datasets.StudyData`` (token arrays and eval sets).
+    """
+    from transfer_laws import checkpoints
+
+    device = resolve_device(device)
+    t0 = time.perf_counter()
+    L.seed_everything(spec.seed, workers=True, verbose=False)
+    cfg = GPTConfig.from_name(spec.size, vocab_size=data.vocab_size, n_ctx=spec.n_ctx)
+    model = GPT(cfg)
+    if spec.pretrain_id:
+        checkpoints.load_into(model, spec.pretrain_id, results_root)
+
+    arrays, weights, d_train_tokens, chars_per_token = data.training_arrays(spec)
+    max_steps = budget_steps(spec, d_train_tokens)
+    warmup = max(1, int(spec.warmup_frac * max_steps))
+    val, zero_shot = data.val_set(spec), (data.test_set(N_ZERO_SHOT_WINDOWS, spec.n_ctx) if spec.phase == "pretrain" else None)
+    stopper = ScheduledEarlyStopping(monitor="val/loss", mode="min", patience=spec.patience, check_finite=True)
+    per_step = spec.batch_size * spec.n_ctx
+    evaluator = ScheduledEval(eval_schedule(max_steps), val, zero_shot, stopper, flops_per_token(cfg), per_step,
+                              chars_per_token)
+    lit = LitGPT(model, spec.lr, max_steps, warmup, spec.weight_decay)
+    stream = WindowStream(arrays, weights, spec.batch_size, spec.n_ctx, seed=spec.seed + 1_000_003)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=0)
+    kwargs = dict(accelerator="gpu" if device == "cuda" else "cpu", devices=1, max_steps=max_steps,
+                  precision="bf16-mixed" if device == "cuda" else "32-true", gradient_clip_val=spec.grad_clip,
+                  logger=False, enable_checkpointing=False, enable_progress_bar=progress,
+                  enable_model_summary=False, callbacks=[stopper, evaluator], deterministic=device == "cpu",
+                  num_sanity_val_steps=0, limit_val_batches=0)
+    kwargs.update(trainer_kwargs or {})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*IterableDataset.*")
+        warnings.filterwarnings("ignore", message=".*You defined a `validation_step`.*")
+        trainer = L.Trainer(**kwargs)
+        trainer.fit(lit, train_dataloaders=loader)
+
+    steps = trainer.global_step
+    stop_reason = "converged" if stopper.stopped_epoch or (trainer.should_stop and steps < max_steps) else "budget"
+    model.load_state_dict(evaluator.best_state)
+    model.to(torch.device(device))
+    test = evaluate(model, data.test_set(N_TEST_WINDOWS, spec.n_ctx))
+    fl = flops_per_token(cfg)
+    tokens_seen = steps * per_step
+    record = {
+        "run_id": spec.run_id, "spec": spec.to_dict(),
+        "n_params": cfg.n_params(), "n_params_total": cfg.n_params(non_embedding=False),
+        "model": {"d_model": cfg.d_model, "n_layer": cfg.n_layer, "n_head": cfg.n_head, "vocab_size": cfg.vocab_size,
+                  "n_ctx": cfg.n_ctx},
+        "d_train_tokens": d_train_tokens, "d_train_chars": spec.d_train_chars or round(d_train_tokens * chars_per_token),
+        "max_steps": max_steps, "warmup_steps": warmup, "steps": steps, "tokens_seen": tokens_seen,
+        "epochs": tokens_seen / d_train_tokens, "best_step": evaluator.best_step,
+        "val_loss": evaluator.best_loss, "test_loss": test["loss"], "test_loss_se": test["se"],
+        "test_bits_per_char": test["bits_per_char"],
+        "stop_reason": stop_reason, "budget_stopped": stop_reason == "budget",
+        "flops_kaplan": tokens_seen * fl["kaplan"], "flops_full": tokens_seen * fl["full"],
+        "curve": evaluator.curve, "eval": {"val_windows": val.x.shape[0], "test_windows": N_TEST_WINDOWS,
+                                            "n_ctx": spec.n_ctx},
+        "wall_seconds": round(time.perf_counter() - t0, 2), "hardware": hardware(device), "versions": versions(),
+        "git_commit": git_commit(), "data_hashes": data.token_hashes,
+    }
+    if spec.phase == "pretrain":
+        checkpoints.save(model, spec.run_id, results_root)
+    runs.write_record(record, results_root)
+    return record

@@ -1,0 +1,133 @@
+"""Grids: parsing, errors, coarse-to-fine order, shards, cost cap, and resume after kill -9."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from transfer_laws import runs
+from transfer_laws.datasets import StudyData
+from transfer_laws.sweep import GridError, _bitrev_rank, load_grid, run_sweep, shard
+
+GRID = """
+[defaults]
+batch_size = 8
+n_ctx = 32
+max_steps = {steps}
+min_steps = {steps}
+patience = 50
+[pretrain_rule]
+tokens_per_param = 20
+max_text_epochs = 4
+[[block]]
+phase = "pretrain"
+curriculum = "text"
+size = "n13k"
+[[block]]
+phase = "target"
+curriculum = ["scratch", "text"]
+size = "n13k"
+d_train_chars = [3000, 30000]
+pretrain = {{ seed = 0 }}
+"""
+
+
+@pytest.fixture(scope="module")
+def data():
+    return StudyData()
+
+
+def write(tmp_path, text, name="grid.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_plan_order_and_dependencies(data, tmp_path):
+    plan = load_grid(write(tmp_path, GRID.format(steps=20)), data)
+    assert len(plan) == 5
+    assert plan[0].spec.phase == "pretrain"
+    pre_id = plan[0].spec.run_id
+    assert all(p.spec.pretrain_id == pre_id for p in plan if p.spec.curriculum == "text" and p.spec.phase == "target")
+    assert plan[0].spec.train_tokens == 20 * 147_936  # rule: 20 x N_total, under the 4-epoch text cap
+
+
+def test_coarse_to_fine_rank():
+    assert _bitrev_rank(5)[0] == 0 and _bitrev_rank(5)[4] == 1  # the ends first
+    assert sorted(_bitrev_rank(7)) == list(range(7))
+
+
+def test_shards_partition_the_plan(data, tmp_path):
+    plan = load_grid(write(tmp_path, GRID.format(steps=20)), data)
+    parts = [shard(plan, i, 3) for i in (1, 2, 3)]
+    ids = [p.spec.run_id for part in parts for p in part]
+    assert sorted(ids) == sorted(p.spec.run_id for p in plan)
+    assert [p.spec.run_id for p in shard(plan, 2, 3)] == [p.spec.run_id for p in parts[1]]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[block]]\nphase = 'target'\ncurriculum = 'scratch'\nsize = 'n9'\nd_train_chars = 10\n", "unknown model size"),
+    ("[[block]]\nphase = 'target'\ncurriculum = 'scratch'\nsize = 'n13k'\nd_train_chars = 1_000_000_000_000\n",
+     "larger than the python/train split"),
+    ("[[block]]\nphase = 'target'\ncurriculum = 'text'\nsize = 'n13k'\nd_train_chars = 10\n", "missing pre-training run"),
+    ("[[block]\nphase=", "malformed TOML"),
+    ("[[block]]\nphase = 'target'\nflavour = 1\n", "unknown keys"),
+])
+def test_bad_grids(data, tmp_path, text, message):
+    with pytest.raises((GridError, ValueError), match=message):
+        load_grid(write(tmp_path, text), data)
+
+
+def test_dry_run_and_cap(data, tmp_path, capsys):
+    grid = write(tmp_path, GRID.format(steps=20))
+    ids = run_sweep(grid, data, device="cpu", dry_run=True, root=tmp_path / "res")
+    assert len(ids) == 5 and not (tmp_path / "res" / "runs").exists()
+    assert "wall-hours" in capsys.readouterr().out
+    with pytest.raises(GridError, match="above the 0-minute cap"):
+        run_sweep(grid, data, device="cpu", dry_run=True, max_minutes=0.0001, root=tmp_path / "res")
+
+
+def test_trainer_kwargs_pass_through(data, tmp_path):
+    """Lightning's devices/strategy/num_nodes reach the Trainer (single-device values on CPU)."""
+    grid = write(tmp_path, GRID.format(steps=12).replace('curriculum = ["scratch", "text"]', 'curriculum = "scratch"')
+                 .replace("[3000, 30000]", "[3000]"))
+    done = run_sweep(grid, data, device="cpu", root=tmp_path / "res",
+                     trainer_kwargs={"devices": 1, "strategy": "auto", "num_nodes": 1}, log=lambda *_: None)
+    assert len(done) == 2  # the pre-training run and the scratch run
+    with pytest.raises(Exception, match="(?i)strategy"):
+        run_sweep(grid, data, device="cpu", root=tmp_path / "res2",
+                  trainer_kwargs={"strategy": "no-such-strategy"}, log=lambda *_: None)
+
+
+def test_kill_and_resume(data, tmp_path):
+    """kill -9 mid-sweep: finished runs are kept, nothing half-written, nothing run twice."""
+    grid = write(tmp_path, GRID.format(steps=60))
+    res = tmp_path / "res"
+    cmd = [sys.executable, "-m", "transfer_laws", "sweep", str(grid), "--device", "cpu", "--results", str(res)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((res / "runs").glob("*.json"))) < 2:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = {p.name: p.stat().st_mtime_ns for p in (res / "runs").glob("*.json")}
+    assert 2 <= len(first) < 5, "killed in the middle"
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    after = {p.name: p.stat().st_mtime_ns for p in (res / "runs").glob("*.json")}
+    assert len(after) == 5
+    assert all(after[k] == v for k, v in first.items()), "finished runs were not rerun"
+    assert not [p for p in res.rglob("*") if p.name.endswith(".tmp")]
+    table = pd.read_csv(res / "runs.csv")
+    assert len(table) == 5 and table.run_id.is_unique
+    assert set(table.columns) >= {"run_id", "phase", "experiment", "curriculum", "pretrain_id", "pretrain_tokens",
+                                  "n_params", "n_params_total", "d_train_chars", "seed", "val_loss", "test_loss",
+                                  "stop_reason", "hardware"}
+    curves = pd.read_csv(res / "curves.csv")
+    assert set(curves.run_id) == set(table.run_id)
