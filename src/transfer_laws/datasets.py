@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from transfer_laws.training import N_VAL_WINDOWS, EvalSet
 
 class StudyData:
     def __init__(self, prepared: Path | None = None):
+        # $TRANSFER_LAWS_PREPARED points at a prepared folder elsewhere (e.g. a GPU payload)
+        prepared = prepared or os.environ.get("TRANSFER_LAWS_PREPARED")
         self.dir = Path(prepared) if prepared else ensure_prepared()
         meta = json.loads((self.dir / "prepare.json").read_text())
         self.token_hashes = meta["token_hashes"]

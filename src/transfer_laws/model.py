@@ -59,7 +59,7 @@ class GPTConfig:
     d_model: int = 64
     n_layer: int = 2
     n_head: int = 4  # head size d_model / n_head = 16 across the ladder
-    vocab_size: int = 4096  # the committed tokenizer's vocabulary
+    vocab_size: int = 1024  # the committed tokenizer's vocabulary
     n_ctx: int = 128  # context length in tokens (~400 characters of Python)
 
     @classmethod

@@ -52,3 +52,18 @@ def corpus_sizes(stats: pd.DataFrame) -> alt.Chart:
         )
         .properties(width=420, height=300)
     )
+
+
+def vocab_choice(table: pd.DataFrame) -> alt.Chart:
+    """Bits per character against vocabulary size (log), one line per model size."""
+    return (
+        alt.Chart(table)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("vocab_size:Q", scale=alt.Scale(type="log", base=2), title="vocabulary size (log)"),
+            y=alt.Y("val_bits_per_char:Q", scale=alt.Scale(zero=False), title="Python validation bits per character"),
+            color=alt.Color("size:N", title="model"),
+            tooltip=["vocab_size", "size", "steps", "chars_per_token", "val_bits_per_char"],
+        )
+        .properties(width=380, height=260)
+    )

@@ -7,6 +7,7 @@ The reported loss of a run is its *test*-split loss at the best-validation check
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import os
 import platform
@@ -259,12 +260,17 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
                   enable_model_summary=False, callbacks=[stopper, evaluator], deterministic=device == "cpu",
                   num_sanity_val_steps=0, limit_val_batches=0)
     kwargs.update(trainer_kwargs or {})
+    quiet = logging.getLogger("lightning.pytorch")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # no "GPU available: ..." banners on stderr
     with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*IterableDataset.*")
         warnings.filterwarnings("ignore", message=".*You defined a `validation_step`.*")
         trainer = L.Trainer(**kwargs)
         trainer.fit(lit, train_dataloaders=loader)
+    quiet.setLevel(level)
 
     steps = trainer.global_step
     stop_reason = "converged" if stopper.stopped_epoch or (trainer.should_stop and steps < max_steps) else "budget"

@@ -4,7 +4,7 @@ For each candidate vocabulary a BPE tokenizer is trained on the same equal-chara
 the three training splits; models of two sizes are trained from scratch on the same Python
 characters for the same FLOPs (counting the embedding and output layer, which dominate small
 models with large vocabularies), and evaluated in bits per character on the Python validation
-split. Run: ``python -m transfer_laws.vocab_study results/tokenizer_choice.csv``.
+split. Run: ``python -m transfer_laws.vocab_study results/tokenizer_choice.csv [512,1024,...]``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ TRAIN_CHARS = 4_000_000  # Python training characters (a prefix of the fixed ord
 BATCH, N_CTX = 32, 128
 
 
-def run(out: Path, log=print) -> pd.DataFrame:
+def run(out: Path, vocabs=VOCABS, log=print) -> pd.DataFrame:
     root = prepare.fetch.cache_dir()
     docs, _ = prepare.collect_documents(load_sources(), root, log=lambda *_: None)
     manifest = prepare.build_manifest(docs)
@@ -45,7 +45,7 @@ def run(out: Path, log=print) -> pd.DataFrame:
         train_docs.append(t[:budget])
         budget -= len(train_docs[-1])
     rows = []
-    for vocab in VOCABS:
+    for vocab in vocabs:
         t0 = time.perf_counter()
         tok = train_tokenizer(sample, vocab)
         enc, table, eot = plain_encoder(tok), chars_per_token(tok), tok.token_to_id(EOT)
@@ -76,12 +76,22 @@ def run(out: Path, log=print) -> pd.DataFrame:
                          "val_bits_per_char": ev["bits_per_char"], "val_loss_nats": ev["loss"],
                          "seconds": round(time.perf_counter() - t1, 1)})
             log(rows[-1])
-    df = pd.DataFrame(rows)
-    df.attrs["flops_budget"] = FLOPS_BUDGET
+    df = pd.DataFrame(rows).assign(flops_budget=FLOPS_BUDGET)
+    if out.exists():  # add to earlier measurements (other vocabularies)
+        old = pd.read_csv(out)
+        if "flops_budget" not in old:
+            old["flops_budget"] = FLOPS_BUDGET  # first measurements, before the column existed
+        df = pd.concat([old[~old.vocab_size.isin(df.vocab_size)], df]).sort_values(["vocab_size", "size"])
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out, index=False)
     return df
 
 
+def chosen_vocab(table: pd.DataFrame) -> int:
+    """The vocabulary with the lowest mean bits per character over the measured sizes."""
+    return int(table.groupby("vocab_size").val_bits_per_char.mean().idxmin())
+
+
 if __name__ == "__main__":
-    run(Path(sys.argv[1] if len(sys.argv) > 1 else "results/tokenizer_choice.csv"))
+    vocabs = tuple(int(v) for v in sys.argv[2].split(",")) if len(sys.argv) > 2 else VOCABS
+    run(Path(sys.argv[1] if len(sys.argv) > 1 else "results/tokenizer_choice.csv"), vocabs)

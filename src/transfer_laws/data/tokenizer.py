@@ -12,7 +12,7 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 EOT = "<|endoftext|>"  # separates documents; counts zero characters
-DEFAULT_VOCAB_SIZE = 4096  # chosen by bits per character at fixed compute: book/02_data.md
+DEFAULT_VOCAB_SIZE = 1024  # chosen by bits per character at fixed compute: results/tokenizer_choice.csv, book/02_data.md
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = DEFAULT_VOCAB_SIZE) -> Tokenizer:
