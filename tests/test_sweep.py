@@ -54,7 +54,10 @@ def test_plan_order_and_dependencies(data, tmp_path):
     assert plan[0].spec.phase == "pretrain"
     pre_id = plan[0].spec.run_id
     assert all(p.spec.pretrain_id == pre_id for p in plan if p.spec.curriculum == "text" and p.spec.phase == "target")
-    assert plan[0].spec.train_tokens == 20 * 147_936  # rule: 20 x N_total, under the 4-epoch text cap
+    from transfer_laws.model import GPTConfig
+
+    n_total = GPTConfig.from_name("n13k", vocab_size=data.vocab_size).n_params(non_embedding=False)
+    assert plan[0].spec.train_tokens == 20 * n_total  # rule: 20 x N_total, under the 4-epoch text cap
 
 
 def test_coarse_to_fine_rank():

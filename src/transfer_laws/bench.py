@@ -98,7 +98,7 @@ def lightning_tokens_per_second(size: str, data, steps: int = 20, device: str = 
 
 def run_bench(data, sizes=BENCH_SIZES, steps: int = 20, device: str = "cpu", repeats: int = 2) -> pd.DataFrame:
     """Interleaved plain/Lightning measurements (best of ``repeats``), so machine noise hits both alike."""
-    ceiling = matmul_ceiling(device)
+    ceiling = matmul_ceiling(device, n=8192 if device == "cuda" else 1024)
     cpt = data.array("python", "train").chars_per_token
     rows = []
     for size in sizes:
