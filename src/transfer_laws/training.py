@@ -12,6 +12,7 @@ import math
 import os
 import platform
 import subprocess
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -228,7 +229,7 @@ def budget_steps(spec: runs.RunSpec, d_train_tokens: int) -> int:
 
 
 def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | None = None,
-          trainer_kwargs: dict | None = None, progress: bool = False) -> dict:
+          trainer_kwargs: dict | None = None, progress: bool | None = None) -> dict:
     """Train one run and write its record (and, for pre-training, its checkpoint); returns the record.
 
     ``data`` is a ``transfer_laws.datasets.StudyData`` (token arrays and eval sets).
@@ -256,7 +257,7 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=0)
     kwargs = dict(accelerator="gpu" if device == "cuda" else "cpu", devices=1, max_steps=max_steps,
                   precision="bf16-mixed" if device == "cuda" else "32-true", gradient_clip_val=spec.grad_clip,
-                  logger=False, enable_checkpointing=False, enable_progress_bar=progress,
+                  logger=False, enable_checkpointing=False, enable_progress_bar=sys.stderr.isatty() if progress is None else progress,
                   enable_model_summary=False, callbacks=[stopper, evaluator], deterministic=device == "cpu",
                   num_sanity_val_steps=0, limit_val_batches=0)
     kwargs.update(trainer_kwargs or {})
