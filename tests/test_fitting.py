@@ -59,3 +59,80 @@ def test_degenerate_inputs():
         fit_transfer_direct([1, 10, 100], [5, 5, 5], [1, 2, 3])
     with pytest.raises(ValueError, match="at least 3"):
         fit_transfer_direct([1, 10], [5, 6], [1, 2])
+
+
+from transfer_laws.fitting import (compute_frontier, fit_transfer_paper, leave_one_d_out, ossification_map,
+                                   shared_beta_test, time_on_frontier, transfer_points)
+
+
+def test_paper_method_exact():
+    dF, n = np.meshgrid(np.logspace(2, 5, 5), NS)
+    dF, n = dF.ravel(), n.ravel()
+    r = K * dF ** (ALPHA - 1) * n ** BETA
+    assert fit_transfer_paper(dF, n, r / (1 + r)) == pytest.approx((K, ALPHA, BETA), rel=1e-6)
+
+
+@pytest.mark.parametrize("method", ["paper", "loss"])
+def test_three_methods_agree_on_a_planted_world(method):
+    fit = fit_transfer(world(), "text", n_bootstrap=30, seed=2, method=method)
+    assert fit.alpha == pytest.approx(ALPHA, abs=0.1) and fit.beta == pytest.approx(BETA, abs=0.1)
+
+
+def test_shared_beta_detects_equal_and_different_betas():
+    w = world(seed=3)
+    mix = w[w.curriculum == "text"].copy()
+    mix["curriculum"] = "mix"
+    same = shared_beta_test(pd.concat([w, mix]), n_bootstrap=40, margin=0.15)
+    assert abs(same.beta_difference) < 1e-9 and same.preferred == "shared" and same.equivalent
+    # a world where the mix has beta 0.1 instead of 0.4
+    rows = []
+    for n in NS:
+        for d in np.logspace(3, 6, 7):
+            d_e = d + K * 30 * d ** ALPHA * n ** 0.1
+            rows.append({"curriculum": "mix", "n_params": n, "d_train_chars": d, "test_loss": scratch_loss(n, d_e)})
+    diff = shared_beta_test(pd.concat([w, pd.DataFrame(rows)]), n_bootstrap=40, margin=0.1)
+    assert diff.ci95[0] > 0.1 and not diff.equivalent and diff.preferred == "separate"
+
+
+def test_leave_one_out_predicts_a_planted_law():
+    oos = leave_one_d_out(world(seed=4), "text")
+    assert len(oos) >= 4
+    interior = oos.iloc[1:-1]  # the end points are extrapolations of the remaining fit
+    assert (interior.log_error_d_transferred < 0.25).all() and (oos.log_error_loss < 0.02).all()
+
+
+def test_ossification_map_flags_harmful_pretraining():
+    w = world(noise=0.0)
+    bad = w[w.curriculum == "text"].copy()
+    bad["test_loss"] = scratch_loss(bad.n_params, bad.d_train_chars) + 0.05  # worse than scratch
+    m = ossification_map(pd.concat([w[w.curriculum == "scratch"], bad]))
+    assert m.ossified.all() and (m.finetuned_minus_scratch > 0.02).all()
+
+
+def test_frontier_and_time_on_it():
+    runs = pd.DataFrame({"run_id": ["a", "b"], "curriculum": ["scratch", "text"], "phase": "target",
+                         "pretrain_id": [None, "p"]})
+    curves = pd.DataFrame({"run_id": ["a"] * 3 + ["b"] * 3, "flops_full": [1, 2, 4, 1, 2, 4],
+                           "val_loss": [5.0, 4.0, 3.0, 4.0, 3.5, 3.4]})
+    pts = compute_frontier(curves, runs)
+    t = time_on_frontier(pts).set_index("run_id").fraction_on_frontier
+    assert t["b"] == pytest.approx(2 / 3) and t["a"] == pytest.approx(1 / 3)
+    runs2 = pd.concat([runs, pd.DataFrame({"run_id": ["p"], "curriculum": ["text"], "phase": ["pretrain"],
+                                           "pretrain_id": [None], "flops_full": [10.0]})])
+    pts2 = compute_frontier(curves, runs2.assign(flops_full=runs2.get("flops_full", 0.0)), include_pretrain=True)
+    assert pts2[pts2.run_id == "b"].flops_full.min() == 11
+
+
+@pytest.mark.slow
+def test_interval_coverage_over_planted_worlds():
+    """95% intervals for alpha and beta cover the truth in 90-98% of 100 planted worlds."""
+    hits = {"alpha": 0, "beta": 0}
+    n_worlds = 100
+    for s in range(n_worlds):
+        fit = fit_transfer(world(seed=100 + s, noise=0.01, seeds=2), "text", n_bootstrap=100, seed=s)
+        for name, truth in (("alpha", ALPHA), ("beta", BETA)):
+            lo, hi = fit.ci95[name]
+            hits[name] += lo <= truth <= hi
+    coverage = {k: v / n_worlds for k, v in hits.items()}
+    print(f"measured coverage of 95% intervals over {n_worlds} worlds: {coverage}")
+    assert all(0.90 <= c <= 0.98 for c in coverage.values()), coverage

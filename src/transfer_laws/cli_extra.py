@@ -1,4 +1,4 @@
-"""Subcommands: train, sweep, results, bench (fit is added by the analysis module)."""
+"""Subcommands: fit, sweep, results, bench."""
 
 from __future__ import annotations
 
@@ -51,6 +51,9 @@ def _bench(args) -> int:
 
 
 def register(sub) -> None:
+    from transfer_laws import fit_cli
+
+    fit_cli.register(sub)
     s = sub.add_parser("sweep", help="run every missing run of a grid (resumable)")
     s.add_argument("grid", help="grid TOML file")
     s.add_argument("--shard", default=None, help="i/n: this machine's deterministic share of the grid")

@@ -51,15 +51,34 @@ def effective_data_table(runs: pd.DataFrame, loss_column: str = "test_loss",
                          extrapolators: dict | None = None) -> pd.DataFrame:
     """For every fine-tuned run (curriculum != scratch): D_E, its status, D_T, fraction, multiplier."""
     scratch = runs[runs.curriculum == "scratch"]
-    rows = []
-    for _, r in runs[runs.curriculum != "scratch"].iterrows():
-        s = scratch[scratch.n_params == r.n_params]
-        ext = (extrapolators or {}).get(r.n_params)
-        d_e, status = effective_data(r[loss_column], s.d_train_chars.to_numpy(), s[loss_column].to_numpy(), ext)
-        rows.append({**r.to_dict(), "d_effective": d_e, "d_effective_status": status,
-                     "d_transferred": d_e - r.d_train_chars, "fraction_from_transfer": (d_e - r.d_train_chars) / d_e,
-                     "multiplier": d_e / r.d_train_chars})
-    return pd.DataFrame(rows)
+    ft = runs[runs.curriculum != "scratch"]
+    parts = []
+    for n, g in ft.groupby("n_params", sort=False):
+        s = scratch[scratch.n_params == n]
+        ext = (extrapolators or {}).get(n)
+        d_e = np.full(len(g), np.nan)
+        status = np.full(len(g), UNDEFINED, dtype=object)
+        if len(s):
+            d, l = monotone_curve(s.d_train_chars.to_numpy(), s[loss_column].to_numpy())
+            loss = g[loss_column].to_numpy(float)
+            inside = (loss <= l[0]) & (loss >= l[-1])
+            # np.interp needs increasing x: interpolate log D against -loss (loss decreases with D)
+            d_e[inside] = np.exp(np.interp(-loss[inside], -l, np.log(d)))
+            status[inside] = INTERPOLATED
+            below = loss < l[-1]
+            if ext is not None and below.any():
+                de = np.array([ext(x) for x in loss[below]], dtype=float)
+                ok = np.isfinite(de) & (de > d[-1])
+                idx = np.flatnonzero(below)
+                d_e[idx[ok]] = de[ok]
+                status[idx[ok]] = EXTRAPOLATED
+        dF = g.d_train_chars.to_numpy(float)
+        parts.append(g.assign(d_effective=d_e, d_effective_status=status, d_transferred=d_e - dF,
+                              fraction_from_transfer=(d_e - dF) / d_e, multiplier=d_e / dF))
+    if not parts:
+        return ft.assign(d_effective=[], d_effective_status=[], d_transferred=[], fraction_from_transfer=[],
+                         multiplier=[])
+    return pd.concat(parts).sort_index()
 
 
 def share_interpolated(table: pd.DataFrame) -> float:

@@ -1,9 +1,9 @@
 """Fits as pure functions returning small result objects (numpy/scipy only; never read files).
 
-Implemented so far: the per-N from-scratch curve L_N(D) = E + B * D**(-b) and D(N); the transfer
-law fitted directly in log space on low-data points with positive D_T (Huber loss, several
-starts); a bootstrap stratified by (curriculum, N) that resamples runs within each stratum,
-recomputes D_E and refits.
+The per-N from-scratch curve L_N(D) = E + B * D**(-b) and D(N); the transfer law three ways
+(direct log-space fit of D_T; the paper's logit method; in loss space through the from-scratch
+curves); a bootstrap stratified by (curriculum, N); the shared-beta test; leave-one-D_F-out
+prediction; the ossification map; compute-efficient frontiers.
 """
 
 from __future__ import annotations
@@ -74,10 +74,11 @@ class TransferFit:
     n_points: int
     ci95: dict = field(default_factory=dict)
     share_interpolated: float = float("nan")
+    draws: np.ndarray = field(default=None, repr=False, compare=False)  # bootstrap (log k, alpha, beta)
 
 
 def fit_transfer_direct(d_finetune, n_params, d_transferred) -> tuple[float, float, float]:
-    """log D_T = log k + alpha log D_F + beta log N, Huber loss in log space, several starts."""
+    """log D_T = log k + alpha log D_F + beta log N, Huber loss in log space (started from OLS)."""
     x1, x2, y = np.log(d_finetune), np.log(n_params), np.log(d_transferred)
     if len(y) < 3:
         raise ValueError(f"need at least 3 points with positive D_T to fit the transfer law, got {len(y)}")
@@ -86,61 +87,266 @@ def fit_transfer_direct(d_finetune, n_params, d_transferred) -> tuple[float, flo
     if np.ptp(x1) == 0:
         raise ValueError("all points share one D_F: alpha is not identifiable")
     resid = lambda p: p[0] + p[1] * x1 + p[2] * x2 - y
-    best = None
-    for a0 in (0.1, 0.5, 1.0):
-        for b0 in (0.0, 0.4, 1.0):
-            r = least_squares(resid, [np.mean(y - a0 * x1 - b0 * x2), a0, b0], loss="huber", f_scale=0.5)
-            if best is None or r.cost < best.cost:
-                best = r
+    # linear in log space: start from least squares, then a Huber refinement (robust to outliers)
+    X = np.column_stack([np.ones_like(x1), x1, x2])
+    start, *_ = np.linalg.lstsq(X, y, rcond=None)
+    best = least_squares(resid, start, loss="huber", f_scale=0.5)
     log_k, alpha, beta = best.x
     return float(np.exp(log_k)), float(alpha), float(beta)
 
 
+def scratch_curves(runs: pd.DataFrame, loss_column: str = "test_loss") -> dict[float, ScratchCurve]:
+    """Per-N from-scratch fits (sizes with at least 3 distinct D)."""
+    return {n: fit_scratch_curve(g.d_train_chars, g[loss_column], n)
+            for n, g in runs[runs.curriculum == "scratch"].groupby("n_params") if g.d_train_chars.nunique() >= 3}
+
+
 def transfer_points(runs: pd.DataFrame, loss_column: str = "test_loss",
-                    low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, epsilon: float = DEFAULT_EPSILON):
-    """D_E table with the low-data flag (D_F <= f * D(N)) from per-N from-scratch fits."""
-    curves = {}
-    for n, g in runs[runs.curriculum == "scratch"].groupby("n_params"):
-        if g.d_train_chars.nunique() >= 3:
-            curves[n] = fit_scratch_curve(g.d_train_chars, g[loss_column], n)
-    ext = {n: c.d_for_loss for n, c in curves.items()}
-    table = effective_data_table(runs, loss_column, {n: (lambda l, f=f: float(f(l))) for n, f in ext.items()})
+                    low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, epsilon: float = DEFAULT_EPSILON,
+                    curves: dict | None = None):
+    """D_E table with D(N) and the low-data flag (D_F <= f * D(N)) from per-N from-scratch fits."""
+    curves = scratch_curves(runs, loss_column) if curves is None else curves
+    ext = {n: (lambda l, c=c: float(c.d_for_loss(l))) for n, c in curves.items()}
+    table = effective_data_table(runs, loss_column, ext)
     if table.empty:
-        return table, curves
-    d_conv = table.n_params.map(lambda n: curves[n].d_converged(epsilon) if n in curves else np.nan)
-    table["d_converged"] = d_conv
-    table["low_data"] = table.d_train_chars <= low_data_fraction * d_conv
+        return table.assign(d_converged=[], low_data=[]), curves
+    table["d_converged"] = table.n_params.map(lambda n: curves[n].d_converged(epsilon) if n in curves else np.nan)
+    table["low_data"] = table.d_train_chars <= low_data_fraction * table.d_converged
     return table, curves
+
+
+def _fit_points(table: pd.DataFrame, curriculum: str) -> pd.DataFrame:
+    return table[(table.curriculum == curriculum) & table.low_data & (table.d_transferred > 0)
+                 & np.isfinite(table.d_transferred)]
+
+
+def fit_transfer_paper(d_finetune, n_params, fraction) -> tuple[float, float, float]:
+    """The paper's method: logit(D_T/D_E) = c(D_F) + beta log N with one slope beta shared across
+    D_F values; then "fit the fits": c(D_F) = log k + (alpha - 1) log D_F."""
+    d_finetune, n_params, fraction = (np.asarray(x, float) for x in (d_finetune, n_params, fraction))
+    ok = (fraction > 0) & (fraction < 1)
+    d_finetune, n_params, y = d_finetune[ok], n_params[ok], np.log(fraction[ok] / (1 - fraction[ok]))
+    levels = np.unique(d_finetune)
+    if len(levels) < 2 or np.ptp(np.log(n_params)) == 0:
+        raise ValueError("the paper's method needs at least 2 D_F values and 2 values of N")
+    # design: one intercept per D_F, shared slope on log N
+    X = np.column_stack([(d_finetune == v).astype(float) for v in levels] + [np.log(n_params)])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    intercepts, beta = coef[:-1], coef[-1]
+    slope, log_k = np.polyfit(np.log(levels), intercepts, 1)
+    return float(np.exp(log_k)), float(slope + 1.0), float(beta)
+
+
+def fit_transfer_loss_space(ft: pd.DataFrame, curves: dict, loss_column: str = "test_loss") -> tuple[float, float, float]:
+    """Fine-tuned loss = L_N(D_F + k D_F^alpha N^beta) with the fitted from-scratch curves: uses every
+    low-data fine-tune, including noisy or ossified ones (no censoring of D_T <= 0)."""
+    ft = ft[ft.n_params.isin(list(curves))]
+    if len(ft) < 3 or ft.n_params.nunique() < 2:
+        raise ValueError("the loss-space fit needs at least 3 fine-tunes over 2 values of N")
+    dF, n, loss = ft.d_train_chars.to_numpy(float), ft.n_params.to_numpy(float), ft[loss_column].to_numpy(float)
+    cs = [curves[x] for x in n]
+    e = np.array([c.e for c in cs]); bc = np.array([c.b_coef for c in cs]); be = np.array([c.b_exp for c in cs])
+
+    def resid(p):
+        d_e = dF + np.exp(p[0]) * dF ** p[1] * n ** p[2]
+        return np.log(e + bc * d_e ** -be) - np.log(loss)
+
+    best = None
+    for a0 in (0.1, 0.4, 0.8):
+        for b0 in (0.0, 0.4, 0.8):
+            r = least_squares(resid, [np.log(10.0), a0, b0], loss="huber", f_scale=0.01,
+                              bounds=([-30, -1, -2], [60, 2, 3]))
+            if best is None or r.cost < best.cost:
+                best = r
+    return float(np.exp(best.x[0])), float(best.x[1]), float(best.x[2])
+
+
+METHODS = ("direct", "paper", "loss")
+
+
+def _fit_method(method, table, curves, curriculum, loss_column):
+    if method == "direct":
+        pts = _fit_points(table, curriculum)
+        return fit_transfer_direct(pts.d_train_chars, pts.n_params, pts.d_transferred)
+    if method == "paper":
+        pts = _fit_points(table, curriculum)
+        return fit_transfer_paper(pts.d_train_chars, pts.n_params, pts.fraction_from_transfer)
+    ft = table[(table.curriculum == curriculum) & table.low_data]
+    return fit_transfer_loss_space(ft, curves, loss_column)
+
+
+def bootstrap_indices(runs: pd.DataFrame, rng) -> np.ndarray:
+    """Resample runs with replacement within each (curriculum, N) stratum."""
+    strata = [g.index.to_numpy() for _, g in runs.groupby(["curriculum", "n_params"])]
+    return np.concatenate([rng.choice(s, size=len(s), replace=True) for s in strata])
 
 
 def fit_transfer(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_loss",
                  low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, n_bootstrap: int = 200, seed: int = 0,
-                 epsilon: float = DEFAULT_EPSILON) -> TransferFit:
-    """Direct fit for one pre-training curriculum, with a stratified bootstrap (95% percentile intervals)."""
-    sub = runs[runs.curriculum.isin(["scratch", curriculum])]
+                 epsilon: float = DEFAULT_EPSILON, method: str = "direct") -> TransferFit:
+    """One pre-training curriculum, one method, with a stratified bootstrap (95% percentile intervals).
 
-    def once(frame):
-        table, _ = transfer_points(frame, loss_column, low_data_fraction, epsilon)
-        pts = table[(table.curriculum == curriculum) & table.low_data & (table.d_transferred > 0)
-                    & np.isfinite(table.d_transferred)]
-        return fit_transfer_direct(pts.d_train_chars, pts.n_params, pts.d_transferred), table, len(pts)
-
-    (k, a, b), table, n_points = once(sub)
+    The bootstrap resamples runs within each (curriculum, N), recomputes every D_E and refits; the
+    from-scratch curves (which set D(N), the low-data regime and the extrapolations) stay those of
+    the full data, so the regime does not move between replicates."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r} (expected {METHODS})")
+    sub = runs[runs.curriculum.isin(["scratch", curriculum])].reset_index(drop=True)
+    table, curves = transfer_points(sub, loss_column, low_data_fraction, epsilon)
+    k, a, b = _fit_method(method, table, curves, curriculum, loss_column)
+    n_points = len(_fit_points(table, curriculum)) if method != "loss" else int(
+        (table[table.curriculum == curriculum].low_data).sum())
     share = float((table[table.curriculum == curriculum].d_effective_status == INTERPOLATED).mean())
     rng = np.random.default_rng(seed)
-    strata = [g.index.to_numpy() for _, g in sub.groupby(["curriculum", "n_params"])]
     draws = []
     for _ in range(n_bootstrap):
-        idx = np.concatenate([rng.choice(s, size=len(s), replace=True) for s in strata])
+        boot = sub.loc[bootstrap_indices(sub, rng)].reset_index(drop=True)
+        bt, _ = transfer_points(boot, loss_column, low_data_fraction, epsilon, curves=curves)
         try:
-            (bk, ba, bb), _, _ = once(sub.loc[idx].reset_index(drop=True))
+            bk, ba, bb = _fit_method(method, bt, curves, curriculum, loss_column)
             draws.append((np.log(bk), ba, bb))
         except ValueError:
             continue
-    ci = {}
-    if len(draws) >= 10:
-        arr = np.array(draws)
-        lo, hi = np.percentile(arr, [2.5, 97.5], axis=0)
-        ci = {"k": [float(np.exp(lo[0])), float(np.exp(hi[0]))], "alpha": [float(lo[1]), float(hi[1])],
-              "beta": [float(lo[2]), float(hi[2])]}
-    return TransferFit(k, a, b, n_points, ci, share)
+    return TransferFit(k, a, b, n_points, _ci(draws), share, np.array(draws))
+
+
+def _ci(draws) -> dict:
+    if len(draws) < 10:
+        return {}
+    arr = np.array(draws)
+    lo, hi = np.percentile(arr, [2.5, 97.5], axis=0)
+    return {"k": [float(np.exp(lo[0])), float(np.exp(hi[0]))], "alpha": [float(lo[1]), float(hi[1])],
+            "beta": [float(lo[2]), float(hi[2])]}
+
+
+# ---- shared beta ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SharedBeta:
+    beta_difference: float  # beta_a - beta_b, separate fits
+    ci95: list  # bootstrap interval of the difference
+    aic_shared: float
+    aic_separate: float
+    margin: float  # equivalence margin on |beta_a - beta_b|
+    equivalent: bool  # the 90% interval lies inside +-margin (two one-sided tests at 5%)
+    smallest_margin_supported: float  # the margin this design could establish (max |90% bound|)
+    preferred: str  # "shared" or "separate" by AIC
+
+
+def shared_beta_test(runs: pd.DataFrame, curricula=("text", "mix"), loss_column: str = "test_loss",
+                     low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, n_bootstrap: int = 200, seed: int = 0,
+                     margin: float = 0.1, epsilon: float = DEFAULT_EPSILON) -> SharedBeta:
+    """Is beta the same for two pre-training distributions? Interval of the difference, AIC of a
+    shared-beta against a separate-beta direct fit, and an equivalence statement against ``margin``."""
+    a, b = curricula
+    sub = runs[runs.curriculum.isin(["scratch", a, b])].reset_index(drop=True)
+    table, curves = transfer_points(sub, loss_column, low_data_fraction, epsilon)
+    pa, pb = _fit_points(table, a), _fit_points(table, b)
+
+    def aic(shared: bool) -> float:
+        y = np.log(np.concatenate([pa.d_transferred, pb.d_transferred]))
+        ia = np.r_[np.ones(len(pa)), np.zeros(len(pb))]
+        lf = np.log(np.concatenate([pa.d_train_chars, pb.d_train_chars]))
+        ln = np.log(np.concatenate([pa.n_params, pb.n_params]))
+        cols = [ia, 1 - ia, ia * lf, (1 - ia) * lf] + ([ln] if shared else [ia * ln, (1 - ia) * ln])
+        X = np.column_stack(cols)
+        coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+        rss = float(np.sum((y - X @ coef) ** 2))
+        n, p = len(y), X.shape[1] + 1
+        return n * np.log(rss / n) + 2 * p
+
+    diff = fit_transfer_direct(pa.d_train_chars, pa.n_params, pa.d_transferred)[2] - \
+        fit_transfer_direct(pb.d_train_chars, pb.n_params, pb.d_transferred)[2]
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_bootstrap):
+        boot = sub.loc[bootstrap_indices(sub, rng)].reset_index(drop=True)
+        bt, _ = transfer_points(boot, loss_column, low_data_fraction, epsilon, curves=curves)
+        try:
+            qa, qb = _fit_points(bt, a), _fit_points(bt, b)
+            draws.append(fit_transfer_direct(qa.d_train_chars, qa.n_params, qa.d_transferred)[2]
+                         - fit_transfer_direct(qb.d_train_chars, qb.n_params, qb.d_transferred)[2])
+        except ValueError:
+            continue
+    draws = np.array(draws)
+    lo95, hi95 = np.percentile(draws, [2.5, 97.5]) if len(draws) >= 10 else (np.nan, np.nan)
+    lo90, hi90 = np.percentile(draws, [5, 95]) if len(draws) >= 10 else (np.nan, np.nan)
+    s, sep = aic(True), aic(False)
+    return SharedBeta(float(diff), [float(lo95), float(hi95)], float(s), float(sep), margin,
+                      bool(-margin < lo90 and hi90 < margin), float(max(abs(lo90), abs(hi90))),
+                      "shared" if s <= sep else "separate")
+
+
+# ---- out of sample, ossification, compute efficiency ----------------------------------------
+
+def leave_one_d_out(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_loss",
+                    low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, epsilon: float = DEFAULT_EPSILON) -> pd.DataFrame:
+    """Fit on all low-data D_F values but one, predict D_T (and the loss) at the held-out one."""
+    sub = runs[runs.curriculum.isin(["scratch", curriculum])].reset_index(drop=True)
+    table, curves = transfer_points(sub, loss_column, low_data_fraction, epsilon)
+    pts = _fit_points(table, curriculum)
+    rows = []
+    for d in sorted(pts.d_train_chars.unique()):
+        train, test = pts[pts.d_train_chars != d], pts[pts.d_train_chars == d]
+        try:
+            k, a, b = fit_transfer_direct(train.d_train_chars, train.n_params, train.d_transferred)
+        except ValueError:
+            continue
+        pred = k * test.d_train_chars ** a * test.n_params ** b
+        pred_loss = [curves[n].loss(dd + p) for n, dd, p in zip(test.n_params, test.d_train_chars, pred)]
+        rows.append({"held_out_d_finetune": d, "n_points": len(test),
+                     "log_error_d_transferred": float(np.sqrt(np.mean((np.log(pred) - np.log(test.d_transferred)) ** 2))),
+                     "log_error_loss": float(np.sqrt(np.mean((np.log(pred_loss) - np.log(test[loss_column])) ** 2)))})
+    return pd.DataFrame(rows)
+
+
+def ossification_map(runs: pd.DataFrame, loss_column: str = "test_loss") -> pd.DataFrame:
+    """Per (curriculum, N, D_F): mean fine-tuned minus from-scratch loss at the same D (the scratch
+    curve interpolated in log D), with the seed spread of the fine-tuned runs beside it."""
+    scratch = runs[runs.curriculum == "scratch"]
+    rows = []
+    for (cur, n, d), g in runs[runs.curriculum != "scratch"].groupby(["curriculum", "n_params", "d_train_chars"]):
+        s = scratch[scratch.n_params == n]
+        if s.d_train_chars.nunique() < 2:
+            continue
+        sd = s.groupby("d_train_chars")[loss_column].mean()
+        if not (sd.index.min() <= d <= sd.index.max()):
+            continue
+        l_scratch = float(np.interp(np.log(d), np.log(sd.index.to_numpy(float)), sd.to_numpy(float)))
+        rows.append({"curriculum": cur, "n_params": n, "d_finetune": d, "finetuned_minus_scratch": g[loss_column].mean() - l_scratch,
+                     "seed_sd": float(g[loss_column].std(ddof=1)) if len(g) > 1 else np.nan, "n_seeds": len(g),
+                     "ossified": g[loss_column].mean() > l_scratch})
+    return pd.DataFrame(rows)
+
+
+def compute_frontier(curves: pd.DataFrame, runs: pd.DataFrame, include_pretrain: bool = False,
+                     compute_column: str = "flops_full", loss_column: str = "val_loss") -> pd.DataFrame:
+    """Compute-efficient frontier per curriculum: the lowest loss reached at each compute, pooled over
+    runs' evaluation points. With ``include_pretrain``, fine-tunes are charged their pre-training."""
+    pts = curves.merge(runs[["run_id", "curriculum", "phase", "pretrain_id"]], on="run_id")
+    pts = pts[pts.phase == "target"].copy()
+    if include_pretrain:
+        pre = runs.set_index("run_id")["flops_full" if compute_column == "flops_full" else "flops_kaplan"]
+        pts[compute_column] = pts[compute_column] + pts.pretrain_id.map(pre).fillna(0.0)
+    pts = pts.sort_values(compute_column)
+    pts["frontier_loss"] = np.nan
+    for cur, g in pts.groupby("curriculum"):
+        pts.loc[g.index, "frontier_loss"] = _frontier_at(g[compute_column], g[loss_column])
+    return pts
+
+
+def _frontier_at(compute: pd.Series, loss: pd.Series) -> np.ndarray:
+    """The lowest loss reached by any point at compute <= each point's compute (ties count)."""
+    best = loss.groupby(compute).min().sort_index().cummin()
+    return compute.map(best).to_numpy(float)
+
+
+def time_on_frontier(points: pd.DataFrame, tolerance: float = 0.01, loss_column: str = "val_loss",
+                     compute_column: str = "flops_full") -> pd.DataFrame:
+    """Per run: the fraction of its evaluation points within ``tolerance`` (relative) of the frontier
+    of all curricula together at the same compute."""
+    p = points.sort_values(compute_column).copy()
+    p["overall_frontier"] = _frontier_at(p[compute_column], p[loss_column])
+    p["on_frontier"] = p[loss_column] <= (1 + tolerance) * p["overall_frontier"]
+    return p.groupby(["run_id", "curriculum"], as_index=False).on_frontier.mean().rename(
+        columns={"on_frontier": "fraction_on_frontier"})

@@ -1,0 +1,83 @@
+"""The `fit` command end to end on planted worlds, and its one-line errors."""
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from test_fitting import ALPHA, BETA, K, world
+
+
+def fit(*args):
+    return subprocess.run([sys.executable, "-m", "transfer_laws", "fit", *map(str, args)], capture_output=True, text=True)
+
+
+def test_fit_json_recovers_planted_law(tmp_path):
+    w = world(seed=5)
+    mix = w[w.curriculum == "text"].assign(curriculum="mix")
+    runs = pd.concat([w, mix]).assign(experiment="main", phase="target", other="ignored")
+    runs = pd.concat([runs, runs.head(3).assign(experiment="contamination", test_loss=99.0)])  # left out
+    p = tmp_path / "runs.csv"
+    runs.to_csv(p, index=False)
+    r = fit(p, "--json", "--bootstrap", 50)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    for c in ("text", "mix"):
+        assert out[c]["ci95"]["alpha"][0] <= ALPHA <= out[c]["ci95"]["alpha"][1]
+        assert out[c]["ci95"]["beta"][0] <= BETA <= out[c]["ci95"]["beta"][1]
+        assert out[c]["share_interpolated"] > 0.9
+    assert out["shared_beta"]["preferred"] == "shared"
+    human = fit(p, "--bootstrap", 20)
+    assert human.returncode == 0 and "alpha =" in human.stdout
+
+
+def test_paper_world_kaplan_and_table1(tmp_path):
+    """Kaplan's Table 2 from-scratch law with the paper's Table 1 text constants, over ranges like
+    the paper's (N 1e6..1e9, D_F 1e5..1e8 chars), 1% noise: the fit recovers alpha and beta."""
+    from transfer_laws import laws
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in np.logspace(6, 9, 7):
+        for d in np.logspace(5, 13, 17):
+            rows.append({"curriculum": "scratch", "n_params": n, "d_train_chars": d,
+                         "test_loss": laws.kaplan_loss(n, d) * np.exp(rng.normal(0, 0.003))})
+        for d in np.logspace(5, 8, 7):
+            d_e = d + laws.PAPER_TEXT.d_transferred(d, n)
+            rows.append({"curriculum": "text", "n_params": n, "d_train_chars": d,
+                         "test_loss": laws.kaplan_loss(n, d_e) * np.exp(rng.normal(0, 0.003))})
+    p = tmp_path / "paper.csv"
+    pd.DataFrame(rows).to_csv(p, index=False)
+    out = json.loads(fit(p, "--json", "--bootstrap", 60).stdout)["text"]
+    assert out["ci95"]["alpha"][0] <= 0.18 <= out["ci95"]["alpha"][1]
+    assert out["ci95"]["beta"][0] <= 0.38 <= out["ci95"]["beta"][1]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d.drop(columns="n_params"), "missing column 'n_params'"),
+    (lambda d: d.assign(d_train_chars=d.d_train_chars.astype(object).where(d.index != 4, "lots")),
+     "column 'd_train_chars', row 6"),
+    (lambda d: d.assign(n_params=d.n_params.where(d.index != 0, -5)), "column 'n_params', row 2"),
+    (lambda d: d[d.curriculum != "scratch"], "no scratch runs"),
+])
+def test_malformed_tables(tmp_path, edit, message):
+    p = tmp_path / "bad.csv"
+    edit(world()).to_csv(p, index=False)
+    r = fit(p)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_speed_200_runs_200_bootstrap(tmp_path):
+    w = world(seed=6)
+    runs = pd.concat([w, w[w.curriculum == "text"].assign(curriculum="mix")]).head(200)
+    p = tmp_path / "runs.csv"
+    runs.to_csv(p, index=False)
+    t = time.perf_counter()
+    r = fit(p, "--json", "--bootstrap", 200)
+    assert r.returncode == 0, r.stderr
+    assert time.perf_counter() - t < 30
