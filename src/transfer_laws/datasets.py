@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from transfer_laws.data import tokens
 from transfer_laws.data.prepare import ensure_prepared
@@ -68,5 +69,18 @@ class StudyData:
     def _windows(self, corpus: str, split: str, n: int, n_ctx: int) -> EvalSet:
         key = (corpus, split, n, n_ctx)
         if key not in self._eval:
-            self._eval[key] = EvalSet.from_array(self.array(corpus, split), n, n_ctx)
+            saved = self.dir / eval_file_name(*key)
+            if saved.exists():  # a payload carries its evaluation windows instead of whole splits
+                z = np.load(saved)
+                self._eval[key] = EvalSet(torch.from_numpy(z["x"]), torch.from_numpy(z["y"]), int(z["chars"]))
+            else:
+                self._eval[key] = EvalSet.from_array(self.array(corpus, split), n, n_ctx)
         return self._eval[key]
+
+
+def eval_file_name(corpus: str, split: str, n: int, n_ctx: int) -> str:
+    return f"eval_{corpus}_{split}_{n}x{n_ctx}.npz"
+
+
+def save_eval_set(es: EvalSet, path: Path) -> None:
+    np.savez(path, x=es.x.numpy(), y=es.y.numpy(), chars=np.int64(es.chars))

@@ -1,10 +1,18 @@
-"""A self-contained prepared folder small enough to carry to a GPU machine (at most 64 MiB).
+"""A self-contained bundle (at most 64 MiB) for running part of a grid on a GPU machine.
 
-``python -m transfer_laws.payload OUT_DIR [--python-train-chars N]`` copies the Python
-validation and test arrays whole and the first N characters of the Python training split (an
-exact prefix, so every D <= N addresses the same tokens as on the full data), with a
-``prepare.json`` that records the hashes of what it holds and the truncation. Point
-``TRANSFER_LAWS_PREPARED`` at it on the other machine.
+``python -m transfer_laws.payload GRID OUT_DIR [--python-train-chars N]`` selects the grid's
+runs that are not done, are on the target distribution, use at most N Python training
+characters and whose pre-training run is done here; and writes into OUT_DIR:
+
+* ``plan.jsonl``: those runs' specs, in the sweep's order;
+* the first N characters of the Python training split (an exact prefix: every D <= N addresses
+  the same tokens as the full split) and the fixed evaluation windows of the Python validation
+  and test splits, precomputed (the same windows as on the full data);
+* ``results/``: the records and checkpoints of the pre-training runs the fine-tunes start from;
+* ``prepare.json``: the full token hashes (what the runs' data are defined on) and the payload's
+  contents.
+
+Point ``TRANSFER_LAWS_PREPARED`` at OUT_DIR on the other machine and sweep ``plan.jsonl``.
 """
 
 from __future__ import annotations
@@ -16,41 +24,61 @@ from pathlib import Path
 
 import numpy as np
 
-from transfer_laws.data import fetch, tokens
-from transfer_laws.data.prepare import ensure_prepared
+from transfer_laws import runs, training
+from transfer_laws.data import tokens
+from transfer_laws.datasets import StudyData, eval_file_name, save_eval_set
+from transfer_laws.sweep import load_grid, write_plan_file
+
+LIMIT_BYTES = 64 * 2**20
 
 
-def build(out: Path, python_train_chars: int = 10_000_000, extra: tuple[tuple[str, str], ...] = ()) -> Path:
-    src = ensure_prepared()
-    meta = json.loads((src / "prepare.json").read_text())
+def build(grid: Path | None, out: Path, python_train_chars: int = 10_000_000, results_root: Path | None = None,
+          limit_bytes: int = LIMIT_BYTES) -> Path:
+    data = StudyData()
+    meta = json.loads((data.dir / "prepare.json").read_text())
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    hashes = {}
-    for corpus, split in (("python", "val"), ("python", "test")) + tuple(extra):
-        for kind in ("tokens", "chars"):
-            shutil.copy(src / f"{corpus}_{split}.{kind}.npy", tmp / f"{corpus}_{split}.{kind}.npy")
-        hashes[f"{corpus}/{split}"] = meta["token_hashes"][f"{corpus}/{split}"]
-    train = tokens.load(src, "python", "train")
+    (tmp / "results" / "runs").mkdir(parents=True)
+    (tmp / "results" / "checkpoints").mkdir(parents=True)
+    plan = []
+    if grid is not None:
+        plan = [p for p in load_grid(grid, data)
+                if not runs.is_done(p.spec, results_root) and p.spec.phase == "target"
+                and p.spec.d_train_chars <= python_train_chars
+                and (p.spec.pretrain_id is None or runs.record_path(p.spec.pretrain_id, results_root).exists())]
+        for pid in sorted({p.spec.pretrain_id for p in plan if p.spec.pretrain_id}):
+            shutil.copy(runs.record_path(pid, results_root), tmp / "results" / "runs")
+            shutil.copy(runs.checkpoint_path(pid, results_root), tmp / "results" / "checkpoints")
+    write_plan_file(plan, tmp / "plan.jsonl")
+    n_ctxs = sorted({p.spec.n_ctx for p in plan} | {128})
+    for n_ctx in n_ctxs:
+        for split, n in (("val", training.N_VAL_WINDOWS), ("test", training.N_TEST_WINDOWS),
+                         ("test", training.N_ZERO_SHOT_WINDOWS)):
+            save_eval_set(data._windows("python", split, n, n_ctx), tmp / eval_file_name("python", split, n, n_ctx))
+    train = data.array("python", "train")
     n = train.n_tokens_for_chars(python_train_chars)
-    path = tokens.save(tmp, "python", "train", np.asarray(train.tokens[:n]), np.asarray(train.cum_chars[:n]))
-    hashes["python/train"] = fetch.sha256_file(path)
+    tokens.save(tmp, "python", "train", np.asarray(train.tokens[:n]), np.asarray(train.cum_chars[:n]))
     (tmp / "prepare.json").write_text(json.dumps({
-        "token_hashes": hashes, "vocab_size": meta["vocab_size"],
-        "payload": {"python_train_chars": python_train_chars, "python_train_tokens": n,
-                    "full_token_hashes": meta["token_hashes"]}}, indent=1) + "\n")
+        "token_hashes": meta["token_hashes"], "vocab_size": meta["vocab_size"],
+        "payload": {"python_train_chars": python_train_chars, "python_train_tokens": n, "runs": len(plan),
+                    "note": "python/train is an exact prefix of the full split; evaluation windows precomputed"}},
+        indent=1) + "\n")
+    size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
+    if size > limit_bytes:
+        shutil.rmtree(tmp)
+        raise RuntimeError(f"payload would be {size / 2**20:.1f} MiB, over the {limit_bytes / 2**20:.0f} MiB limit: "
+                           "lower --python-train-chars")
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
-    size = sum(p.stat().st_size for p in out.iterdir())
-    if size > 64 * 2**20:
-        raise RuntimeError(f"payload {out} is {size / 2**20:.1f} MiB, over the 64 MiB limit")
     return out
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("grid", type=Path, nargs="?", default=None)
     ap.add_argument("out", type=Path)
     ap.add_argument("--python-train-chars", type=int, default=10_000_000)
     a = ap.parse_args()
-    p = build(a.out, a.python_train_chars)
-    print(f"payload {p}: {sum(f.stat().st_size for f in p.iterdir()) / 2**20:.1f} MiB")
+    p = build(a.grid, a.out, a.python_train_chars)
+    size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    print(f"payload {p}: {size / 2**20:.1f} MiB, {json.loads((p / 'prepare.json').read_text())['payload']['runs']} runs")

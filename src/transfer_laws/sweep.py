@@ -71,8 +71,26 @@ def _bitrev_rank(n: int) -> list[int]:
     return rank
 
 
+def load_plan_file(path: Path) -> list[PlannedRun]:
+    """A plan written out as JSON lines (one RunSpec dict per line, already in order)."""
+    plan = []
+    for i, line in enumerate(Path(path).read_text().splitlines()):
+        if line.strip():
+            try:
+                plan.append(PlannedRun(RunSpec.from_dict(json.loads(line)), (i,)))
+            except (json.JSONDecodeError, TypeError, ValueError) as exc:
+                raise GridError(f"{path}: line {i + 1}: {exc}") from None
+    return plan
+
+
+def write_plan_file(plan: list[PlannedRun], path: Path) -> None:
+    runs.atomic_write_bytes(Path(path), "".join(json.dumps(p.spec.to_dict()) + "\n" for p in plan).encode())
+
+
 def load_grid(path: Path, data=None) -> list[PlannedRun]:
-    """Parse a grid TOML into planned runs (pre-training first, then coarse-to-fine)."""
+    """Parse a grid TOML (or a ``.jsonl`` plan) into planned runs (pre-training first, then coarse-to-fine)."""
+    if str(path).endswith(".jsonl"):
+        return load_plan_file(path)
     try:
         raw = tomllib.loads(Path(path).read_text())
     except tomllib.TOMLDecodeError as exc:
