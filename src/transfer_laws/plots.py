@@ -11,6 +11,7 @@ import json
 import uuid
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 
@@ -66,4 +67,35 @@ def vocab_choice(table: pd.DataFrame) -> alt.Chart:
             tooltip=["vocab_size", "size", "steps", "chars_per_token", "val_bits_per_char"],
         )
         .properties(width=380, height=260)
+    )
+
+
+def timelines_interactive(grid: pd.DataFrame) -> alt.Chart:
+    """Compute saving against D_E, with sliders for log10 N and log10 (characters per sample) and a
+    radio for the constants; the browser filters a precomputed grid (no kernel needed)."""
+    log_n = alt.param(name="log10_N", value=14, bind=alt.binding_range(min=11, max=16, step=1, name="log10 N "))
+    log_u = alt.param(name="log10_u", value=0, bind=alt.binding_range(min=0, max=4, step=1,
+                                                                      name="log10 characters per sample "))
+    const = alt.param(name="constants", value="text", bind=alt.binding_radio(options=["text", "mix"], name="constants "))
+    return (
+        alt.Chart(grid)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("d_effective:Q", scale=alt.Scale(type="log"), title="D_E: long-horizon samples needed from scratch (log)"),
+            y=alt.Y("compute_saving:Q", scale=alt.Scale(type="log"), title="compute saving from transfer (x, log)"),
+            tooltip=["d_effective", "compute_saving", "data_saving"],
+        )
+        .add_params(log_n, log_u, const)
+        .transform_filter("datum.log10_n == log10_N && datum.log10_u == log10_u && datum.constants == constants")
+        .properties(width=420, height=280)
+    )
+
+
+def crossover_hist(table: pd.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(table.assign(log10_crossover=np.log10(table.crossover_chars)))
+        .mark_bar()
+        .encode(x=alt.X("log10_crossover:Q", bin=alt.Bin(maxbins=30), title="log10 crossover D_F (characters)"),
+                y=alt.Y("count():Q", title="rounding combinations"))
+        .properties(width=380, height=200)
     )

@@ -46,7 +46,8 @@ def write_assets(static: Path) -> None:
         import vl_convert
 
         tmp = vega.with_suffix(".tmp")
-        tmp.write_text("(function(){\n" + vl_convert.javascript_bundle() + "\nwindow.vegaEmbed = vegaEmbed;\n})();\n")
+        # the bundle sets window.vegaEmbed / vega / vegaLite itself
+        tmp.write_text("(function(){\n" + vl_convert.javascript_bundle() + "\n})();\n")
         tmp.rename(vega)
 
 
