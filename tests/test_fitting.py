@@ -136,3 +136,10 @@ def test_interval_coverage_over_planted_worlds():
     coverage = {k: v / n_worlds for k, v in hits.items()}
     print(f"measured coverage of 95% intervals over {n_worlds} worlds: {coverage}")
     assert all(0.90 <= c <= 0.98 for c in coverage.values()), coverage
+
+
+def test_alpha_at_one_size():
+    from transfer_laws.fitting import alpha_at_fixed_n
+
+    a = alpha_at_fixed_n(world(seed=8, noise=0.002), "text")
+    assert len(a) == len(NS) and (abs(a.alpha - ALPHA) < 0.1).all()

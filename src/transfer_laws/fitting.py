@@ -350,3 +350,18 @@ def time_on_frontier(points: pd.DataFrame, tolerance: float = 0.01, loss_column:
     p["on_frontier"] = p[loss_column] <= (1 + tolerance) * p["overall_frontier"]
     return p.groupby(["run_id", "curriculum"], as_index=False).on_frontier.mean().rename(
         columns={"on_frontier": "fraction_on_frontier"})
+
+
+def alpha_at_fixed_n(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_loss",
+                     low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION) -> pd.DataFrame:
+    """alpha measured cheaply: at each N alone, the slope of log D_T on log D_F (low-data points with
+    D_T > 0); needs no other model size."""
+    table, _ = transfer_points(runs[runs.curriculum.isin(["scratch", curriculum])], loss_column, low_data_fraction)
+    pts = _fit_points(table, curriculum) if len(table) else table
+    rows = []
+    for n, g in pts.groupby("n_params"):
+        if g.d_train_chars.nunique() >= 2:
+            slope, intercept = np.polyfit(np.log(g.d_train_chars), np.log(g.d_transferred), 1)
+            rows.append({"curriculum": curriculum, "n_params": n, "alpha": float(slope), "points": len(g),
+                         "d_finetune_values": g.d_train_chars.nunique()})
+    return pd.DataFrame(rows)

@@ -99,3 +99,65 @@ def crossover_hist(table: pd.DataFrame) -> alt.Chart:
                 y=alt.Y("count():Q", title="rounding combinations"))
         .properties(width=380, height=200)
     )
+
+
+def _logx(field: str, title: str) -> alt.X:
+    return alt.X(f"{field}:Q", scale=alt.Scale(type="log"), title=title)
+
+
+def scratch_curves(runs: pd.DataFrame, fits: dict, loss_column: str = "test_loss") -> alt.LayerChart:
+    """From-scratch loss against D (log), one colour per size; lines: the per-N fits E + B D^-b."""
+    pts = runs[runs.curriculum == "scratch"].assign(size_label=lambda d: d["size"])
+    lines = []
+    for n, c in fits.items():
+        for d in np.logspace(np.log10(pts.d_train_chars.min()), np.log10(pts.d_train_chars.max()), 40):
+            lines.append({"n_params": n, "d_train_chars": d, "fit": float(c.loss(d)),
+                          "size_label": pts[pts.n_params == n]["size"].iloc[0]})
+    color = alt.Color("size_label:N", title="size", sort=sorted(pts["size"].unique(), key=lambda s: pts[pts["size"] == s].n_params.iloc[0]))
+    base = alt.Chart(pts).mark_point(filled=True).encode(
+        x=_logx("d_train_chars", "D: Python training characters (log)"),
+        y=alt.Y(f"{loss_column}:Q", scale=alt.Scale(zero=False), title="test loss (nats/token)"), color=color,
+        tooltip=["size", "d_train_chars", loss_column, "stop_reason", "hardware"])
+    fit = alt.Chart(pd.DataFrame(lines)).mark_line(strokeDash=[4, 3]).encode(
+        x="d_train_chars:Q", y="fit:Q", color=color)
+    return (base + fit).properties(width=440, height=300)
+
+
+def transfer_scatter(table: pd.DataFrame, y: str = "d_transferred", title: str = "D_T: effective data transferred (characters, log)") -> alt.Chart:
+    df = table[np.isfinite(table[y]) & (table[y] > 0)]
+    return alt.Chart(df).mark_point(filled=True, size=60).encode(
+        x=_logx("d_train_chars", "D_F: fine-tuning characters (log)"),
+        y=alt.Y(f"{y}:Q", scale=alt.Scale(type="log"), title=title),
+        color=alt.Color("size:N", title="size"), shape=alt.Shape("curriculum:N", title="pre-training"),
+        tooltip=["curriculum", "size", "seed", "d_train_chars", "d_effective", "d_effective_status", y],
+    ).properties(width=440, height=300)
+
+
+def ossification(m: pd.DataFrame) -> alt.Chart:
+    base = alt.Chart(m).encode(x=_logx("d_finetune", "D_F: fine-tuning characters (log)"),
+                               color=alt.Color("size:N", title="size"))
+    pts = base.mark_line(point=True).encode(y=alt.Y("finetuned_minus_scratch:Q",
+                                                    title="fine-tuned minus from-scratch loss (nats/token)"),
+                                            strokeDash=alt.StrokeDash("curriculum:N", title="pre-training"),
+                                            tooltip=["curriculum", "size", "d_finetune", "finetuned_minus_scratch", "seed_sd"])
+    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="gray").encode(y="y:Q")
+    return (pts + zero).properties(width=440, height=300)
+
+
+def frontier(points: pd.DataFrame, compute_column: str = "flops_full") -> alt.Chart:
+    return alt.Chart(points).mark_line(opacity=0.6).encode(
+        x=_logx(compute_column, "training compute (FLOPs, log)"),
+        y=alt.Y("val_loss:Q", scale=alt.Scale(type="log"), title="validation loss (nats/token, log)"),
+        color=alt.Color("curriculum:N", title="curriculum"), detail="run_id:N",
+    ).properties(width=440, height=300)
+
+
+def pretrain_curves(curves: pd.DataFrame) -> alt.Chart:
+    long = curves.melt(id_vars=["run_id", "tokens", "curriculum", "size"], value_vars=["val_loss", "zero_shot_loss"],
+                       var_name="loss", value_name="nats")
+    long["loss"] = long["loss"].map({"val_loss": "own validation", "zero_shot_loss": "zero-shot Python test"})
+    return alt.Chart(long).mark_line(point=True).encode(
+        x=_logx("tokens", "pre-training tokens (log)"), y=alt.Y("nats:Q", title="loss (nats/token)"),
+        color=alt.Color("curriculum:N", title="pre-training"), strokeDash=alt.StrokeDash("loss:N", title="evaluated on"),
+        detail="run_id:N", column=alt.Column("size:N", title=None),
+    ).properties(width=260, height=240)
