@@ -38,3 +38,27 @@ def scale_note(df: pd.DataFrame) -> str:
     hw = ", ".join(f"{h} ({n})" for h, n in df.groupby("hardware").size().items())
     return (f"{len(df)} runs; N from {df.n_params.min():,.0f} to {df.n_params.max():,.0f} non-embedding parameters; "
             f"D from {df.d_train_chars.min():,.0f} to {df.d_train_chars.max():,.0f} characters; hardware: {hw}")
+
+
+MATCH_KEYS = ["curriculum", "size", "d_train_chars", "seed", "lr", "pretrain_id"]
+
+
+def hardware_pairs(df: pd.DataFrame, check_experiment: str = "hw-check", reference: str = "pilot") -> pd.DataFrame:
+    """Runs trained twice, identical but for the experiment name, on different hardware: test losses
+    side by side, with the standard error of each test loss (the evaluation's own noise)."""
+    a = df[df.experiment == check_experiment]
+    b = df[df.experiment == reference]
+    m = a.merge(b, on=MATCH_KEYS, suffixes=("_check", "_reference"))
+    m = m[m.hardware_check != m.hardware_reference]
+    m["difference"] = m.test_loss_check - m.test_loss_reference
+    return m[MATCH_KEYS + ["hardware_check", "test_loss_check", "hardware_reference", "test_loss_reference",
+                           "difference", "test_loss_se_check"]]
+
+
+def seed_spread(table: pd.DataFrame, column: str = "d_transferred") -> pd.DataFrame:
+    """Relative spread of a quantity over seeds at each (curriculum, size, D_F)."""
+    g = table.groupby(["curriculum", "size", "d_train_chars"])[column]
+    out = g.agg(["mean", "min", "max", "count"]).reset_index()
+    out = out[out["count"] > 1]
+    out["relative_spread"] = (out["max"] - out["min"]) / out["mean"].abs()
+    return out
