@@ -96,6 +96,18 @@ class WindowStream(torch.utils.data.IterableDataset):
             yield w[:, :-1], w[:, 1:]
 
 
+class WindowDataModule(L.LightningDataModule):
+    """Training windows of one run: random windows of the first D characters (target runs) or of the
+    pre-training corpora, mixed by weight; the order is set by the run's seed."""
+
+    def __init__(self, arrays: list[np.ndarray], weights: list[float], batch_size: int, n_ctx: int, seed: int):
+        super().__init__()
+        self.stream = WindowStream(arrays, weights, batch_size, n_ctx, seed)
+
+    def train_dataloader(self):
+        return torch.utils.data.DataLoader(self.stream, batch_size=None, num_workers=0)
+
+
 # ---- the LightningModule --------------------------------------------------------------------
 
 class LitGPT(L.LightningModule):
@@ -253,8 +265,7 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
     evaluator = ScheduledEval(eval_schedule(max_steps), val, zero_shot, stopper, flops_per_token(cfg), per_step,
                               chars_per_token)
     lit = LitGPT(model, spec.lr, max_steps, warmup, spec.weight_decay)
-    stream = WindowStream(arrays, weights, spec.batch_size, spec.n_ctx, seed=spec.seed + 1_000_003)
-    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=0)
+    datamodule = WindowDataModule(arrays, weights, spec.batch_size, spec.n_ctx, seed=spec.seed + 1_000_003)
     kwargs = dict(accelerator="gpu" if device == "cuda" else "cpu", devices=1, max_steps=max_steps,
                   precision="bf16-mixed" if device == "cuda" else "32-true", gradient_clip_val=spec.grad_clip,
                   logger=False, enable_checkpointing=False, enable_progress_bar=sys.stderr.isatty() if progress is None else progress,
@@ -270,7 +281,7 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
         warnings.filterwarnings("ignore", message=".*IterableDataset.*")
         warnings.filterwarnings("ignore", message=".*You defined a `validation_step`.*")
         trainer = L.Trainer(**kwargs)
-        trainer.fit(lit, train_dataloaders=loader)
+        trainer.fit(lit, datamodule=datamodule)
     quiet.setLevel(level)
 
     steps = trainer.global_step
