@@ -125,7 +125,12 @@ def test_frontier_and_time_on_it():
 
 @pytest.mark.slow
 def test_interval_coverage_over_planted_worlds():
-    """95% intervals for alpha and beta cover the truth in 90-98% of 100 planted worlds."""
+    """95% intervals for alpha and beta cover the truth in 90-98% of 100 planted worlds.
+
+    Measured (2026-11-27, this seed sequence, 100 bootstrap replicates per world): alpha 0.91, beta
+    0.90 -- inside the target, at its lower edge. Resampling from-scratch runs as rows (instead of
+    their residuals) gave alpha 0.94 but beta 1.00: dropping D values from the interpolation grid
+    inflates the spread across N."""
     hits = {"alpha": 0, "beta": 0}
     n_worlds = 100
     for s in range(n_worlds):

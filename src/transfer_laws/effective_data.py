@@ -1,7 +1,7 @@
 """Effective data D_E and effective data transferred D_T = D_E - D_F (numpy/pandas only).
 
 As in Hernandez et al. (2021), D_E of a fine-tuned model is read off the from-scratch results of
-the *same* N: the best loss as a function of dataset size, interpolated monotonically in log D.
+the *same* N: the best loss as a function of dataset size, interpolated monotonically in log D (PCHIP).
 A fine-tuned loss below the largest from-scratch D's loss can only be *extrapolated* (through a
 fitted L(N, D), flagged); one above the smallest D's loss is *undefined* at this grid.
 """
@@ -24,6 +24,20 @@ def monotone_curve(d: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, np.ndar
     return df.d.to_numpy(float), np.minimum.accumulate(df.loss.to_numpy(float))
 
 
+def inverse_curve(d: np.ndarray, l: np.ndarray):
+    """log D as a function of loss along a monotone from-scratch curve: monotone cubic (PCHIP)
+    interpolation of log D against loss, which follows a smooth power-law-like curve far more
+    closely than straight segments between half-decade points (linear on one segment)."""
+    from scipy.interpolate import PchipInterpolator
+
+    keep = np.r_[True, np.diff(l) < 0]  # drop flat stretches of the running minimum: first D reaching a loss
+    x, y = -l[keep], np.log(d[keep])
+    if len(x) < 3:
+        return lambda loss: np.interp(-np.asarray(loss, float), x, y)
+    f = PchipInterpolator(x, y)
+    return lambda loss: f(-np.asarray(loss, float))
+
+
 def effective_data(loss: float, d_scratch: np.ndarray, loss_scratch: np.ndarray,
                    extrapolate: Callable[[float], float] | None = None) -> tuple[float, str]:
     """D_E for one fine-tuned loss, and how it was obtained.
@@ -39,12 +53,7 @@ def effective_data(loss: float, d_scratch: np.ndarray, loss_scratch: np.ndarray,
             return float("nan"), UNDEFINED
         d_e = extrapolate(loss)
         return (float(d_e), EXTRAPOLATED) if np.isfinite(d_e) and d_e > d[-1] else (float("nan"), UNDEFINED)
-    # first segment whose right end reaches the loss; linear in log D between its ends
-    i = int(np.argmax(l <= loss))
-    if i == 0 or l[i] == l[i - 1]:
-        return float(d[i]), INTERPOLATED
-    t = (l[i - 1] - loss) / (l[i - 1] - l[i])
-    return float(np.exp(np.log(d[i - 1]) + t * (np.log(d[i]) - np.log(d[i - 1])))), INTERPOLATED
+    return float(np.exp(inverse_curve(d, l)(loss))), INTERPOLATED
 
 
 def effective_data_table(runs: pd.DataFrame, loss_column: str = "test_loss",
@@ -62,8 +71,7 @@ def effective_data_table(runs: pd.DataFrame, loss_column: str = "test_loss",
             d, l = monotone_curve(s.d_train_chars.to_numpy(), s[loss_column].to_numpy())
             loss = g[loss_column].to_numpy(float)
             inside = (loss <= l[0]) & (loss >= l[-1])
-            # np.interp needs increasing x: interpolate log D against -loss (loss decreases with D)
-            d_e[inside] = np.exp(np.interp(-loss[inside], -l, np.log(d)))
+            d_e[inside] = np.exp(inverse_curve(d, l)(loss[inside]))
             status[inside] = INTERPOLATED
             below = loss < l[-1]
             if ext is not None and below.any():

@@ -247,12 +247,46 @@ def bootstrap_indices(runs: pd.DataFrame, rng) -> np.ndarray:
     return np.concatenate([rng.choice(s, size=len(s), replace=True) for s in strata])
 
 
+def _centred(resid: np.ndarray, n_fitted: int) -> np.ndarray:
+    """Residuals centred and rescaled by sqrt(n / (n - p)) for the p parameters fitted to them
+    (fitted residuals are smaller than the noise they estimate)."""
+    n = len(resid)
+    scale = np.sqrt(n / (n - n_fitted)) if n > n_fitted else 1.0
+    return (resid - resid.mean()) * scale
+
+
+def bootstrap_sample(runs: pd.DataFrame, rng, curves: dict, loss_column: str = "test_loss",
+                     law: tuple[float, float, float] | None = None) -> pd.DataFrame:
+    """One bootstrap replicate, stratified by (curriculum, N).
+
+    Fine-tuned runs are resampled with replacement within their stratum. From-scratch runs keep
+    their design (every D stays, so the interpolation grid does not lose points): their losses are
+    the fitted curve times resampled log-residuals of the same N (a fixed-design residual
+    bootstrap). Sizes without a fitted curve fall back to resampling runs. With ``law`` = (k, alpha,
+    beta), fine-tunes get the same fixed-design treatment around L_N(D_F + k D_F^alpha N^beta)."""
+    parts = []
+    for (cur, n), g in runs.groupby(["curriculum", "n_params"]):
+        if cur != "scratch" and law is not None and n in curves:
+            d_f = g.d_train_chars.to_numpy(float)
+            fitted = curves[n].loss(d_f + law[0] * d_f ** law[1] * n ** law[2])
+            resid = _centred(np.log(g[loss_column].to_numpy(float)) - np.log(fitted), 0)
+            parts.append(g.assign(**{loss_column: fitted * np.exp(rng.choice(resid, size=len(resid), replace=True))}))
+        elif cur == "scratch" and n in curves:
+            fitted = curves[n].loss(g.d_train_chars.to_numpy(float))
+            resid = _centred(np.log(g[loss_column].to_numpy(float)) - np.log(fitted), 3)
+            parts.append(g.assign(**{loss_column: fitted * np.exp(rng.choice(resid, size=len(resid), replace=True))}))
+        else:
+            parts.append(g.loc[rng.choice(g.index.to_numpy(), size=len(g), replace=True)])
+    return pd.concat(parts).reset_index(drop=True)
+
+
 def fit_transfer(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_loss",
                  low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, n_bootstrap: int = 200, seed: int = 0,
-                 epsilon: float = DEFAULT_EPSILON, method: str = "direct") -> TransferFit:
+                 epsilon: float = DEFAULT_EPSILON, method: str = "direct", residual_bootstrap: bool = True) -> TransferFit:
     """One pre-training curriculum, one method, with a stratified bootstrap (95% percentile intervals).
 
-    The bootstrap resamples runs within each (curriculum, N), recomputes every D_E and refits; the
+    The bootstrap (``bootstrap_sample``) resamples fine-tunes within each (curriculum, N) and the
+    from-scratch residuals within each N, recomputes every D_E and refits; the
     from-scratch curves (which set D(N), the low-data regime and the extrapolations) stay those of
     the full data, so the regime does not move between replicates."""
     if method not in METHODS:
@@ -266,7 +300,7 @@ def fit_transfer(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_l
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(n_bootstrap):
-        boot = sub.loc[bootstrap_indices(sub, rng)].reset_index(drop=True)
+        boot = bootstrap_sample(sub, rng, curves, loss_column, law=(k, a, b) if residual_bootstrap else None)
         bt, _ = transfer_points(boot, loss_column, low_data_fraction, epsilon, curves=curves)
         try:
             bk, ba, bb = _fit_method(method, bt, curves, curriculum, loss_column)
@@ -326,7 +360,7 @@ def shared_beta_test(runs: pd.DataFrame, curricula=("text", "mix"), loss_column:
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(n_bootstrap):
-        boot = sub.loc[bootstrap_indices(sub, rng)].reset_index(drop=True)
+        boot = bootstrap_sample(sub, rng, curves, loss_column)
         bt, _ = transfer_points(boot, loss_column, low_data_fraction, epsilon, curves=curves)
         try:
             qa, qb = _fit_points(bt, a), _fit_points(bt, b)
