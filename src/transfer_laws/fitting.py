@@ -241,12 +241,6 @@ def _fit_method(method, table, curves, curriculum, loss_column):
     return fit_transfer_loss_space(ft, curves, loss_column)
 
 
-def bootstrap_indices(runs: pd.DataFrame, rng) -> np.ndarray:
-    """Resample runs with replacement within each (curriculum, N) stratum."""
-    strata = [g.index.to_numpy() for _, g in runs.groupby(["curriculum", "n_params"])]
-    return np.concatenate([rng.choice(s, size=len(s), replace=True) for s in strata])
-
-
 def _centred(resid: np.ndarray, n_fitted: int) -> np.ndarray:
     """Residuals centred and rescaled by sqrt(n / (n - p)) for the p parameters fitted to them
     (fitted residuals are smaller than the noise they estimate)."""
