@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install data assets book test test-slow clean-book
+.PHONY: install data assets book browser browser-deps test test-slow clean-book
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -27,10 +27,20 @@ book: data assets
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	$(PY) -m transfer_laws.site check _build/html
 
+# Debian's chromium for the browser test (root or sudo; apt-get only when it is missing).
+browser-deps:
+	command -v chromium >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -q chromium || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }; }
+
+# Every page in headless Chromium: no console error, no failed request, every chart rendered;
+# saves _build/screenshots/07_transfer_law.png. Run after `make book`.
+browser: install browser-deps
+	$(PY) -m transfer_laws.browser _build/html
+
 test: data
 	$(PY) -m pytest
 
-test-slow: data
+test-slow: data browser-deps
 	$(PY) -m pytest -m slow
 
 clean-book:

@@ -134,3 +134,67 @@ def test_kill_and_resume(data, tmp_path):
                                   "stop_reason", "hardware"}
     curves = pd.read_csv(res / "curves.csv")
     assert set(curves.run_id) == set(table.run_id)
+
+
+def test_select_keeps_the_pretraining_its_runs_need(data, tmp_path):
+    from transfer_laws.sweep import select
+
+    grid = GRID.format(steps=20) + """
+[[block]]
+experiment = "extra"
+phase = "target"
+curriculum = "text"
+size = "n13k"
+d_train_chars = 10000
+pretrain = { seed = 0, experiment = "main" }
+"""
+    plan = load_grid(write(tmp_path, grid), data)
+    extra = select(plan, experiments=["extra"])
+    assert [p.spec.phase for p in extra] == ["pretrain", "target"]  # its main pre-training comes along
+    assert extra[1].spec.experiment == "extra" and extra[1].spec.pretrain_id == extra[0].spec.run_id
+    assert select(plan, sizes=["n28k"]) == []
+    with pytest.raises(GridError, match="unknown model size"):
+        select(plan, sizes=["n7"])
+
+
+def test_max_steps_by_size(data, tmp_path):
+    grid = GRID.format(steps=20).replace("[pretrain_rule]", "[max_steps_by_size]\nn13k = 333\n[pretrain_rule]")
+    grid = grid.replace('[[block]]\nphase = "pretrain"', '[[block]]\nmax_steps = 999\nphase = "pretrain"')
+    plan = load_grid(write(tmp_path, grid), data)
+    assert {p.spec.max_steps for p in plan if p.spec.phase == "target"} == {333}
+    assert [p.spec.max_steps for p in plan if p.spec.phase == "pretrain"] == [999]  # a block's own value wins
+    with pytest.raises(GridError, match=r"max_steps_by_size.*unknown model size"):
+        load_grid(write(tmp_path, grid.replace("n13k = 333", "n9 = 1")), data)
+
+
+def test_main_grid_meets_the_study_design(data):
+    """grids/main.toml: the design issue 5 asks for, and a cost within ~20 wall-hours on 2 cores."""
+    from transfer_laws.model import GPTConfig
+    from transfer_laws.sweep import plan_table, throughput_from_bench
+
+    root = Path(__file__).resolve().parents[1]
+    plan = load_grid(root / "grids" / "main.toml", data)
+    specs = [p.spec for p in plan]
+    main = [s for s in specs if s.experiment == "main" and s.phase == "target"]
+    sizes = sorted({s.size for s in main}, key=lambda n: GPTConfig.from_name(n).n_params())
+    n = [GPTConfig.from_name(s).n_params() for s in sizes]
+    # two decades: 1.28e4 to 1.24e6 is a factor 97 (n3m, the next rung, needs > 45 min a run on 2 cores)
+    assert len(sizes) >= 6 and n[0] <= 2e4 and n[-1] >= 1e6 and n[-1] / n[0] >= 95
+    whole = data.array("python", "train").n_chars
+    for size in sizes:
+        scratch = sorted({s.d_train_chars for s in main if s.size == size and s.curriculum == "scratch"})
+        assert scratch[0] <= 1e3 and scratch[-1] == whole
+        assert max(b / a for a, b in zip(scratch, scratch[1:])) <= 3.5  # half-decade steps
+        for cur in ("text", "mix"):
+            d_f = sorted({s.d_train_chars for s in main if s.size == size and s.curriculum == cur})
+            assert len(d_f) >= 7 and d_f[-1] / d_f[0] >= 1e3
+            seeds = {s.d_train_chars for s in main if s.size == size and s.curriculum == cur and s.seed == 1}
+            assert seeds == set(d_f[:2])
+    assert {s.experiment for s in specs} == {"main", "pretrain-seed", "alpha-puzzle", "pretrain-amount",
+                                            "contamination"}
+    mults = sorted(s.train_tokens for s in specs if s.phase == "pretrain" and s.size == "n57k"
+                   and s.curriculum == "text" and s.contamination_frac == 0 and s.seed == 0)
+    assert len(mults) == 3 and mults[2] / mults[0] == pytest.approx(16, rel=1e-3)  # 0.25x, 1x, 4x
+    tps = throughput_from_bench(root / "results" / "bench_cpu.csv", {s.size for s in specs}, data)
+    table = plan_table(plan, data, tps, root / "results")
+    assert table.minutes.max() <= 45 and table.minutes.sum() / 60 <= 20

@@ -15,6 +15,10 @@ def _trainer_kwargs(args) -> dict:
     return kw
 
 
+def _csv(value):
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
 def _sweep(args) -> int:
     from transfer_laws.datasets import StudyData
     from transfer_laws.sweep import run_sweep
@@ -22,7 +26,7 @@ def _sweep(args) -> int:
     data = StudyData()
     run_sweep(Path(args.grid), data, device=args.device, shard_spec=args.shard, max_runs=args.max_runs,
               dry_run=args.dry_run, max_minutes=args.max_minutes, trainer_kwargs=_trainer_kwargs(args),
-              root=args.results)
+              root=args.results, sizes=_csv(args.sizes), experiments=_csv(args.experiments))
     if not args.dry_run:
         from transfer_laws.runs import write_tables
 
@@ -60,6 +64,8 @@ def register(sub) -> None:
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     s.add_argument("--max-runs", type=int, default=None, help="stop after this many finished runs")
     s.add_argument("--dry-run", action="store_true", help="print the plan and estimated cost; train nothing")
+    s.add_argument("--sizes", default=None, help="comma-separated model sizes: run only these (and their pre-training)")
+    s.add_argument("--experiments", default=None, help="comma-separated experiment names: run only these")
     s.add_argument("--max-minutes", type=float, default=45.0, help="refuse runs estimated above this (minutes)")
     s.add_argument("--results", type=Path, default=None, help="results folder (default: the repository's results/)")
     s.add_argument("--devices", default=None, help="passed to Lightning's Trainer (multi-GPU data parallel)")

@@ -12,6 +12,8 @@ Grid file::
     curriculum = ["text", "mix"]
     size = ["n28k", "n336k"]
     tokens_multiplier = [1.0]  # optional: x the rule (the pre-training-amount experiment)
+    [max_steps_by_size]        # optional: per-size cap on the horizon (a block's own max_steps wins)
+    n13k = 5000
     [[block]]
     phase = "target"
     curriculum = ["text", "mix"]
@@ -102,6 +104,11 @@ def load_grid(path: Path, data=None) -> list[PlannedRun]:
     if bad:
         raise GridError(f"{path}: unknown [defaults] keys {sorted(bad)}")
     rule = raw.get("pretrain_rule", {"tokens_per_param": 20, "max_text_epochs": 4})
+    steps_by_size = raw.get("max_steps_by_size", {})
+    bad = set(steps_by_size) - set(LADDER)
+    if bad:
+        raise GridError(f"{path}: [max_steps_by_size]: unknown model size(s) {sorted(bad)}; "
+                        f"known sizes: {', '.join(LADDER)}")
     blocks = raw.get("block", [])
     if not blocks:
         raise GridError(f"{path}: no [[block]] entries")
@@ -119,6 +126,8 @@ def load_grid(path: Path, data=None) -> list[PlannedRun]:
             if kw.get("size") not in LADDER:
                 raise GridError(f"{path}: block #{b_i + 1}: unknown model size {kw.get('size')!r}; "
                                 f"known sizes: {', '.join(LADDER)}")
+            if "max_steps" not in block and kw["size"] in steps_by_size:
+                kw["max_steps"] = int(steps_by_size[kw["size"]])
             if kw.get("phase") == "pretrain":
                 mult = float(kw.pop("tokens_multiplier", 1.0))
                 kw["train_tokens"] = pretrain_tokens(kw, rule, mult, data)
@@ -196,6 +205,19 @@ def _match_pretrain(kw, match, pretrains, path, b_i) -> str:
     return hits[0].run_id
 
 
+def select(plan: list[PlannedRun], sizes=None, experiments=None) -> list[PlannedRun]:
+    """The runs of the given sizes and experiments, plus the pre-training runs they need (order kept)."""
+    if sizes:
+        unknown = set(sizes) - set(LADDER)
+        if unknown:
+            raise GridError(f"unknown model size(s) {sorted(unknown)}; known sizes: {', '.join(LADDER)}")
+    keep = [p for p in plan if (not sizes or p.spec.size in sizes)
+            and (not experiments or p.spec.experiment in experiments)]
+    need = {p.spec.pretrain_id for p in keep if p.spec.pretrain_id}
+    ids = {p.spec.run_id for p in keep}
+    return [p for p in plan if p.spec.run_id in ids or p.spec.run_id in need]
+
+
 def shard(plan: list[PlannedRun], i: int, n: int) -> list[PlannedRun]:
     """Deterministic share i (1-based) of n: by a hash of the run id."""
     if not (n >= 1 and 1 <= i <= n):
@@ -243,6 +265,23 @@ def load_throughput(sizes, data, device: str = "cpu", root: Path | None = None, 
     return table
 
 
+def throughput_from_bench(bench_csv: Path, sizes, data) -> dict:
+    """Machine-independent planning throughput from a committed benchmark: the measured FLOP/s
+    (Lightning, full FLOP count) interpolated in log FLOPs-per-token between the benchmarked
+    sizes (flat beyond them), divided by each size's FLOPs per token."""
+    import numpy as np
+    import pandas as pd
+
+    bench = pd.read_csv(bench_csv).sort_values("flops_per_token_full")
+    x = np.log(bench["flops_per_token_full"].to_numpy(float))
+    y = bench["lightning_flops_per_s"].to_numpy(float)
+    out = {}
+    for s in sizes:
+        f = flops_per_token(GPTConfig.from_name(s, vocab_size=data.vocab_size))["full"]
+        out[s] = float(np.interp(np.log(f), x, y)) / f
+    return out
+
+
 def plan_table(plan: list[PlannedRun], data, tps: dict, root: Path | None = None):
     import pandas as pd
 
@@ -258,11 +297,15 @@ def plan_table(plan: list[PlannedRun], data, tps: dict, root: Path | None = None
 
 def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = None, max_runs: int | None = None,
               dry_run: bool = False, max_minutes: float = 45.0, root: Path | None = None,
-              trainer_kwargs: dict | None = None, log=print) -> list[str]:
-    """Run every missing run of a grid; returns the ids it finished (or, dry, the ids it would run)."""
-    from transfer_laws.training import resolve_device, train
+              trainer_kwargs: dict | None = None, log=print, sizes=None, experiments=None) -> list[str]:
+    """Run every missing run of a grid; returns the ids it finished (or, dry, the ids it would run).
+
+    ``sizes`` / ``experiments`` restrict the grid (the pre-training runs they need are kept)."""
+    from transfer_laws.training import resolve_device
 
     plan = load_grid(grid, data)
+    if sizes or experiments:
+        plan = select(plan, sizes, experiments)
     if shard_spec:
         i, n = (int(x) for x in shard_spec.split("/"))
         plan = shard(plan, i, n)
