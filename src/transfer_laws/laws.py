@@ -69,6 +69,19 @@ def crossover_d_finetune(law_a: TransferLaw, law_b: TransferLaw) -> float:
     return float((law_b.k / law_a.k) ** (1.0 / (law_a.alpha - law_b.alpha)))
 
 
+def crossover_at_n(law_a: TransferLaw, law_b: TransferLaw, n_params) -> np.ndarray:
+    """The D_F at which two laws transfer equally at model size N (their betas may differ):
+    k_a D^alpha_a N^beta_a = k_b D^alpha_b N^beta_b. Above it the law with the larger alpha
+    transfers more. Infinite for equal alphas. With a shared beta it is the same for every N."""
+    n = np.asarray(n_params, float)
+    d_alpha = law_a.alpha - law_b.alpha
+    if d_alpha == 0:
+        return np.full(n.shape, np.inf)
+    log_ratio = np.log(law_b.k / law_a.k) + (law_b.beta - law_a.beta) * np.log(n)
+    with np.errstate(over="ignore"):
+        return np.exp(log_ratio / d_alpha)
+
+
 def solve_d_finetune(d_effective: float, n_params: float, k: float, alpha: float, beta: float) -> float:
     """The D_F with D_F + k D_F^alpha N^beta = D_E (how much target data the law says is needed)."""
     if d_effective <= 0:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pathlib import Path
+
 from transfer_laws import runs
+
+MAIN_GRID = Path(__file__).resolve().parents[2] / "grids" / "main.toml"
 
 
 def runs_frame(root=None) -> pd.DataFrame:
@@ -15,12 +19,50 @@ def curves_frame(root=None) -> pd.DataFrame:
     return runs.curves_table(runs.load_records(root))
 
 
-def study_runs(root=None, prefer: tuple[str, ...] = ("main", "pilot")) -> tuple[pd.DataFrame, str]:
-    """Target runs of the first experiment in ``prefer`` that has both scratch and fine-tuned runs
-    (the main grid once it exists; the pilot until then), and that experiment's name."""
+def grid_progress(grid: Path = MAIN_GRID, root=None, data=None) -> pd.DataFrame:
+    """Every planned run of a grid file, one row each, with ``done`` (its record exists)."""
+    from transfer_laws.sweep import load_grid
+
+    if data is None:
+        from transfer_laws.datasets import StudyData
+
+        data = StudyData()
+    rows = [{"run_id": p.spec.run_id, "phase": p.spec.phase, "experiment": p.spec.experiment,
+             "curriculum": p.spec.curriculum, "size": p.spec.size, "d_train_chars": p.spec.d_train_chars,
+             "seed": p.spec.seed, "pretrain_id": p.spec.pretrain_id, "done": runs.is_done(p.spec, root)}
+            for p in load_grid(grid, data)]
+    return pd.DataFrame(rows)
+
+
+def complete_sizes(progress: pd.DataFrame, experiment: str = "main") -> list[str]:
+    """Sizes all of whose planned runs in ``experiment`` (and the pre-training they use) are done."""
+    out = []
+    for size, g in progress[progress.experiment == experiment].groupby("size", sort=False):
+        need = set(g.pretrain_id.dropna())
+        pre_done = progress[progress.run_id.isin(need)].done.all()
+        if g.done.all() and pre_done:
+            out.append(size)
+    return out
+
+
+def study_runs(root=None, prefer: tuple[str, ...] = ("main", "pilot"), min_sizes: int = 2,
+               progress: pd.DataFrame | None = None) -> tuple[pd.DataFrame, str]:
+    """Target runs of the first experiment in ``prefer`` that can be analysed, and its name.
+
+    The main grid counts once at least ``min_sizes`` of its sizes are complete (every planned run
+    of that size done), and then only its complete sizes are returned, so that a half-run size
+    never enters a fit. Other experiments (the pilot) count once they have scratch and fine-tuned runs.
+    """
     df = runs_frame(root)
     for exp in prefer:
         sub = df[(df.experiment == exp) & (df.phase == "target")]
+        if exp == "main" and len(sub):
+            if progress is None:
+                progress = grid_progress(root=root)
+            done = complete_sizes(progress, "main")
+            if len(done) < min_sizes:
+                continue
+            sub = sub[sub["size"].isin(done)]
         if (sub.curriculum == "scratch").any() and (sub.curriculum != "scratch").any():
             return sub.reset_index(drop=True), exp
     return df.iloc[0:0], ""

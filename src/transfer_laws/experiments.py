@@ -1,0 +1,149 @@
+"""The experiments past the paper, measured from the runs table (pure pandas/numpy).
+
+Every fine-tune's effective data D_E is read off the *main* grid's from-scratch curve of the same
+size, so an experiment's D_T is comparable with the main grid's at equal D_F:
+
+- ``pretrain_amount``: D_T at fixed N for several pre-training budgets (0.25x, 1x, 4x the rule);
+- ``contamination``: D_T with 1% held-aside Python in the text pre-training against without;
+- ``pretrain_seed``: D_T from two pre-training seeds at one size (pre-training noise);
+- ``high_data_comparison``: Rohin's alpha puzzle tested directly: text- against mix-pretrained
+  fine-tuned loss far into the high-data regime (outside the fitted law by design);
+- ``fitted_crossover``: the D_F where text catches up with the mix, from fitted laws and their bootstrap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from transfer_laws.effective_data import effective_data_table
+from transfer_laws.laws import TransferLaw, crossover_at_n
+
+COLUMNS = ["experiment", "curriculum", "size", "n_params", "d_train_chars", "seed", "pretrain_id", "pretrain_tokens",
+           "test_loss", "d_effective", "d_effective_status", "d_transferred", "multiplier"]
+
+
+class ExperimentDataError(ValueError):
+    """The runs an experiment needs are not in the table."""
+
+
+def _scratch(runs: pd.DataFrame, size: str, reference: str) -> pd.DataFrame:
+    s = runs[(runs.phase == "target") & (runs.experiment == reference) & (runs.curriculum == "scratch")
+             & (runs["size"] == size)]
+    if s.empty:
+        raise ExperimentDataError(f"no from-scratch runs of size {size} in experiment {reference!r}")
+    return s
+
+
+def transfer_rows(runs: pd.DataFrame, finetunes: pd.DataFrame, reference: str = "main") -> pd.DataFrame:
+    """D_E, D_T and multiplier for the given fine-tunes, against the reference scratch curve of each size."""
+    parts = []
+    for size, g in finetunes.groupby("size", sort=False):
+        both = pd.concat([_scratch(runs, size, reference), g])
+        parts.append(effective_data_table(both))
+    if not parts:
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.concat(parts)[COLUMNS].reset_index(drop=True)
+
+
+def _targets(runs, experiment, curriculum=None, size=None):
+    t = runs[(runs.phase == "target") & (runs.experiment == experiment) & (runs.curriculum != "scratch")]
+    if curriculum:
+        t = t[t.curriculum == curriculum]
+    if size:
+        t = t[t["size"] == size]
+    return t
+
+
+def pretrain_amount(runs: pd.DataFrame, experiment: str = "pretrain-amount", reference: str = "main") -> pd.DataFrame:
+    """D_T against D_F for each pre-training budget at the experiment's size; the reference
+    (1x) fine-tunes are the main grid's at the same size, curriculum, seed and D_F."""
+    exp = _targets(runs, experiment)
+    if exp.empty:
+        raise ExperimentDataError(f"no fine-tunes of experiment {experiment!r}")
+    size, cur = exp["size"].iloc[0], exp.curriculum.iloc[0]
+    ref = _targets(runs, reference, cur, size)
+    ref = ref[ref.d_train_chars.isin(exp.d_train_chars) & (ref.seed == 0)]
+    ref = ref[ref.pretrain_id.isin(runs[(runs.phase == "pretrain") & (runs.experiment == reference)
+                                        & (runs.seed == 0)].run_id)]
+    out = transfer_rows(runs, pd.concat([exp, ref]), reference)
+    base = ref.pretrain_tokens.iloc[0] if len(ref) else np.nan
+    out["tokens_multiplier"] = out.pretrain_tokens / base
+    return out.sort_values(["pretrain_tokens", "d_train_chars"]).reset_index(drop=True)
+
+
+def paired_ratio(table: pd.DataFrame, group: str, reference_value, value_column: str = "d_transferred") -> pd.DataFrame:
+    """value / value of the reference group at the same D_F (one row per D_F and non-reference group)."""
+    wide = table.pivot_table(index="d_train_chars", columns=group, values=value_column, aggfunc="mean")
+    if reference_value not in wide.columns:
+        raise ExperimentDataError(f"no reference rows with {group} = {reference_value!r}")
+    ratio = wide.div(wide[reference_value], axis=0).drop(columns=[reference_value])
+    return ratio.reset_index().melt(id_vars="d_train_chars", var_name=group, value_name=f"{value_column}_ratio")
+
+
+def contamination(runs: pd.DataFrame, experiment: str = "contamination", reference: str = "main") -> pd.DataFrame:
+    """Fine-tunes from the contaminated pre-training beside the clean (main-grid) ones at equal D_F."""
+    exp = _targets(runs, experiment)
+    if exp.empty:
+        raise ExperimentDataError(f"no fine-tunes of experiment {experiment!r}")
+    size, cur = exp["size"].iloc[0], exp.curriculum.iloc[0]
+    ref = _targets(runs, reference, cur, size)
+    ref = ref[ref.d_train_chars.isin(exp.d_train_chars) & (ref.seed == 0)]
+    ref = ref[ref.pretrain_id.isin(runs[(runs.phase == "pretrain") & (runs.experiment == reference)
+                                        & (runs.seed == 0)].run_id)]
+    out = transfer_rows(runs, pd.concat([exp, ref]), reference)
+    out["pretraining"] = np.where(out.experiment == experiment, "text + 1% Python", "text")
+    return out.sort_values(["d_train_chars", "pretraining"]).reset_index(drop=True)
+
+
+def pretrain_seed(runs: pd.DataFrame, experiment: str = "pretrain-seed", reference: str = "main") -> pd.DataFrame:
+    """D_T from a second pre-training seed beside the main grid's first, at equal D_F."""
+    exp = _targets(runs, experiment)
+    if exp.empty:
+        raise ExperimentDataError(f"no fine-tunes of experiment {experiment!r}")
+    size, cur = exp["size"].iloc[0], exp.curriculum.iloc[0]
+    ref = _targets(runs, reference, cur, size)
+    ref = ref[ref.d_train_chars.isin(exp.d_train_chars) & (ref.seed == 0)]
+    out = transfer_rows(runs, pd.concat([exp, ref]), reference)
+    seeds = runs.set_index("run_id").seed
+    out["pretrain_seed"] = out.pretrain_id.map(seeds)
+    return out.sort_values(["d_train_chars", "pretrain_seed"]).reset_index(drop=True)
+
+
+def high_data_comparison(runs: pd.DataFrame, sizes=None, experiments=("main", "alpha-puzzle")) -> pd.DataFrame:
+    """Text- against mix-pretrained fine-tuned test loss at every D_F, per size (mean over seeds), with
+    the from-scratch loss at the same D where it exists, and which pre-training reached the lower loss."""
+    t = runs[(runs.phase == "target") & runs.experiment.isin(experiments)]
+    if sizes is not None:
+        t = t[t["size"].isin(sizes)]
+    wide = (t.groupby(["size", "n_params", "d_train_chars", "curriculum"]).test_loss.mean()
+            .unstack("curriculum").reset_index())
+    for c in ("text", "mix", "scratch"):
+        if c not in wide:
+            wide[c] = np.nan
+    wide = wide.dropna(subset=["text", "mix"])
+    wide["text_minus_mix_nats"] = wide["text"] - wide["mix"]
+    wide["lower_loss"] = np.where(wide["text"] < wide["mix"], "text", "mix")
+    return wide[["size", "n_params", "d_train_chars", "scratch", "text", "mix", "text_minus_mix_nats",
+                 "lower_loss"]].sort_values(["n_params", "d_train_chars"]).reset_index(drop=True)
+
+
+def fitted_crossover(text_fit, mix_fit, n_params) -> pd.DataFrame:
+    """Where the text law catches up with the mix law, per N: point estimate and the 95% range over
+    paired bootstrap draws (``TransferFit.draws`` rows are (log k, alpha, beta))."""
+    point = crossover_at_n(TransferLaw(text_fit.k, text_fit.alpha, text_fit.beta),
+                           TransferLaw(mix_fit.k, mix_fit.alpha, mix_fit.beta), n_params)
+    rows = []
+    m = min(len(text_fit.draws), len(mix_fit.draws)) if text_fit.draws is not None and mix_fit.draws is not None else 0
+    for i, n in enumerate(np.atleast_1d(n_params)):
+        lo = hi = np.nan
+        share_finite = np.nan
+        if m >= 10:
+            xs = np.array([crossover_at_n(TransferLaw(np.exp(a[0]), a[1], a[2]), TransferLaw(np.exp(b[0]), b[1], b[2]), n)
+                           for a, b in zip(text_fit.draws[:m], mix_fit.draws[:m])], dtype=float)
+            lo, hi = np.percentile(xs, [2.5, 97.5])
+            share_finite = float(np.isfinite(xs).mean())
+        rows.append({"n_params": float(n), "crossover_chars": float(np.atleast_1d(point)[i]),
+                     "ci95_low": float(lo), "ci95_high": float(hi), "text_alpha_above_mix": text_fit.alpha > mix_fit.alpha,
+                     "share_of_draws_finite": share_finite})
+    return pd.DataFrame(rows)

@@ -1,0 +1,90 @@
+"""The past-the-paper analyses recover planted effective data and laws."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from transfer_laws import experiments, laws
+from transfer_laws.fitting import TransferFit
+
+D_GRID = [1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6, 3e6, 1e7]
+
+
+def scratch_loss(d):
+    return 2.0 + 40.0 * np.asarray(d, float) ** -0.3
+
+
+def row(**kw):
+    base = {"phase": "target", "experiment": "main", "curriculum": "scratch", "size": "n57k", "n_params": 56640,
+            "seed": 0, "pretrain_id": None, "pretrain_tokens": np.nan, "run_id": None}
+    base.update(kw)
+    base["run_id"] = base["run_id"] or f"r{abs(hash(tuple(sorted(map(str, kw.items()))))) % 10**12}"
+    return base
+
+
+def table():
+    rows = [row(d_train_chars=d, test_loss=scratch_loss(d)) for d in D_GRID]
+    rows += [row(phase="pretrain", curriculum="text", run_id="p1", pretrain_tokens=np.nan, d_train_chars=np.nan,
+                 test_loss=np.nan),
+             row(phase="pretrain", curriculum="text", run_id="p4", experiment="pretrain-amount", d_train_chars=np.nan,
+                 test_loss=np.nan),
+             row(phase="pretrain", curriculum="text", run_id="pc", experiment="contamination", d_train_chars=np.nan,
+                 test_loss=np.nan)]
+    # planted D_E on grid nodes: 1x gives D_E = 10 D_F, 4x gives 30 D_F, contamination 100 D_F
+    for d_f in (1e3, 1e4):
+        rows.append(row(curriculum="text", pretrain_id="p1", pretrain_tokens=1e6, d_train_chars=d_f,
+                        test_loss=scratch_loss(10 * d_f)))
+        rows.append(row(curriculum="text", pretrain_id="p4", pretrain_tokens=4e6, d_train_chars=d_f,
+                        experiment="pretrain-amount", test_loss=scratch_loss(30 * d_f)))
+        rows.append(row(curriculum="text", pretrain_id="pc", pretrain_tokens=1e6, d_train_chars=d_f,
+                        experiment="contamination", test_loss=scratch_loss(100 * d_f)))
+    return pd.DataFrame(rows)
+
+
+def test_pretrain_amount_recovers_planted_transfer():
+    out = experiments.pretrain_amount(table())
+    assert sorted(out.tokens_multiplier.unique()) == [1.0, 4.0]
+    one = out[out.tokens_multiplier == 1].set_index("d_train_chars").d_transferred
+    four = out[out.tokens_multiplier == 4].set_index("d_train_chars").d_transferred
+    assert one.to_numpy() == pytest.approx([9e3, 9e4], rel=1e-6)
+    assert four.to_numpy() == pytest.approx([29e3, 29e4], rel=1e-6)
+    ratio = experiments.paired_ratio(out, "tokens_multiplier", 1.0)
+    assert ratio.d_transferred_ratio.to_numpy() == pytest.approx([29 / 9, 29 / 9], rel=1e-6)
+
+
+def test_contamination_pairs_clean_and_contaminated():
+    out = experiments.contamination(table())
+    assert set(out.pretraining) == {"text", "text + 1% Python"}
+    ratio = experiments.paired_ratio(out, "pretraining", "text")
+    assert ratio.d_transferred_ratio.to_numpy() == pytest.approx([99 / 9, 99 / 9], rel=1e-6)
+
+
+def test_missing_experiment_is_a_clear_error():
+    t = table()
+    with pytest.raises(experiments.ExperimentDataError, match="no fine-tunes of experiment 'pretrain-seed'"):
+        experiments.pretrain_seed(t)
+    with pytest.raises(experiments.ExperimentDataError, match="no from-scratch runs of size n57k"):
+        experiments.pretrain_amount(t[t.curriculum != "scratch"])
+
+
+def test_high_data_comparison_names_the_lower_loss():
+    t = pd.DataFrame([row(curriculum="text", d_train_chars=1e7, test_loss=3.0, pretrain_id="a"),
+                      row(curriculum="mix", d_train_chars=1e7, test_loss=3.1, pretrain_id="b"),
+                      row(curriculum="text", d_train_chars=1e3, test_loss=6.0, pretrain_id="a"),
+                      row(curriculum="mix", d_train_chars=1e3, test_loss=5.0, pretrain_id="b")])
+    out = experiments.high_data_comparison(t)
+    assert list(out.lower_loss) == ["mix", "text"]
+    assert out.text_minus_mix_nats.to_numpy() == pytest.approx([1.0, -0.1])
+
+
+def test_fitted_crossover_matches_the_closed_form():
+    t, m = laws.PAPER_TEXT, laws.PAPER_MIX
+    fit = lambda law: TransferFit(law.k, law.alpha, law.beta, 10,
+                                  draws=np.tile([np.log(law.k), law.alpha, law.beta], (20, 1)))
+    out = experiments.fitted_crossover(fit(t), fit(m), [1e5, 1e9])
+    assert out.crossover_chars.to_numpy() == pytest.approx([laws.crossover_d_finetune(t, m)] * 2, rel=1e-9)
+    assert out.ci95_low.to_numpy() == pytest.approx(out.crossover_chars.to_numpy(), rel=1e-9)
+    # different betas: the crossover moves with N as (N^(b_m - b_t))^(1/(a_t - a_m))
+    t2 = laws.TransferLaw(t.k, t.alpha, t.beta + 0.05)
+    x = laws.crossover_at_n(t2, m, np.array([1e5, 1e6]))
+    assert x[1] / x[0] == pytest.approx(10 ** (-0.05 / (t.alpha - m.alpha)), rel=1e-9)
