@@ -88,3 +88,12 @@ def test_fitted_crossover_matches_the_closed_form():
     t2 = laws.TransferLaw(t.k, t.alpha, t.beta + 0.05)
     x = laws.crossover_at_n(t2, m, np.array([1e5, 1e6]))
     assert x[1] / x[0] == pytest.approx(10 ** (-0.05 / (t.alpha - m.alpha)), rel=1e-9)
+
+
+def test_pretrain_elasticity_recovers_a_planted_power():
+    rows = []
+    for tokens in (1e6, 4e6, 16e6):
+        for d_f, k in ((1e3, 1.0), (1e4, 3.0)):
+            rows.append({"pretrain_tokens": tokens, "d_train_chars": d_f, "d_transferred": k * tokens ** 0.4})
+    assert experiments.pretrain_elasticity(pd.DataFrame(rows)) == pytest.approx(0.4)
+    assert np.isnan(experiments.pretrain_elasticity(pd.DataFrame(rows[:2])))

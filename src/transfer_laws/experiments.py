@@ -147,3 +147,16 @@ def fitted_crossover(text_fit, mix_fit, n_params) -> pd.DataFrame:
                      "ci95_low": float(lo), "ci95_high": float(hi), "text_alpha_above_mix": text_fit.alpha > mix_fit.alpha,
                      "share_of_draws_finite": share_finite})
     return pd.DataFrame(rows)
+
+
+def pretrain_elasticity(amount: pd.DataFrame) -> float:
+    """d log D_T / d log (pre-training tokens) at fixed N: least squares within each D_F (fixed
+    effects), over the rows with a positive, finite D_T. NaN with fewer than two budgets."""
+    t = amount[np.isfinite(amount.d_transferred) & (amount.d_transferred > 0)]
+    t = t.assign(x=np.log(t.pretrain_tokens), y=np.log(t.d_transferred))
+    t = t[t.groupby("d_train_chars").x.transform("nunique") > 1]
+    if t.x.nunique() < 2:
+        return float("nan")
+    x = t.x - t.groupby("d_train_chars").x.transform("mean")
+    y = t.y - t.groupby("d_train_chars").y.transform("mean")
+    return float((x * y).sum() / (x * x).sum())

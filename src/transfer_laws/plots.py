@@ -161,3 +161,58 @@ def pretrain_curves(curves: pd.DataFrame) -> alt.Chart:
         color=alt.Color("curriculum:N", title="pre-training"), strokeDash=alt.StrokeDash("loss:N", title="evaluated on"),
         detail="run_id:N", column=alt.Column("size:N", title=None),
     ).properties(width=260, height=240)
+
+
+def experiment_transfer(table: pd.DataFrame, group: str, group_title: str) -> alt.LayerChart:
+    """D_T against D_F (both log), one line per value of ``group`` (a pre-training variant)."""
+    df = table[np.isfinite(table.d_transferred) & (table.d_transferred > 0)].assign(
+        group_label=lambda d: d[group].astype(str))
+    base = alt.Chart(df).encode(
+        x=_logx("d_train_chars", "D_F: fine-tuning characters (log)"),
+        y=alt.Y("d_transferred:Q", scale=alt.Scale(type="log"), title="D_T: effective data transferred (characters, log)"),
+        color=alt.Color("group_label:N", title=group_title),
+        tooltip=[group, "d_train_chars", "test_loss", "d_effective", "d_effective_status", "d_transferred"])
+    return (base.mark_line() + base.mark_point(filled=True, size=60)).properties(width=420, height=280)
+
+
+def high_data_gap(table: pd.DataFrame) -> alt.LayerChart:
+    """Text-minus-mix fine-tuned loss against D_F (log), one line per size; above zero the mix is better."""
+    base = alt.Chart(table).encode(
+        x=_logx("d_train_chars", "D_F: fine-tuning characters (log)"),
+        y=alt.Y("text_minus_mix_nats:Q", title="text minus mix fine-tuned test loss (nats/token)"),
+        color=alt.Color("size:N", title="size", sort=list(dict.fromkeys(table.sort_values("n_params")["size"]))),
+        tooltip=["size", "d_train_chars", "text", "mix", "scratch", "text_minus_mix_nats"])
+    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(strokeDash=[3, 3], color="gray").encode(y="y:Q")
+    return (base.mark_line(point=True) + zero).properties(width=420, height=260)
+
+
+def effective_data_picture(runs: pd.DataFrame, table: pd.DataFrame, size: str) -> alt.LayerChart:
+    """The paper's Figure 1 for one size: the from-scratch loss against D (line), each fine-tune at
+    its D_F (points), and a horizontal segment from D_F to D_E at the fine-tuned loss: D_T is that gap."""
+    sc = runs[(runs.curriculum == "scratch") & (runs["size"] == size)].groupby("d_train_chars", as_index=False).test_loss.mean()
+    ft = table[(table["size"] == size) & np.isfinite(table.d_effective)]
+    ft = ft.groupby(["curriculum", "d_train_chars"], as_index=False).agg(test_loss=("test_loss", "mean"),
+                                                                        d_effective=("d_effective", "mean"))
+    x = _logx("d_train_chars", "D: Python training characters (log)")
+    y = alt.Y("test_loss:Q", scale=alt.Scale(zero=False), title="test loss (nats/token)")
+    line = alt.Chart(sc.assign(curve="from scratch")).mark_line(point=True, color="black").encode(
+        x=x, y=y, tooltip=["d_train_chars", "test_loss"])
+    seg = alt.Chart(ft).mark_rule(strokeDash=[4, 3]).encode(
+        x="d_train_chars:Q", x2="d_effective:Q", y="test_loss:Q", color=alt.Color("curriculum:N", title="pre-training"))
+    pts = alt.Chart(ft).mark_point(filled=True, size=70).encode(
+        x="d_train_chars:Q", y="test_loss:Q", color="curriculum:N",
+        tooltip=["curriculum", "d_train_chars", "test_loss", "d_effective"])
+    return (line + seg + pts).properties(width=440, height=300)
+
+
+def fraction_from_transfer(table: pd.DataFrame) -> alt.Chart:
+    """The fraction of the effective data that pre-training contributed, D_T / D_E, against D_F."""
+    df = table[np.isfinite(table.fraction_from_transfer)]
+    df = df.groupby(["curriculum", "size", "n_params", "d_train_chars"], as_index=False).fraction_from_transfer.mean()
+    return alt.Chart(df).mark_line(point=True).encode(
+        x=_logx("d_train_chars", "D_F: fine-tuning characters (log)"),
+        y=alt.Y("fraction_from_transfer:Q", title="fraction of effective data from transfer, D_T / D_E"),
+        color=alt.Color("size:N", title="size", sort=list(dict.fromkeys(df.sort_values("n_params")["size"]))),
+        strokeDash=alt.StrokeDash("curriculum:N", title="pre-training"),
+        tooltip=["curriculum", "size", "d_train_chars", "fraction_from_transfer"],
+    ).properties(width=440, height=280)
