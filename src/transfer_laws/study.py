@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+import os
 from pathlib import Path
 
 from transfer_laws import runs
@@ -45,15 +46,23 @@ def complete_sizes(progress: pd.DataFrame, experiment: str = "main") -> list[str
     return out
 
 
-def study_runs(root=None, prefer: tuple[str, ...] = ("main", "pilot"), min_sizes: int = 2,
+def min_complete_sizes() -> int:
+    """How many complete main-grid sizes the chapters need before they read the main grid: 3 (the
+    claims ledger judges nothing about N with fewer), or $TRANSFER_LAWS_MIN_SIZES."""
+    return int(os.environ.get("TRANSFER_LAWS_MIN_SIZES", 3))
+
+
+def study_runs(root=None, prefer: tuple[str, ...] = ("main", "pilot"), min_sizes: int | None = None,
                progress: pd.DataFrame | None = None) -> tuple[pd.DataFrame, str]:
     """Target runs of the first experiment in ``prefer`` that can be analysed, and its name.
 
-    The main grid counts once at least ``min_sizes`` of its sizes are complete (every planned run
+    The main grid counts once at least ``min_sizes`` (default ``min_complete_sizes()``) of its sizes
+    are complete (every planned run
     of that size done), and then only its complete sizes are returned, so that a half-run size
     never enters a fit. Other experiments (the pilot) count once they have scratch and fine-tuned runs.
     """
     df = runs_frame(root)
+    min_sizes = min_complete_sizes() if min_sizes is None else min_sizes
     for exp in prefer:
         sub = df[(df.experiment == exp) & (df.phase == "target")]
         if exp == "main" and len(sub):
