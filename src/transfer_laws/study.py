@@ -56,10 +56,9 @@ def study_runs(root=None, prefer: tuple[str, ...] = ("main", "pilot"), min_sizes
                progress: pd.DataFrame | None = None) -> tuple[pd.DataFrame, str]:
     """Target runs of the first experiment in ``prefer`` that can be analysed, and its name.
 
-    The main grid counts once at least ``min_sizes`` (default ``min_complete_sizes()``) of its sizes
-    are complete (every planned run
-    of that size done), and then only its complete sizes are returned, so that a half-run size
-    never enters a fit. Other experiments (the pilot) count once they have scratch and fine-tuned runs.
+    The main grid counts once at least ``min_sizes`` (default ``min_complete_sizes()``) of its
+    sizes are complete (every planned run of that size done), and then only its complete sizes
+    are returned, so that a half-run size never enters a fit. Other experiments (the pilot) count once they have scratch and fine-tuned runs.
     """
     df = runs_frame(root)
     min_sizes = min_complete_sizes() if min_sizes is None else min_sizes
