@@ -70,15 +70,25 @@ def study_runs(root=None, prefer: tuple[str, ...] = ("main", "pilot"), min_sizes
             done = complete_sizes(progress, "main")
             if len(done) < min_sizes:
                 continue
-            sub = sub[sub["size"].isin(done)]
+            sub = sub[sub["size"].isin(done) & sub.run_id.isin(progress.run_id)]  # the current plan only
         if (sub.curriculum == "scratch").any() and (sub.curriculum != "scratch").any():
             return sub.reset_index(drop=True), exp
     return df.iloc[0:0], ""
 
 
-def pretrain_runs(experiment: str, root=None) -> pd.DataFrame:
+def pretrain_runs(experiment: str, root=None, targets: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Pre-training runs of an experiment; with ``targets``, only those the targets fine-tune from."""
     df = runs_frame(root)
-    return df[(df.phase == "pretrain") & (df.experiment == experiment)].reset_index(drop=True)
+    pre = df[(df.phase == "pretrain") & (df.experiment == experiment)]
+    if targets is not None:
+        pre = pre[pre.run_id.isin(targets.pretrain_id)]
+    return pre.reset_index(drop=True)
+
+
+def superseded(progress: pd.DataFrame, root=None, experiment: str = "main") -> pd.DataFrame:
+    """Committed runs of an experiment that its current grid no longer plans (an earlier rule)."""
+    df = runs_frame(root)
+    return df[(df.experiment == experiment) & ~df.run_id.isin(progress.run_id)].reset_index(drop=True)
 
 
 def scale_note(df: pd.DataFrame) -> str:
@@ -112,3 +122,17 @@ def seed_spread(table: pd.DataFrame, column: str = "d_transferred") -> pd.DataFr
     out = out[out["count"] > 1]
     out["relative_spread"] = (out["max"] - out["min"]) / out["mean"].abs()
     return out
+
+
+def horizon_rule_comparison(progress: pd.DataFrame, root=None, experiment: str = "main") -> pd.DataFrame:
+    """From-scratch runs done under an earlier horizon rule beside the current plan's run of the same
+    size, D and seed: test loss, steps and best step under each (the cost of a too-short horizon)."""
+    df = runs_frame(root)
+    old = superseded(progress, root, experiment)
+    old = old[(old.phase == "target") & (old.curriculum == "scratch")]
+    new = df[df.run_id.isin(progress.run_id) & (df.phase == "target") & (df.curriculum == "scratch")]
+    keys = ["size", "n_params", "d_train_chars", "seed"]
+    cols = keys + ["test_loss", "steps", "best_step", "epochs"]
+    m = old[cols].merge(new[cols], on=keys, suffixes=("_before", "_now"))
+    m["loss_change_nats"] = m.test_loss_now - m.test_loss_before
+    return m.sort_values(["n_params", "d_train_chars", "seed"]).reset_index(drop=True)
