@@ -55,17 +55,23 @@ def _targets(runs, experiment, curriculum=None, size=None):
     return t
 
 
-def pretrain_amount(runs: pd.DataFrame, experiment: str = "pretrain-amount", reference: str = "main") -> pd.DataFrame:
-    """D_T against D_F for each pre-training budget at the experiment's size; the reference
-    (1x) fine-tunes are the main grid's at the same size, curriculum, seed and D_F."""
+def _with_reference(runs: pd.DataFrame, experiment: str, reference: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An experiment's fine-tunes, and the reference experiment's seed-0 fine-tunes of the same size
+    and curriculum at the same D_F that start from the reference's seed-0 pre-training."""
     exp = _targets(runs, experiment)
     if exp.empty:
         raise ExperimentDataError(f"no fine-tunes of experiment {experiment!r}")
-    size, cur = exp["size"].iloc[0], exp.curriculum.iloc[0]
-    ref = _targets(runs, reference, cur, size)
+    ref = _targets(runs, reference, exp.curriculum.iloc[0], exp["size"].iloc[0])
     ref = ref[ref.d_train_chars.isin(exp.d_train_chars) & (ref.seed == 0)]
     ref = ref[ref.pretrain_id.isin(runs[(runs.phase == "pretrain") & (runs.experiment == reference)
                                         & (runs.seed == 0)].run_id)]
+    return exp, ref
+
+
+def pretrain_amount(runs: pd.DataFrame, experiment: str = "pretrain-amount", reference: str = "main") -> pd.DataFrame:
+    """D_T against D_F for each pre-training budget at the experiment's size; the reference
+    (1x) fine-tunes are the main grid's at the same size, curriculum, seed and D_F."""
+    exp, ref = _with_reference(runs, experiment, reference)
     out = transfer_rows(runs, pd.concat([exp, ref]), reference)
     base = ref.pretrain_tokens.iloc[0] if len(ref) else np.nan
     out["tokens_multiplier"] = out.pretrain_tokens / base
@@ -83,14 +89,7 @@ def paired_ratio(table: pd.DataFrame, group: str, reference_value, value_column:
 
 def contamination(runs: pd.DataFrame, experiment: str = "contamination", reference: str = "main") -> pd.DataFrame:
     """Fine-tunes from the contaminated pre-training beside the clean (main-grid) ones at equal D_F."""
-    exp = _targets(runs, experiment)
-    if exp.empty:
-        raise ExperimentDataError(f"no fine-tunes of experiment {experiment!r}")
-    size, cur = exp["size"].iloc[0], exp.curriculum.iloc[0]
-    ref = _targets(runs, reference, cur, size)
-    ref = ref[ref.d_train_chars.isin(exp.d_train_chars) & (ref.seed == 0)]
-    ref = ref[ref.pretrain_id.isin(runs[(runs.phase == "pretrain") & (runs.experiment == reference)
-                                        & (runs.seed == 0)].run_id)]
+    exp, ref = _with_reference(runs, experiment, reference)
     out = transfer_rows(runs, pd.concat([exp, ref]), reference)
     out["pretraining"] = np.where(out.experiment == experiment, "text + 1% Python", "text")
     return out.sort_values(["d_train_chars", "pretraining"]).reset_index(drop=True)
@@ -98,12 +97,7 @@ def contamination(runs: pd.DataFrame, experiment: str = "contamination", referen
 
 def pretrain_seed(runs: pd.DataFrame, experiment: str = "pretrain-seed", reference: str = "main") -> pd.DataFrame:
     """D_T from a second pre-training seed beside the main grid's first, at equal D_F."""
-    exp = _targets(runs, experiment)
-    if exp.empty:
-        raise ExperimentDataError(f"no fine-tunes of experiment {experiment!r}")
-    size, cur = exp["size"].iloc[0], exp.curriculum.iloc[0]
-    ref = _targets(runs, reference, cur, size)
-    ref = ref[ref.d_train_chars.isin(exp.d_train_chars) & (ref.seed == 0)]
+    exp, ref = _with_reference(runs, experiment, reference)
     out = transfer_rows(runs, pd.concat([exp, ref]), reference)
     seeds = runs.set_index("run_id").seed
     out["pretrain_seed"] = out.pretrain_id.map(seeds)
