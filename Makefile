@@ -24,7 +24,7 @@ assets: install
 
 book: data assets
 	rm -rf _build/.jupyter_cache
-	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 	$(PY) -m transfer_laws.site check _build/html
 
 # Debian's chromium for the browser test (root or sudo; apt-get only when it is missing).

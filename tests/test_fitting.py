@@ -169,3 +169,16 @@ def test_all_effective_data_undefined():
     bad.loc[bad.curriculum == "text", "test_loss"] = 99.0  # worse than every from-scratch run
     with pytest.raises(ValueError, match="at least 3 points"):
         fit_transfer(bad, "text", n_bootstrap=5)
+
+
+def test_scratch_curve_fits_the_power_law_tail_past_a_flat_start():
+    """Small models barely learn at the smallest D: a flat start then a power-law tail. The fit
+    keeps only the tail, so E, b and D(N) are those of the tail; fitting every point cannot."""
+    d = np.logspace(3, 8, 11)
+    e, b_coef, b_exp = 3.6, 2e4, 0.9
+    loss = np.minimum(e + b_coef * d ** -b_exp, 6.7 - 0.05 * np.log10(d / 1e3))  # flat, then the tail
+    c = fit_scratch_curve(d, loss, 1e4)
+    assert c.d_fit_min_chars > d[0]
+    assert c.e == pytest.approx(e, rel=2e-3) and c.b_exp == pytest.approx(b_exp, rel=2e-2)
+    every = fit_scratch_curve(d, loss, 1e4, tail=False)
+    assert abs(every.b_exp - b_exp) > 0.1  # the old whole-curve fit misses the exponent

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from transfer_laws.effective_data import INTERPOLATED, effective_data_table
+from transfer_laws.effective_data import INTERPOLATED, effective_data_table, monotone_curve
 
 DEFAULT_EPSILON = 0.05  # D(N): within 5% of the infinite-data loss ("a few percent", PAPER.md)
 DEFAULT_LOW_DATA_FRACTION = 0.1  # low-data regime: D_F <= 10% of D(N), as the paper
@@ -22,12 +22,13 @@ DEFAULT_LOW_DATA_FRACTION = 0.1  # low-data regime: D_F <= 10% of D(N), as the p
 
 @dataclass(frozen=True)
 class ScratchCurve:
-    """L_N(D) = e + b_coef * D**(-b_exp), one model size."""
+    """L_N(D) = e + b_coef * D**(-b_exp), one model size, fitted for D >= d_fit_min_chars."""
 
     n_params: float
     e: float
     b_coef: float
     b_exp: float
+    d_fit_min_chars: float = 0.0
 
     def loss(self, d):
         return self.e + self.b_coef * np.power(d, -self.b_exp)
@@ -43,11 +44,34 @@ class ScratchCurve:
         return float(np.power(self.b_coef / (epsilon * self.e), 1.0 / self.b_exp))
 
 
-def fit_scratch_curve(d, loss, n_params: float = np.nan) -> ScratchCurve:
-    """Log-space Huber fit of E + B D^-b, from a grid of starts; E constrained below the best loss."""
+def power_law_tail_start(d, loss) -> float:
+    """The smallest D of the power-law tail: the end of the steepest decline in log D.
+
+    At the smallest D small models learn little beyond unigram statistics and the curve is flat
+    there, then falls steeply, then bends into its plateau: E + B D^-b describes only the part after
+    the steepest decline (whose first point may still lie on the flat part). For a pure power law
+    the steepest decline is the first segment, so only the smallest D is dropped. At least the 3
+    largest D are always kept.
+    """
+    d_m, l_m = monotone_curve(np.asarray(d, float), np.asarray(loss, float))
+    if len(d_m) < 3:
+        return float(d_m[0])
+    slopes = -np.diff(l_m) / np.diff(np.log(d_m))
+    start = min(int(np.argmax(slopes)) + 1, len(d_m) - 3)
+    return float(d_m[start])
+
+
+def fit_scratch_curve(d, loss, n_params: float = np.nan, tail: bool = True) -> ScratchCurve:
+    """Log-space Huber fit of E + B D^-b, from a grid of starts; E constrained below the best loss.
+
+    With ``tail`` (the default) only points from :func:`power_law_tail_start` on are fitted.
+    """
     d, loss = np.asarray(d, float), np.asarray(loss, float)
-    if len(d) < 3:
-        raise ValueError(f"need at least 3 from-scratch points to fit L(D) at N={n_params:g}, got {len(d)}")
+    if len(np.unique(d)) < 3:
+        raise ValueError(f"need at least 3 from-scratch points to fit L(D) at N={n_params:g}, got {len(np.unique(d))}")
+    d_min = power_law_tail_start(d, loss) if tail else float(d.min())
+    keep = d >= d_min
+    d, loss = d[keep], loss[keep]
     lmin = loss.min()
 
     def resid(p):
@@ -63,7 +87,7 @@ def fit_scratch_curve(d, loss, n_params: float = np.nan) -> ScratchCurve:
             if best is None or r.cost < best.cost:
                 best = r
     e, log_b, b = best.x
-    return ScratchCurve(float(n_params), float(e), float(np.exp(log_b)), float(b))
+    return ScratchCurve(float(n_params), float(e), float(np.exp(log_b)), float(b), d_min)
 
 
 @dataclass(frozen=True)
@@ -205,8 +229,12 @@ def fit_transfer_paper(d_finetune, n_params, fraction) -> tuple[float, float, fl
 
 def fit_transfer_loss_space(ft: pd.DataFrame, curves: dict, loss_column: str = "test_loss") -> tuple[float, float, float]:
     """Fine-tuned loss = L_N(D_F + k D_F^alpha N^beta) with the fitted from-scratch curves: uses every
-    low-data fine-tune, including noisy or ossified ones (no censoring of D_T <= 0)."""
+    low-data fine-tune, including noisy or ossified ones (no censoring of D_T <= 0), whose loss lies
+    inside the range the curve was fitted on (at most L_N at the curve's smallest fitted D)."""
     ft = ft[ft.n_params.isin(list(curves))]
+    top = ft.n_params.map(lambda n: float(curves[n].loss(curves[n].d_fit_min_chars))
+                          if curves[n].d_fit_min_chars > 0 else np.inf)
+    ft = ft[ft[loss_column] <= top]
     if len(ft) < 3 or ft.n_params.nunique() < 2:
         raise ValueError("the loss-space fit needs at least 3 fine-tunes over 2 values of N")
     dF, n, loss = ft.d_train_chars.to_numpy(float), ft.n_params.to_numpy(float), ft[loss_column].to_numpy(float)

@@ -106,11 +106,13 @@ def _logx(field: str, title: str) -> alt.X:
 
 
 def scratch_curves(runs: pd.DataFrame, fits: dict, loss_column: str = "test_loss") -> alt.LayerChart:
-    """From-scratch loss against D (log), one colour per size; lines: the per-N fits E + B D^-b."""
+    """From-scratch loss against D (log), one colour per size; lines: the per-N fits E + B D^-b over
+    the range each was fitted on."""
     pts = runs[runs.curriculum == "scratch"].assign(size_label=lambda d: d["size"])
     lines = []
     for n, c in fits.items():
-        for d in np.logspace(np.log10(pts.d_train_chars.min()), np.log10(pts.d_train_chars.max()), 40):
+        lo = max(pts.d_train_chars.min(), c.d_fit_min_chars)
+        for d in np.logspace(np.log10(lo), np.log10(pts.d_train_chars.max()), 40):
             lines.append({"n_params": n, "d_train_chars": d, "fit": float(c.loss(d)),
                           "size_label": pts[pts.n_params == n]["size"].iloc[0]})
     color = alt.Color("size_label:N", title="size", sort=sorted(pts["size"].unique(), key=lambda s: pts[pts["size"] == s].n_params.iloc[0]))
