@@ -97,3 +97,21 @@ def test_pretrain_elasticity_recovers_a_planted_power():
             rows.append({"pretrain_tokens": tokens, "d_train_chars": d_f, "d_transferred": k * tokens ** 0.4})
     assert experiments.pretrain_elasticity(pd.DataFrame(rows)) == pytest.approx(0.4)
     assert np.isnan(experiments.pretrain_elasticity(pd.DataFrame(rows[:2])))
+
+
+def test_finetune_lr_pairs_each_rerun_with_its_reference_and_scratch():
+    rows = [row(d_train_chars=d, test_loss=scratch_loss(d), lr=3e-3) for d in D_GRID]
+    rows.append(row(phase="pretrain", curriculum="text", run_id="p1", d_train_chars=np.nan, test_loss=np.nan))
+    for d_f, ref_loss, exp_loss in ((1e6, scratch_loss(1e6) + 0.2, scratch_loss(1e6) - 0.05),
+                                    (3e6, scratch_loss(3e6) + 0.1, scratch_loss(3e6) + 0.08)):
+        rows.append(row(curriculum="text", pretrain_id="p1", d_train_chars=d_f, test_loss=ref_loss, lr=1e-3))
+        rows.append(row(curriculum="text", pretrain_id="p1", d_train_chars=d_f, test_loss=exp_loss, lr=3e-3,
+                        experiment="finetune-lr"))
+    rows.append(row(curriculum="text", pretrain_id="p1", d_train_chars=1e6, test_loss=9.0, lr=1e-3, seed=1))
+    out = experiments.finetune_lr(pd.DataFrame(rows)).set_index("d_finetune_chars")
+    assert out.reference_minus_scratch_nats.to_numpy() == pytest.approx([0.2, 0.1])
+    assert out.experiment_minus_scratch_nats.to_numpy() == pytest.approx([-0.05, 0.08])
+    assert out.gain_from_experiment_lr_nats.to_numpy() == pytest.approx([0.25, 0.02])
+    assert (out.lr_experiment == 3e-3).all() and (out.lr_reference == 1e-3).all()
+    with pytest.raises(experiments.ExperimentDataError, match="finetune-lr"):
+        experiments.finetune_lr(pd.DataFrame(rows[:len(D_GRID) + 1]))

@@ -191,7 +191,11 @@ def test_main_grid_meets_the_study_design(data):
             seeds = {s.d_train_chars for s in main if s.size == size and s.curriculum == cur and s.seed == 1}
             assert seeds == set(d_f[:2])
     assert {s.experiment for s in specs} == {"main", "pretrain-seed", "alpha-puzzle", "pretrain-amount",
-                                            "contamination"}
+                                            "contamination", "finetune-lr"}
+    from transfer_laws.hparams import FINETUNE_LR, SCRATCH_LR
+    lr_runs = [s for s in specs if s.experiment == "finetune-lr"]
+    assert lr_runs and all(s.lr == SCRATCH_LR[s.size][0] == pytest.approx(3 * FINETUNE_LR[s.size][0], rel=1e-3)
+                           for s in lr_runs)
     mults = sorted(s.train_tokens for s in specs if s.phase == "pretrain" and s.size == "n57k"
                    and s.curriculum == "text" and s.contamination_frac == 0 and s.seed == 0)
     assert len(mults) == 3 and mults[2] / mults[0] == pytest.approx(16, rel=1e-3)  # 0.25x, 1x, 4x

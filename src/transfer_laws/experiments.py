@@ -8,7 +8,9 @@ size, so an experiment's D_T is comparable with the main grid's at equal D_F:
 - ``pretrain_seed``: D_T from two pre-training seeds at one size (pre-training noise);
 - ``high_data_comparison``: Rohin's alpha puzzle tested directly: text- against mix-pretrained
   fine-tuned loss far into the high-data regime (outside the fitted law by design);
-- ``fitted_crossover``: the D_F where text catches up with the mix, from fitted laws and their bootstrap.
+- ``fitted_crossover``: the D_F where text catches up with the mix, from fitted laws and their bootstrap;
+- ``finetune_lr``: high-D_F fine-tunes rerun at the from-scratch learning rate, against the main
+  grid's fine-tunes (a third of it) and from scratch at the same D: is the ossification a learning-rate effect?
 """
 
 from __future__ import annotations
@@ -120,6 +122,38 @@ def high_data_comparison(runs: pd.DataFrame, sizes=None, experiments=("main", "a
     wide["lower_loss"] = np.where(wide["text"] < wide["mix"], "text", "mix")
     return wide[["size", "n_params", "d_train_chars", "scratch", "text", "mix", "text_minus_mix_nats",
                  "lower_loss"]].sort_values(["n_params", "d_train_chars"]).reset_index(drop=True)
+
+
+def finetune_lr(runs: pd.DataFrame, experiment: str = "finetune-lr", reference: str = "main") -> pd.DataFrame:
+    """Per (size, curriculum, D_F) of the experiment: the fine-tuned test loss at the experiment's
+    learning rate and at the reference grid's (seed 0, from the same pre-training), the reference
+    from-scratch loss at the same D (mean over seeds), and the differences in nats; below zero in
+    ``*_minus_scratch_nats`` the fine-tune beat training from scratch."""
+    exp = _targets(runs, experiment)
+    if exp.empty:
+        raise ExperimentDataError(f"no fine-tunes of experiment {experiment!r}")
+    ref = _targets(runs, reference)
+    ref = ref[ref.seed == 0]
+    rows = []
+    for _, e in exp.sort_values(["n_params", "curriculum", "d_train_chars"]).iterrows():
+        r = ref[(ref["size"] == e["size"]) & (ref.curriculum == e.curriculum) & (ref.d_train_chars == e.d_train_chars)
+                & (ref.pretrain_id == e.pretrain_id)]
+        s = _scratch(runs, e["size"], reference)
+        s = s[s.d_train_chars == e.d_train_chars]
+        if r.empty or s.empty:
+            raise ExperimentDataError(f"no {reference!r} fine-tune or from-scratch run of size {e['size']} at "
+                                      f"D = {e.d_train_chars:g} to compare run {e.run_id} with")
+        r = r.iloc[0]
+        scratch = float(s.test_loss.mean())
+        rows.append({"size": e["size"], "n_params": e.n_params, "curriculum": e.curriculum,
+                     "d_finetune_chars": e.d_train_chars, "lr_reference": r.lr, "lr_experiment": e.lr,
+                     "loss_reference_lr_nats": r.test_loss, "loss_experiment_lr_nats": e.test_loss,
+                     "scratch_loss_nats": scratch, "gain_from_experiment_lr_nats": r.test_loss - e.test_loss,
+                     "reference_minus_scratch_nats": r.test_loss - scratch,
+                     "experiment_minus_scratch_nats": e.test_loss - scratch,
+                     "test_loss_se": float(np.hypot(r.test_loss_se, e.test_loss_se))
+                     if "test_loss_se" in exp else np.nan})
+    return pd.DataFrame(rows)
 
 
 def fitted_crossover(text_fit, mix_fit, n_params) -> pd.DataFrame:
