@@ -115,3 +115,12 @@ def test_finetune_lr_pairs_each_rerun_with_its_reference_and_scratch():
     assert (out.lr_experiment == 3e-3).all() and (out.lr_reference == 1e-3).all()
     with pytest.raises(experiments.ExperimentDataError, match="finetune-lr"):
         experiments.finetune_lr(pd.DataFrame(rows[:len(D_GRID) + 1]))
+
+
+def test_paired_ratio_is_undefined_where_transfer_is_not_positive_and_gives_the_loss_difference():
+    t = pd.DataFrame({"d_train_chars": [1e3, 1e3, 1e4, 1e4], "arm": ["ref", "x", "ref", "x"],
+                      "d_transferred": [100.0, 300.0, -50.0, 20.0], "test_loss": [5.0, 4.8, 4.0, 3.9]})
+    out = experiments.paired_ratio(t, "arm", "ref").set_index("d_train_chars")
+    assert out.loc[1e3, "d_transferred_ratio"] == pytest.approx(3.0)
+    assert np.isnan(out.loc[1e4, "d_transferred_ratio"])  # the reference transferred nothing: no ratio
+    assert out.test_loss_minus_reference_nats.to_numpy() == pytest.approx([-0.2, -0.1])

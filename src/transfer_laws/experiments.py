@@ -81,12 +81,25 @@ def pretrain_amount(runs: pd.DataFrame, experiment: str = "pretrain-amount", ref
 
 
 def paired_ratio(table: pd.DataFrame, group: str, reference_value, value_column: str = "d_transferred") -> pd.DataFrame:
-    """value / value of the reference group at the same D_F (one row per D_F and non-reference group)."""
+    """value / value of the reference group at the same D_F (one row per D_F and non-reference group).
+
+    A ratio of D_T is defined only where both are positive and finite (NaN elsewhere: at D_T <= 0 a
+    ratio says nothing). With a ``test_loss`` column the loss difference to the reference at the same
+    D_F is given beside it, in nats (below zero: the group reached the lower loss), defined everywhere.
+    """
     wide = table.pivot_table(index="d_train_chars", columns=group, values=value_column, aggfunc="mean")
     if reference_value not in wide.columns:
         raise ExperimentDataError(f"no reference rows with {group} = {reference_value!r}")
+    wide = wide.where(np.isfinite(wide) & (wide > 0))
     ratio = wide.div(wide[reference_value], axis=0).drop(columns=[reference_value])
-    return ratio.reset_index().melt(id_vars="d_train_chars", var_name=group, value_name=f"{value_column}_ratio")
+    out = ratio.reset_index().melt(id_vars="d_train_chars", var_name=group, value_name=f"{value_column}_ratio")
+    if "test_loss" in table:
+        loss = table.pivot_table(index="d_train_chars", columns=group, values="test_loss", aggfunc="mean")
+        diff = loss.sub(loss[reference_value], axis=0).drop(columns=[reference_value])
+        diff = diff.reset_index().melt(id_vars="d_train_chars", var_name=group,
+                                       value_name="test_loss_minus_reference_nats")
+        out = out.merge(diff, on=["d_train_chars", group], how="outer")
+    return out
 
 
 def contamination(runs: pd.DataFrame, experiment: str = "contamination", reference: str = "main") -> pd.DataFrame:
