@@ -182,3 +182,15 @@ def test_scratch_curve_fits_the_power_law_tail_past_a_flat_start():
     assert c.e == pytest.approx(e, rel=2e-3) and c.b_exp == pytest.approx(b_exp, rel=2e-2)
     every = fit_scratch_curve(d, loss, 1e4, tail=False)
     assert abs(every.b_exp - b_exp) > 0.1  # the old whole-curve fit misses the exponent
+
+
+def test_scratch_curve_follows_the_measured_points_below_its_tail():
+    d = np.logspace(3, 8, 11)
+    loss = np.minimum(3.6 + 2e4 * d ** -0.9, 6.7 - 0.05 * np.log10(d / 1e3))
+    c = fit_scratch_curve(d, loss, 1e4)
+    below = d < c.d_fit_min_chars
+    assert c.loss(d[below]) == pytest.approx(loss[below], abs=1e-9)  # through the measured points
+    assert c.loss(d[~below]) == pytest.approx(c.tail_loss(d[~below]))  # the law from the tail on
+    assert c.loss(1.0) == pytest.approx(loss[0])  # flat below the smallest D
+    grid = np.logspace(2, 9, 200)
+    assert np.all(np.diff(c.loss(grid)) <= 1e-12)  # monotone across the join

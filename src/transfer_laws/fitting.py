@@ -22,25 +22,48 @@ DEFAULT_LOW_DATA_FRACTION = 0.1  # low-data regime: D_F <= 10% of D(N), as the p
 
 @dataclass(frozen=True)
 class ScratchCurve:
-    """L_N(D) = e + b_coef * D**(-b_exp), one model size, fitted for D >= d_fit_min_chars."""
+    """One model size's from-scratch loss against D.
+
+    The tail, D >= ``d_fit_min_chars``, is the fitted law e + b_coef * D**(-b_exp), which sets the
+    plateau e, D(N) and every extrapolation past the largest D. Below the tail (where small models'
+    curves are flat, then fall steeply: not a power law) ``loss`` follows the measured best losses
+    (``knots``: log D and loss, monotone), joined to the tail at its start; below the smallest
+    measured D it stays at the first knot's loss.
+    """
 
     n_params: float
     e: float
     b_coef: float
     b_exp: float
     d_fit_min_chars: float = 0.0
+    knots_log_d: tuple = ()
+    knots_loss: tuple = ()
+
+    def tail_loss(self, d):
+        """The fitted law e + B D^-b (valid from ``d_fit_min_chars`` on)."""
+        return self.e + self.b_coef * np.power(np.asarray(d, float), -self.b_exp)
 
     def loss(self, d):
-        return self.e + self.b_coef * np.power(d, -self.b_exp)
+        d = np.asarray(d, float)
+        if len(self.knots_log_d) < 2:
+            return self.tail_loss(d)
+        from scipy.interpolate import PchipInterpolator
+
+        x, y = np.array(self.knots_log_d), np.array(self.knots_loss)
+        with np.errstate(divide="ignore"):
+            log_d = np.log(np.maximum(d, np.exp(x[0])))
+        head = PchipInterpolator(x, y)(np.minimum(log_d, x[-1]))
+        return np.where(d >= self.d_fit_min_chars, self.tail_loss(d), head)
 
     def d_for_loss(self, loss):
-        """Inverse: the D reaching ``loss`` (inf at or below e)."""
+        """Inverse of the tail law: the D reaching ``loss`` (inf at or below e). Used only to
+        extrapolate below the lowest measured from-scratch loss, which lies in the tail."""
         loss = np.asarray(loss, float)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(loss > self.e, np.power(self.b_coef / (loss - self.e), 1.0 / self.b_exp), np.inf)
 
     def d_converged(self, epsilon: float = DEFAULT_EPSILON) -> float:
-        """D(N): the smallest D with L_N(D) <= (1 + epsilon) * L_N(inf)."""
+        """D(N): the smallest D with L_N(D) <= (1 + epsilon) * L_N(inf), from the tail law."""
         return float(np.power(self.b_coef / (epsilon * self.e), 1.0 / self.b_exp))
 
 
@@ -70,6 +93,7 @@ def fit_scratch_curve(d, loss, n_params: float = np.nan, tail: bool = True) -> S
     if len(np.unique(d)) < 3:
         raise ValueError(f"need at least 3 from-scratch points to fit L(D) at N={n_params:g}, got {len(np.unique(d))}")
     d_min = power_law_tail_start(d, loss) if tail else float(d.min())
+    d_all, loss_all = d, loss
     keep = d >= d_min
     d, loss = d[keep], loss[keep]
     lmin = loss.min()
@@ -87,7 +111,15 @@ def fit_scratch_curve(d, loss, n_params: float = np.nan, tail: bool = True) -> S
             if best is None or r.cost < best.cost:
                 best = r
     e, log_b, b = best.x
-    return ScratchCurve(float(n_params), float(e), float(np.exp(log_b)), float(b), d_min)
+    curve = ScratchCurve(float(n_params), float(e), float(np.exp(log_b)), float(b), d_min)
+    d_m, l_m = monotone_curve(d_all, loss_all)
+    head = d_m < d_min
+    if not head.any():
+        return curve
+    x = np.append(np.log(d_m[head]), np.log(d_min))
+    y = np.minimum.accumulate(np.append(l_m[head], float(curve.tail_loss(d_min))))
+    return ScratchCurve(curve.n_params, curve.e, curve.b_coef, curve.b_exp, d_min, tuple(map(float, x)),
+                        tuple(map(float, y)))
 
 
 @dataclass(frozen=True)
@@ -228,22 +260,21 @@ def fit_transfer_paper(d_finetune, n_params, fraction) -> tuple[float, float, fl
 
 
 def fit_transfer_loss_space(ft: pd.DataFrame, curves: dict, loss_column: str = "test_loss") -> tuple[float, float, float]:
-    """Fine-tuned loss = L_N(D_F + k D_F^alpha N^beta) with the fitted from-scratch curves: uses every
-    low-data fine-tune, including noisy or ossified ones (no censoring of D_T <= 0), whose loss lies
-    inside the range the curve was fitted on (at most L_N at the curve's smallest fitted D)."""
+    """Fine-tuned loss = L_N(D_F + k D_F^alpha N^beta) through the from-scratch curves (measured
+    points below each curve's power-law tail, the fitted tail above): uses every low-data fine-tune,
+    including noisy or ossified ones (no censoring of D_T <= 0)."""
     ft = ft[ft.n_params.isin(list(curves))]
-    top = ft.n_params.map(lambda n: float(curves[n].loss(curves[n].d_fit_min_chars))
-                          if curves[n].d_fit_min_chars > 0 else np.inf)
-    ft = ft[ft[loss_column] <= top]
     if len(ft) < 3 or ft.n_params.nunique() < 2:
         raise ValueError("the loss-space fit needs at least 3 fine-tunes over 2 values of N")
     dF, n, loss = ft.d_train_chars.to_numpy(float), ft.n_params.to_numpy(float), ft[loss_column].to_numpy(float)
-    cs = [curves[x] for x in n]
-    e = np.array([c.e for c in cs]); bc = np.array([c.b_coef for c in cs]); be = np.array([c.b_exp for c in cs])
+    groups = [(curves[x], n == x) for x in np.unique(n)]
 
     def resid(p):
         d_e = dF + np.exp(p[0]) * dF ** p[1] * n ** p[2]
-        return np.log(e + bc * d_e ** -be) - np.log(loss)
+        pred = np.empty_like(d_e)
+        for c, idx in groups:
+            pred[idx] = c.loss(d_e[idx])
+        return np.log(pred) - np.log(loss)
 
     best = None
     for a0 in (0.1, 0.4, 0.8):

@@ -113,7 +113,7 @@ def scratch_curves(runs: pd.DataFrame, fits: dict, loss_column: str = "test_loss
     for n, c in fits.items():
         lo = max(pts.d_train_chars.min(), c.d_fit_min_chars)
         for d in np.logspace(np.log10(lo), np.log10(pts.d_train_chars.max()), 40):
-            lines.append({"n_params": n, "d_train_chars": d, "fit": float(c.loss(d)),
+            lines.append({"n_params": n, "d_train_chars": d, "fit": float(c.tail_loss(d)),
                           "size_label": pts[pts.n_params == n]["size"].iloc[0]})
     color = alt.Color("size_label:N", title="size", sort=sorted(pts["size"].unique(), key=lambda s: pts[pts["size"] == s].n_params.iloc[0]))
     base = alt.Chart(pts).mark_point(filled=True).encode(
