@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from transfer_laws import timelines
@@ -25,3 +26,17 @@ def test_sensitivity_and_grid_shapes():
     assert set(s.assumption) >= {"n_params", "chars_per_sample", "constants"}
     g = timelines.slider_grid()
     assert len(g) == 2 * 6 * 5 * 29 and (g.compute_saving > 0).all()
+
+
+def test_fitted_constants_equal_to_the_papers_give_the_papers_saving():
+    from transfer_laws.fitting import TransferFit
+    from transfer_laws.laws import PAPER_TEXT
+
+    draws = np.array([[np.log(PAPER_TEXT.k), PAPER_TEXT.alpha, PAPER_TEXT.beta]] * 20)
+    fit = TransferFit(PAPER_TEXT.k, PAPER_TEXT.alpha, PAPER_TEXT.beta, 10, draws=draws)
+    out = timelines.with_fitted_constants({"text": fit}, [1e4, 1e6]).set_index("constants")
+    base = timelines.compute_saving(timelines.Assumptions())
+    assert out.loc["this book, text", "compute_saving"] == pytest.approx(base["compute_saving"])
+    assert out.loc["paper, text", "compute_saving"] == pytest.approx(base["compute_saving"])
+    assert out.loc["this book, text", "saving_ci95_low"] == pytest.approx(base["compute_saving"])
+    assert out.loc["this book, text", "decades_of_n_extrapolated"] == pytest.approx(8.0)

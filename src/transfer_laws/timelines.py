@@ -118,3 +118,30 @@ def assumptions_table(a: Assumptions = Assumptions()) -> pd.DataFrame:
     d = asdict(a)
     src = {**{k: SOURCES["k, alpha, beta"] for k in ("k", "alpha", "beta")}, **SOURCES}
     return pd.DataFrame([{"parameter": k, "value": v, "source": src.get(k, "")} for k, v in d.items()])
+
+
+def with_fitted_constants(fits: dict, measured_n_params, base: Assumptions = Assumptions()) -> pd.DataFrame:
+    """The calculation with measured constants in place of the paper's: one row per fitted
+    curriculum (``fits``: name -> TransferFit, D in characters), with the saving's 95% range over
+    the fit's bootstrap draws, and how many decades of N lie between the largest measured model
+    (``measured_n_params``) and the assumed N. The paper's rows are given beside them (their
+    extrapolation distance is left blank: the paper's constants come without its N range)."""
+    n_max = float(np.max(measured_n_params))
+    rows = []
+    for name, law in (("paper, text", PAPER_TEXT), ("paper, mix", PAPER_MIX)):
+        r = compute_saving(replace(base, k=law.k, alpha=law.alpha, beta=law.beta))
+        rows.append({"constants": name, "k": law.k, "alpha": law.alpha, "beta": law.beta,
+                     "d_finetune_samples": r["d_finetune_samples"], "compute_saving": r["compute_saving"],
+                     "saving_ci95_low": np.nan, "saving_ci95_high": np.nan,
+                     "decades_of_n_extrapolated": np.nan})  # the paper's N range is not in its Table 1
+    for name, f in fits.items():
+        r = compute_saving(replace(base, k=f.k, alpha=f.alpha, beta=f.beta))
+        draws = [] if f.draws is None else [
+            compute_saving(replace(base, k=float(np.exp(lk)), alpha=float(a), beta=float(b)))["compute_saving"]
+            for lk, a, b in f.draws]
+        lo, hi = np.percentile(draws, [2.5, 97.5]) if len(draws) >= 10 else (np.nan, np.nan)
+        rows.append({"constants": f"this book, {name}", "k": f.k, "alpha": f.alpha, "beta": f.beta,
+                     "d_finetune_samples": r["d_finetune_samples"], "compute_saving": r["compute_saving"],
+                     "saving_ci95_low": lo, "saving_ci95_high": hi,
+                     "decades_of_n_extrapolated": np.log10(base.n_params / n_max)})
+    return pd.DataFrame(rows)
