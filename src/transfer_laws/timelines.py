@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
-from transfer_laws.laws import PAPER_MIX, PAPER_TEXT, solve_d_finetune, transfer_law
+from transfer_laws.laws import PAPER_MIX, PAPER_TEXT, solve_d_finetune
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,8 @@ def compute_saving(a: Assumptions) -> dict:
     d_f = solve_d_finetune(a.d_effective_samples, a.n_params, k, a.alpha, a.beta)
     scratch = 6 * a.n_params * a.d_effective_samples * a.horizon_ratio
     transfer = 6 * a.n_params * (a.d_pretrain_samples + d_f * a.horizon_ratio)
-    return {"d_finetune_samples": d_f, "d_transferred_samples": float(transfer_law(d_f, a.n_params, k, a.alpha, a.beta)),
+    # at the solution D_T = D_E - D_F (D_F = 0: transfer alone reaches D_E)
+    return {"d_finetune_samples": d_f, "d_transferred_samples": a.d_effective_samples - d_f,
             "data_saving": a.d_effective_samples / max(d_f, 1e-300), "compute_scratch_flops": scratch,
             "compute_transfer_flops": transfer, "compute_saving": scratch / transfer}
 
