@@ -96,3 +96,25 @@ def test_run_id_is_content_hash():
     c = RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1001)
     assert a.run_id == b.run_id != c.run_id
     assert RunSpec.from_dict(a.to_dict()) == a
+
+
+def test_window_stream_gives_a_small_share_its_rows():
+    """A 1% source in 32-row batches gets one row about every third batch (rounding each batch gave
+    it none: the contamination bug); integral shares keep the same rows every batch."""
+    import numpy as np
+
+    from transfer_laws.training import WindowStream
+
+    arrays = [np.arange(10_000), np.arange(10_000), np.arange(10_000) + 50_000]
+    s = WindowStream(arrays, [0.495, 0.495, 0.01], batch_size=32, n_ctx=8, seed=0)
+    counts = np.array([s.counts(t) for t in range(1000)])
+    assert (counts.sum(axis=1) == 32).all()
+    assert counts[:, 2].sum() == pytest.approx(0.01 * 32 * 1000, abs=1)
+    assert counts[:, 1].sum() == pytest.approx(0.495 * 32 * 1000, abs=1)
+    batches = iter(s)
+    seen = sum(int((next(batches)[0] >= 50_000).any()) for _ in range(30))
+    assert 8 <= seen <= 11  # the third source appears in ~a third of the batches
+    half = WindowStream(arrays[:2], [0.5, 0.5], batch_size=32, n_ctx=8, seed=0)
+    assert all((half.counts(t) == [16, 16]).all() for t in range(50))
+    one = WindowStream(arrays[:1], [1.0], batch_size=32, n_ctx=8, seed=0)
+    assert (one.counts(7) == [32]).all()

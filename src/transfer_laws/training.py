@@ -82,14 +82,28 @@ class WindowStream(torch.utils.data.IterableDataset):
                 raise ValueError(f"training data of {len(a)} tokens is shorter than one window ({n_ctx + 1})")
         self.arrays, self.batch_size, self.n_ctx, self.seed = arrays, batch_size, n_ctx, seed
         w = np.asarray(weights, dtype=float)
-        self.counts = np.round(w / w.sum() * batch_size).astype(int)
-        self.counts[0] += batch_size - self.counts.sum()
+        if len(w) != len(arrays) or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"need one non-negative weight per array with a positive sum, got {weights}")
+        self.rows_per_batch = w / w.sum() * batch_size  # expected rows of each source in one batch
+
+    def counts(self, batch_index: int) -> np.ndarray:
+        """Rows of each source in batch ``batch_index``: every source but the first gets the increase of
+        floor(its expected cumulative rows), the first the rest. Over t batches a source gets its share
+        to within one row, however small (1% of 32 rows is one row about every third batch; rounding
+        each batch would give none); integral shares (a 50/50 mix) give the same rows every batch."""
+        t = batch_index
+        minor = (np.floor(self.rows_per_batch[1:] * (t + 1) + 1e-9)
+                 - np.floor(self.rows_per_batch[1:] * t + 1e-9)).astype(int)
+        return np.concatenate([[self.batch_size - minor.sum()], minor])
 
     def __iter__(self):
         rng = np.random.default_rng(self.seed)
+        batch_index = 0
         while True:
             rows = []
-            for a, k in zip(self.arrays, self.counts):
+            counts = self.counts(batch_index)
+            batch_index += 1
+            for a, k in zip(self.arrays, counts):
                 starts = rng.integers(0, len(a) - self.n_ctx - 1, size=k)
                 rows.extend(np.asarray(a[s : s + self.n_ctx + 1], dtype=np.int64) for s in starts)
             w = torch.from_numpy(np.stack(rows))
