@@ -124,3 +124,13 @@ def test_paired_ratio_is_undefined_where_transfer_is_not_positive_and_gives_the_
     assert out.loc[1e3, "d_transferred_ratio"] == pytest.approx(3.0)
     assert np.isnan(out.loc[1e4, "d_transferred_ratio"])  # the reference transferred nothing: no ratio
     assert out.test_loss_minus_reference_nats.to_numpy() == pytest.approx([-0.2, -0.1])
+
+
+def test_pretrain_elasticity_per_d_recovers_planted_slopes():
+    rows = []
+    for d, slope in ((1e3, -0.5), (1e5, 0.8)):
+        for tokens in (1e6, 4e6, 1.6e7):
+            rows.append({"d_train_chars": d, "pretrain_tokens": tokens, "d_transferred": 100 * tokens ** slope})
+    rows.append({"d_train_chars": 1e5, "pretrain_tokens": 1e6, "d_transferred": -5.0})  # ignored: no log
+    out = experiments.pretrain_elasticity_by_d(pd.DataFrame(rows)).set_index("d_train_chars")
+    assert out.elasticity.to_numpy() == pytest.approx([-0.5, 0.8], rel=1e-6)

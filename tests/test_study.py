@@ -39,3 +39,15 @@ def test_horizon_rule_comparison_pairs_old_and_new_runs(monkeypatch):
     m = study.horizon_rule_comparison(progress)
     assert len(m) == 1 and m.loss_change_nats.iloc[0] == pytest.approx(-0.2)
     assert (m.steps_before.iloc[0], m.steps_now.iloc[0]) == (100, 200)
+
+
+def test_current_runs_drop_only_what_the_grid_superseded(monkeypatch):
+    df = pd.DataFrame([
+        {"run_id": "old", "experiment": "main"},     # an earlier rule's run of a planned experiment
+        {"run_id": "new", "experiment": "main"},
+        {"run_id": "exp", "experiment": "contamination"},
+        {"run_id": "pilot1", "experiment": "pilot"},  # not in this grid: kept
+    ])
+    monkeypatch.setattr(study, "runs_frame", lambda root=None: df)
+    progress = pd.DataFrame({"run_id": ["new", "exp"], "experiment": ["main", "contamination"]})
+    assert list(study.current_runs(progress=progress).run_id) == ["new", "exp", "pilot1"]

@@ -201,3 +201,17 @@ def pretrain_elasticity(amount: pd.DataFrame) -> float:
     x = t.x - t.groupby("d_train_chars").x.transform("mean")
     y = t.y - t.groupby("d_train_chars").y.transform("mean")
     return float((x * y).sum() / (x * x).sum())
+
+
+def pretrain_elasticity_by_d(amount: pd.DataFrame) -> pd.DataFrame:
+    """The elasticity of D_T in pre-training tokens at each D_F separately (least-squares slope of
+    log D_T on log tokens over the budgets with a positive, finite D_T; NaN with fewer than two)."""
+    rows = []
+    for d, g in amount.groupby("d_train_chars"):
+        g = g[np.isfinite(g.d_transferred) & (g.d_transferred > 0)]
+        g = g.groupby("pretrain_tokens", as_index=False).d_transferred.mean()
+        slope = (float(np.polyfit(np.log(g.pretrain_tokens), np.log(g.d_transferred), 1)[0])
+                 if len(g) >= 2 else np.nan)
+        rows.append({"d_train_chars": d, "budgets": len(g), "elasticity": slope})
+    return pd.DataFrame(rows)
+

@@ -91,6 +91,15 @@ def superseded(progress: pd.DataFrame, root=None, experiment: str = "main") -> p
     return df[(df.experiment == experiment) & ~df.run_id.isin(progress.run_id)].reset_index(drop=True)
 
 
+def current_runs(root=None, grid: Path = MAIN_GRID, progress: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every committed run except those of the grid's experiments that the grid no longer plans
+    (an earlier rule's runs, kept in results/ for the comparison in the reproducing chapter)."""
+    progress = grid_progress(grid, root) if progress is None else progress
+    df = runs_frame(root)
+    stale = df.experiment.isin(set(progress.experiment)) & ~df.run_id.isin(progress.run_id)
+    return df[~stale].reset_index(drop=True)
+
+
 def scale_note(df: pd.DataFrame) -> str:
     """One sentence: how many runs, which sizes, which data sizes, which hardware."""
     if df.empty:
