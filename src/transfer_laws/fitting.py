@@ -92,10 +92,33 @@ def fit_scratch_curve(d, loss, n_params: float = np.nan, tail: bool = True) -> S
     d, loss = np.asarray(d, float), np.asarray(loss, float)
     if len(np.unique(d)) < 3:
         raise ValueError(f"need at least 3 from-scratch points to fit L(D) at N={n_params:g}, got {len(np.unique(d))}")
-    d_min = power_law_tail_start(d, loss) if tail else float(d.min())
     d_all, loss_all = d, loss
-    keep = d >= d_min
-    d, loss = d[keep], loss[keep]
+    d_min = power_law_tail_start(d, loss) if tail else float(d.min())
+    curve = _fit_tail(d_all, loss_all, d_min, n_params)
+    if tail:  # extend the tail backwards while the next smaller D lies on the law within its noise
+        d_m, l_m = monotone_curve(d_all, loss_all)
+        while (d_m < d_min).any():
+            prev = d_m[d_m < d_min][-1]
+            on = d_all >= d_min
+            rms = float(np.sqrt(np.mean((np.log(loss_all[on]) - np.log(curve.tail_loss(d_all[on]))) ** 2)))
+            miss = abs(float(np.log(l_m[d_m == prev][0]) - np.log(curve.tail_loss(prev))))
+            if miss > max(3 * rms, 0.05):  # 5% in loss: a point off the law by more is not its tail
+                break
+            d_min = float(prev)
+            curve = _fit_tail(d_all, loss_all, d_min, n_params)
+    d_m, l_m = monotone_curve(d_all, loss_all)
+    head = d_m < d_min
+    if not head.any():
+        return curve
+    x = np.append(np.log(d_m[head]), np.log(d_min))
+    y = np.minimum.accumulate(np.append(l_m[head], float(curve.tail_loss(d_min))))
+    return ScratchCurve(curve.n_params, curve.e, curve.b_coef, curve.b_exp, d_min, tuple(map(float, x)),
+                        tuple(map(float, y)))
+
+
+def _fit_tail(d_all, loss_all, d_min: float, n_params: float) -> ScratchCurve:
+    keep = d_all >= d_min
+    d, loss = d_all[keep], loss_all[keep]
     lmin = loss.min()
 
     def resid(p):
@@ -111,15 +134,7 @@ def fit_scratch_curve(d, loss, n_params: float = np.nan, tail: bool = True) -> S
             if best is None or r.cost < best.cost:
                 best = r
     e, log_b, b = best.x
-    curve = ScratchCurve(float(n_params), float(e), float(np.exp(log_b)), float(b), d_min)
-    d_m, l_m = monotone_curve(d_all, loss_all)
-    head = d_m < d_min
-    if not head.any():
-        return curve
-    x = np.append(np.log(d_m[head]), np.log(d_min))
-    y = np.minimum.accumulate(np.append(l_m[head], float(curve.tail_loss(d_min))))
-    return ScratchCurve(curve.n_params, curve.e, curve.b_coef, curve.b_exp, d_min, tuple(map(float, x)),
-                        tuple(map(float, y)))
+    return ScratchCurve(float(n_params), float(e), float(np.exp(log_b)), float(b), d_min)
 
 
 @dataclass(frozen=True)
@@ -326,8 +341,10 @@ def bootstrap_sample(runs: pd.DataFrame, rng, curves: dict, loss_column: str = "
             parts.append(g.assign(**{loss_column: fitted * np.exp(rng.choice(resid, size=len(resid), replace=True))}))
         elif cur == "scratch" and n in curves:
             fitted = curves[n].loss(g.d_train_chars.to_numpy(float))
-            resid = _centred(np.log(g[loss_column].to_numpy(float)) - np.log(fitted), 3)
-            parts.append(g.assign(**{loss_column: fitted * np.exp(rng.choice(resid, size=len(resid), replace=True))}))
+            # the noise is estimated on the fitted tail (below it the curve runs through the points)
+            tail = g.d_train_chars.to_numpy(float) >= curves[n].d_fit_min_chars
+            resid = _centred((np.log(g[loss_column].to_numpy(float)) - np.log(fitted))[tail], 3)
+            parts.append(g.assign(**{loss_column: fitted * np.exp(rng.choice(resid, size=len(g), replace=True))}))
         else:
             parts.append(g.loc[rng.choice(g.index.to_numpy(), size=len(g), replace=True)])
     return pd.concat(parts).reset_index(drop=True)
