@@ -68,13 +68,14 @@ def test_missing_experiment_is_a_clear_error():
 
 
 def test_high_data_comparison_names_the_lower_loss():
-    t = pd.DataFrame([row(curriculum="text", d_train_chars=1e7, test_loss=3.0, pretrain_id="a"),
-                      row(curriculum="mix", d_train_chars=1e7, test_loss=3.1, pretrain_id="b"),
-                      row(curriculum="text", d_train_chars=1e3, test_loss=6.0, pretrain_id="a"),
-                      row(curriculum="mix", d_train_chars=1e3, test_loss=5.0, pretrain_id="b")])
+    t = pd.DataFrame([row(curriculum="text", d_train_chars=1e7, test_loss=3.0, pretrain_id="a", epochs=0.5),
+                      row(curriculum="mix", d_train_chars=1e7, test_loss=3.1, pretrain_id="b", epochs=0.5),
+                      row(curriculum="text", d_train_chars=1e3, test_loss=6.0, pretrain_id="a", epochs=40.0),
+                      row(curriculum="mix", d_train_chars=1e3, test_loss=5.0, pretrain_id="b", epochs=40.0)])
     out = experiments.high_data_comparison(t)
     assert list(out.lower_loss) == ["mix", "text"]
     assert out.text_minus_mix_nats.to_numpy() == pytest.approx([1.0, -0.1])
+    assert out.finetune_epochs.to_numpy() == pytest.approx([40.0, 0.5])
 
 
 def test_fitted_crossover_matches_the_closed_form():

@@ -131,10 +131,14 @@ def high_data_comparison(runs: pd.DataFrame, sizes=None, experiments=("main", "a
         if c not in wide:
             wide[c] = np.nan
     wide = wide.dropna(subset=["text", "mix"])
+    # passes over the fine-tuning set: below ~1 the fine-tune is limited by its step budget, not by D_F
+    epochs = (t[t.curriculum.isin(["text", "mix"])].groupby(["size", "d_train_chars"]).epochs.mean()
+              .rename("finetune_epochs").reset_index())
+    wide = wide.merge(epochs, on=["size", "d_train_chars"], how="left")
     wide["text_minus_mix_nats"] = wide["text"] - wide["mix"]
     wide["lower_loss"] = np.where(wide["text"] < wide["mix"], "text", "mix")
-    return wide[["size", "n_params", "d_train_chars", "scratch", "text", "mix", "text_minus_mix_nats",
-                 "lower_loss"]].sort_values(["n_params", "d_train_chars"]).reset_index(drop=True)
+    return wide[["size", "n_params", "d_train_chars", "finetune_epochs", "scratch", "text", "mix",
+                 "text_minus_mix_nats", "lower_loss"]].sort_values(["n_params", "d_train_chars"]).reset_index(drop=True)
 
 
 def finetune_lr(runs: pd.DataFrame, experiment: str = "finetune-lr", reference: str = "main") -> pd.DataFrame:
