@@ -78,6 +78,38 @@ def test_high_data_comparison_names_the_lower_loss():
     assert out.finetune_epochs.to_numpy() == pytest.approx([40.0, 0.5])
 
 
+def test_paired_difference_removes_the_shared_window_noise():
+    rng = np.random.default_rng(0)
+    hard = rng.gamma(2.0, 1.5, size=512)  # windows differ a lot in difficulty; both runs share it
+    text, mix = hard + 0.05 + rng.normal(0, 0.02, 512), hard + rng.normal(0, 0.02, 512)
+    gap, se = experiments.paired_difference([text], [mix])
+    assert gap == pytest.approx(0.05, abs=3 * se)
+    assert se == pytest.approx(np.sqrt(2) * 0.02 / np.sqrt(512), rel=0.15)
+    unpaired = np.hypot(text.std(), mix.std()) / np.sqrt(512)
+    assert se < unpaired / 20
+    # seeds on one side are averaged window by window first
+    gap2, _ = experiments.paired_difference([text, text + 0.1], [mix])
+    assert gap2 == pytest.approx(gap + 0.05)
+    with pytest.raises(ValueError, match="different numbers of test windows"):
+        experiments.paired_difference([text], [mix[:100]])
+    with pytest.raises(ValueError, match="at least one run on each side"):
+        experiments.paired_difference([], [mix])
+
+
+def test_high_data_comparison_pairs_windows_where_every_run_stores_them():
+    rng = np.random.default_rng(1)
+    hard = rng.gamma(2.0, 1.5, size=256)
+    t = pd.DataFrame([row(curriculum="text", d_train_chars=1e7, test_loss=3.0, pretrain_id="a", epochs=0.5, run_id="t7"),
+                      row(curriculum="mix", d_train_chars=1e7, test_loss=3.1, pretrain_id="b", epochs=0.5, run_id="m7"),
+                      row(curriculum="text", d_train_chars=1e3, test_loss=6.0, pretrain_id="a", epochs=40.0, run_id="t3"),
+                      row(curriculum="mix", d_train_chars=1e3, test_loss=5.0, pretrain_id="b", epochs=40.0, run_id="m3")])
+    windows = {"t7": hard + rng.normal(0, 0.05, 256), "m7": hard + rng.normal(0, 0.05, 256), "t3": hard}
+    out = experiments.high_data_comparison(t, window_losses=windows).set_index("d_train_chars")
+    assert np.isnan(out.loc[1e3, "text_minus_mix_se_nats"]), "m3 stores no windows"
+    assert out.loc[1e7, "text_minus_mix_se_nats"] == pytest.approx(np.sqrt(2) * 0.05 / 16, rel=0.2)
+    assert np.isnan(experiments.high_data_comparison(t).text_minus_mix_se_nats).all()
+
+
 def test_fitted_crossover_matches_the_closed_form():
     t, m = laws.PAPER_TEXT, laws.PAPER_MIX
     fit = lambda law: TransferFit(law.k, law.alpha, law.beta, 10,

@@ -31,6 +31,10 @@ def test_record_is_complete(data, tmp_path):
     assert r["steps"] == 24 and r["stop_reason"] == "budget"
     assert r["curve"][0]["step"] == 10 and all(math.isfinite(p["val_loss"]) for p in r["curve"])
     assert r["test_loss"] < math.log(data.vocab_size), "it learned something"
+    windows = runs.window_losses([saved])[spec.run_id]
+    assert len(windows) == saved["eval"]["test_windows"]
+    assert windows.mean() == pytest.approx(saved["test_loss"], abs=1e-6)
+    assert windows.std(ddof=1) / math.sqrt(len(windows)) == pytest.approx(saved["test_loss_se"], rel=1e-4)
     assert not list(tmp_path.rglob("*.tmp"))
 
 

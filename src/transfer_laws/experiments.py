@@ -119,9 +119,32 @@ def pretrain_seed(runs: pd.DataFrame, experiment: str = "pretrain-seed", referen
     return out.sort_values(["d_train_chars", "pretrain_seed"]).reset_index(drop=True)
 
 
-def high_data_comparison(runs: pd.DataFrame, sizes=None, experiments=("main", "alpha-puzzle")) -> pd.DataFrame:
+def paired_difference(a: list[np.ndarray], b: list[np.ndarray]) -> tuple[float, float]:
+    """Mean and standard error of (loss of a) - (loss of b), paired over test windows.
+
+    ``a`` and ``b`` hold the per-window losses (nats/token) of one or more runs each (e.g. seeds),
+    all scored on the same windows; each side is averaged over its runs window by window first. The
+    standard error is that of the mean of the per-window differences, so it counts only the
+    evaluation noise the two sides do not share."""
+    if not a or not b:
+        raise ValueError("paired_difference needs at least one run on each side")
+    n = {len(w) for w in [*a, *b]}
+    if len(n) != 1:
+        raise ValueError(f"runs scored on different numbers of test windows ({sorted(n)}) cannot be paired")
+    d = np.mean(a, axis=0) - np.mean(b, axis=0)
+    if len(d) < 2:
+        raise ValueError("a paired standard error needs at least 2 windows")
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+
+
+def high_data_comparison(runs: pd.DataFrame, sizes=None, experiments=("main", "alpha-puzzle"),
+                         window_losses: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Text- against mix-pretrained fine-tuned test loss at every D_F, per size (mean over seeds), with
-    the from-scratch loss at the same D where it exists, and which pre-training reached the lower loss."""
+    the from-scratch loss at the same D where it exists, and which pre-training reached the lower loss.
+
+    With ``window_losses`` (run id -> per-window test losses, ``runs.window_losses``), the column
+    ``text_minus_mix_se_nats`` holds the standard error of the gap paired over test windows, where
+    every text and mix run of the point stores its windows (NaN elsewhere)."""
     t = runs[(runs.phase == "target") & runs.experiment.isin(experiments)]
     if sizes is not None:
         t = t[t["size"].isin(sizes)]
@@ -136,9 +159,18 @@ def high_data_comparison(runs: pd.DataFrame, sizes=None, experiments=("main", "a
               .rename("finetune_epochs").reset_index())
     wide = wide.merge(epochs, on=["size", "d_train_chars"], how="left")
     wide["text_minus_mix_nats"] = wide["text"] - wide["mix"]
+    wide["text_minus_mix_se_nats"] = np.nan
+    if window_losses:
+        for i, r in wide.iterrows():
+            point = t[(t["size"] == r["size"]) & (t.d_train_chars == r.d_train_chars)]
+            ids = {c: list(point[point.curriculum == c].run_id) for c in ("text", "mix")}
+            if all(rid in window_losses for c in ids for rid in ids[c]):
+                _, se = paired_difference([window_losses[x] for x in ids["text"]], [window_losses[x] for x in ids["mix"]])
+                wide.loc[i, "text_minus_mix_se_nats"] = se
     wide["lower_loss"] = np.where(wide["text"] < wide["mix"], "text", "mix")
     return wide[["size", "n_params", "d_train_chars", "finetune_epochs", "scratch", "text", "mix",
-                 "text_minus_mix_nats", "lower_loss"]].sort_values(["n_params", "d_train_chars"]).reset_index(drop=True)
+                 "text_minus_mix_nats", "text_minus_mix_se_nats", "lower_loss"]].sort_values(
+        ["n_params", "d_train_chars"]).reset_index(drop=True)
 
 
 def finetune_lr(runs: pd.DataFrame, experiment: str = "finetune-lr", reference: str = "main") -> pd.DataFrame:

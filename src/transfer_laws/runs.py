@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from transfer_laws.hparams import learning_rate
@@ -132,6 +133,13 @@ def write_record(record: dict, root: Path | None = None) -> Path:
 def load_records(root: Path | None = None) -> list[dict]:
     d = results_dir(root) / "runs"
     return [json.loads(p.read_text()) for p in sorted(d.glob("*.json"))] if d.exists() else []
+
+
+def window_losses(records: list[dict]) -> dict[str, np.ndarray]:
+    """Run id -> per-window test losses (nats/token), for the records that store them (those written
+    after per-window losses were added to the record; older records have only the mean and its SE)."""
+    return {r["run_id"]: np.asarray(r["test_window_losses_nats"], dtype=float)
+            for r in records if r.get("test_window_losses_nats")}
 
 
 # ---- tables ---------------------------------------------------------------------------------

@@ -20,6 +20,11 @@ def curves_frame(root=None) -> pd.DataFrame:
     return runs.curves_table(runs.load_records(root))
 
 
+def window_losses(root=None) -> dict:
+    """Run id -> per-window test losses (nats/token) of the committed runs that store them."""
+    return runs.window_losses(runs.load_records(root))
+
+
 def grid_progress(grid: Path = MAIN_GRID, root=None, data=None) -> pd.DataFrame:
     """Every planned run of a grid file, one row each, with ``done`` (its record exists)."""
     from transfer_laws.sweep import load_grid

@@ -55,8 +55,9 @@ class EvalSet:
 
 
 @torch.no_grad()
-def evaluate(model: GPT, es: EvalSet, batch_size: int = 64) -> dict[str, float]:
-    """Mean loss in nats/token, its standard error over windows, and bits per character."""
+def evaluate(model: GPT, es: EvalSet, batch_size: int = 64) -> dict:
+    """Mean loss in nats/token, its standard error over windows, bits per character, and the loss of
+    each window (nats/token; two runs scored on the same windows can then be compared pairwise)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -70,7 +71,8 @@ def evaluate(model: GPT, es: EvalSet, batch_size: int = 64) -> dict[str, float]:
     w = torch.cat(per_window).double()
     mean = float(w.mean())
     n_tokens = es.y.numel()
-    return {"loss": mean, "se": float(w.std() / math.sqrt(len(w))), "bits_per_char": mean * n_tokens / es.chars / math.log(2)}
+    return {"loss": mean, "se": float(w.std() / math.sqrt(len(w))), "bits_per_char": mean * n_tokens / es.chars / math.log(2),
+            "window_losses": w.tolist()}
 
 
 class WindowStream(torch.utils.data.IterableDataset):
@@ -315,6 +317,7 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
         "epochs": tokens_seen / d_train_tokens, "best_step": evaluator.best_step,
         "val_loss": evaluator.best_loss, "test_loss": test["loss"], "test_loss_se": test["se"],
         "test_bits_per_char": test["bits_per_char"],
+        "test_window_losses_nats": [round(x, 6) for x in test["window_losses"]],
         "stop_reason": stop_reason, "budget_stopped": stop_reason == "budget",
         "flops_kaplan": tokens_seen * fl["kaplan"], "flops_full": tokens_seen * fl["full"],
         "curve": evaluator.curve, "eval": {"val_windows": val.x.shape[0], "test_windows": N_TEST_WINDOWS,
