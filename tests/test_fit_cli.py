@@ -81,3 +81,40 @@ def test_speed_200_runs_200_bootstrap(tmp_path):
     r = fit(p, "--json", "--bootstrap", 200)
     assert r.returncode == 0, r.stderr
     assert time.perf_counter() - t < 30
+
+
+def _record(run_id, windows, curriculum="text", hashes="h"):
+    w = np.asarray(windows)
+    return {"run_id": run_id, "spec": {"phase": "target", "experiment": "main", "curriculum": curriculum,
+                                       "size": "n13k", "d_train_chars": 1e6, "seed": 0},
+            "test_loss": float(w.mean()), "test_loss_se": float(w.std(ddof=1) / np.sqrt(len(w))),
+            "data_hashes": {"python": hashes}, "eval": {"test_windows": len(w), "n_ctx": 128},
+            "test_window_losses_nats": [float(x) for x in w]}
+
+
+def test_results_compare_pairs_windows_and_names_bad_ids(tmp_path):
+    rng = np.random.default_rng(0)
+    hard = rng.gamma(2.0, 1.5, size=512)
+    a, b = _record("aaaa1111", hard + 0.05 + rng.normal(0, 0.02, 512)), _record("bbbb2222", hard, "mix")
+    old = {**_record("cccc3333", hard, "mix"), "test_window_losses_nats": None}
+    for r in (a, b, old):
+        (tmp_path / "runs").mkdir(exist_ok=True)
+        (tmp_path / "runs" / f"{r['run_id']}.json").write_text(json.dumps(r))
+
+    def compare(*ids):
+        return subprocess.run([sys.executable, "-m", "transfer_laws", "results", "compare", *ids, "--results",
+                               str(tmp_path)], capture_output=True, text=True)
+
+    r = compare("aaaa", "bbbb")
+    assert r.returncode == 0, r.stderr
+    line = r.stdout.splitlines()[-1]
+    gap, se = float(line.split()[4]), float(line.split()[6])
+    assert abs(gap - 0.05) < 3 * se and se < 0.003 and "paired over 512 test windows" in line
+    r = compare("aaaa", "cccc")
+    assert r.returncode == 0 and "unpaired" in r.stdout
+    assert float(r.stdout.splitlines()[-1].split()[6]) > 20 * se  # the shared window difficulty is not removed
+    r = compare("aaaa", "dddd")
+    assert r.returncode == 2 and "run id 'dddd' matches 0 committed records" in r.stderr
+    (tmp_path / "runs" / "dddd4444.json").write_text(json.dumps(_record("dddd4444", hard, hashes="other")))
+    r = compare("aaaa", "dddd")
+    assert r.returncode == 2 and "different test data" in r.stderr

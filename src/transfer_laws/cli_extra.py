@@ -42,6 +42,39 @@ def _results(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    """Test loss of run A minus run B, paired over the test windows when both records store them."""
+    import math
+
+    from transfer_laws.experiments import paired_difference
+    from transfer_laws.runs import load_records, window_losses
+
+    by_id = {r["run_id"]: r for r in load_records(args.results)}
+    recs = []
+    for rid in (args.run_a, args.run_b):
+        hits = [r for k, r in by_id.items() if k.startswith(rid)]
+        if len(hits) != 1:
+            raise ValueError(f"run id {rid!r} matches {len(hits)} committed records (need exactly one)")
+        recs.append(hits[0])
+    a, b = recs
+    for r in recs:
+        s = r["spec"]
+        print(f"{r['run_id']}  {s['phase']:8s} {s['experiment']:14s} {s['curriculum']:7s} {s['size']:6s} "
+              f"D={s.get('d_train_chars') or 0:.3g} seed={s['seed']}  test {r['test_loss']:.4f} "
+              f"+- {r['test_loss_se']:.4f} nats/token")
+    if a["data_hashes"] != b["data_hashes"] or a["eval"] != b["eval"]:
+        raise ValueError("the two runs were scored on different test data (token hashes or evaluation settings differ)")
+    w = window_losses([a, b])
+    if len(w) == 2:
+        gap, se = paired_difference([w[a["run_id"]]], [w[b["run_id"]]])
+        how = f"paired over {len(w[a['run_id']])} test windows"
+    else:
+        gap, se = a["test_loss"] - b["test_loss"], math.hypot(a["test_loss_se"], b["test_loss_se"])
+        how = "unpaired (a record predates per-window losses): an upper bound on the evaluation noise"
+    print(f"A - B = {gap:+.4f} +- {se:.4f} nats/token ({gap / se:+.1f} SE), {how}")
+    return 0
+
+
 def _bench(args) -> int:
     from transfer_laws.bench import run_bench
     from transfer_laws.datasets import StudyData
@@ -77,7 +110,12 @@ def register(sub) -> None:
     rsub = r.add_subparsers(dest="results_cmd", required=True)
     t = rsub.add_parser("table", help="regenerate results/runs.csv and results/curves.csv")
     t.add_argument("--results", type=Path, default=None)
-    r.set_defaults(func=_results)
+    t.set_defaults(func=_results)
+    c = rsub.add_parser("compare", help="test loss of run A minus run B, with its standard error")
+    c.add_argument("run_a", help="run id (or a unique prefix)")
+    c.add_argument("run_b", help="run id (or a unique prefix)")
+    c.add_argument("--results", type=Path, default=None)
+    c.set_defaults(func=_compare)
 
     b = sub.add_parser("bench", help="plain PyTorch loop vs Lightning, tokens/s and FLOP/s")
     b.add_argument("--sizes", default="n28k,n336k,n3m")
