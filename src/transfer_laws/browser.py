@@ -138,7 +138,7 @@ def check_page(chromium: str, server: _Server, rel: str, site: Path, budget_ms: 
         problems.append(f"chromium exited with {proc.returncode}")
     for path, code in server.requests[start:]:
         # Chromium asks every origin for /favicon.ico on its own, whether or not a page links one (it
-        # did so for the redirecting index.html only some of the time); that is not a load of the page's
+        # did so for the redirecting index.html only some of the time); that is not a load the page asked for.
         if code >= 400 and path not in BROWSER_IMPLICIT_REQUESTS:
             problems.append(f"request {path} failed with HTTP {code}")
     scan = _ChartScan()
