@@ -13,7 +13,11 @@ import torch
 from transfer_laws.data import tokens
 from transfer_laws.data.prepare import ensure_prepared
 from transfer_laws.runs import RunSpec
-from transfer_laws.training import N_VAL_WINDOWS, EvalSet
+from transfer_laws.training import EvalSet
+
+SPAN_TOKENS = 512  # a data sample is built from pieces of files of at most this many tokens (~1,200 chars)
+N_STREAMS = 4  # data seeds 1..4 draw from disjoint sets of files until their hand (~2.5e7 chars) runs out
+SPAN_ORDER_SEED = 20261202  # the one fixed shuffle of the files that the hands share out
 
 
 class StudyData:
@@ -38,6 +42,9 @@ class StudyData:
         """
         if spec.phase == "target":
             arr = self.array("python", "train")
+            if spec.data_seed:
+                toks, cum = sample_stream(arr, spec.data_seed, spec.d_train_chars)
+                return [toks], [1.0], len(toks), int(cum[-1]) / len(toks)
             prefix = arr.prefix(spec.d_train_chars)
             return [prefix], [1.0], len(prefix), int(arr.cum_chars[len(prefix) - 1]) / len(prefix)
         text = self.array("text", "train")
@@ -55,13 +62,14 @@ class StudyData:
         return arrays, weights, d_tokens, cpt
 
     def val_set(self, spec: RunSpec) -> EvalSet:
+        n = spec.val_windows
         if spec.phase == "target":
-            return self._windows("python", "val", N_VAL_WINDOWS, spec.n_ctx)
+            return self._windows("python", "val", n, spec.n_ctx)
         if spec.curriculum == "mix":
-            half = N_VAL_WINDOWS // 2
+            half = n // 2
             return EvalSet.concat([self._windows("text", "val", half, spec.n_ctx),
                                    self._windows("code", "val", half, spec.n_ctx)])
-        return self._windows("text", "val", N_VAL_WINDOWS, spec.n_ctx)
+        return self._windows("text", "val", n, spec.n_ctx)
 
     def test_set(self, n_windows: int, n_ctx: int) -> EvalSet:
         return self._windows("python", "test", n_windows, n_ctx)
@@ -84,3 +92,65 @@ def eval_file_name(corpus: str, split: str, n: int, n_ctx: int) -> str:
 
 def save_eval_set(es: EvalSet, path: Path) -> None:
     np.savez(path, x=es.x.numpy(), y=es.y.numpy(), chars=np.int64(es.chars))
+
+
+def spans(arr: tokens.TokenArray, eot_id: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The split cut into spans: each document (ended by the end-of-text token) into pieces of at
+    most SPAN_TOKENS tokens. Returns (start, end, document index) per span, in file order."""
+    t = np.asarray(arr.tokens)
+    ends = np.flatnonzero(t == eot_id)
+    if not len(ends) or ends[-1] != len(t) - 1:
+        ends = np.append(ends, len(t))
+    doc_start = np.concatenate([[0], ends[:-1] + 1])
+    doc_len = ends - doc_start
+    keep = doc_len > 0
+    doc_start, doc_len, doc_id = doc_start[keep], doc_len[keep], np.flatnonzero(keep)
+    n = -(-doc_len // SPAN_TOKENS)
+    which = np.repeat(np.arange(len(n)), n)
+    j = np.arange(len(which)) - np.repeat(np.cumsum(n) - n, n)
+    start = doc_start[which] + j * SPAN_TOKENS
+    end = np.minimum(start + SPAN_TOKENS, doc_start[which] + doc_len[which])
+    return start, end, doc_id[which]
+
+
+def span_order(doc_of_span: np.ndarray, data_seed: int) -> np.ndarray:
+    """The order in which data seed ``data_seed`` (>= 1) takes the spans: the documents are dealt,
+    after one fixed shuffle, round-robin into N_STREAMS hands; a seed takes the spans of its own hand
+    in a shuffled order first, then all the others. Samples of different seeds therefore come from
+    different files up to the size of a hand (~1/N_STREAMS of the split), a seed's samples are nested
+    (a larger D extends a smaller one), and a sample of D_F = 1e4 characters spans ~9 files."""
+    if data_seed < 1:
+        raise ValueError(f"data_seed must be >= 1 for a sampled stream, got {data_seed}")
+    docs = np.unique(doc_of_span)
+    hand_of_doc = np.empty(docs.max() + 1, dtype=np.int64)
+    hand_of_doc[np.random.default_rng(SPAN_ORDER_SEED).permutation(docs)] = np.arange(len(docs)) % N_STREAMS
+    rng = np.random.default_rng([SPAN_ORDER_SEED, data_seed])
+    mine = hand_of_doc[doc_of_span] == (data_seed - 1) % N_STREAMS
+    idx = np.arange(len(doc_of_span))
+    return np.concatenate([rng.permutation(idx[mine]), rng.permutation(idx[~mine])])
+
+
+def sample_stream(arr: tokens.TokenArray, data_seed: int, d_chars: int, eot_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``d_chars`` characters of data seed ``data_seed``'s stream: spans of at most
+    SPAN_TOKENS tokens from random files and packages (the last one cut at a token boundary), joined
+    by the end-of-text token (zero characters). Returns (tokens, cumulative characters)."""
+    if d_chars > arr.n_chars:
+        raise tokens.DataSizeError(f"D = {d_chars:,} characters is larger than the {arr.corpus}/{arr.split} split "
+                                   f"({arr.n_chars:,} characters)")
+    start, end, doc = spans(arr, eot_id)
+    order = span_order(doc, data_seed)
+    cum = np.asarray(arr.cum_chars, dtype=np.int64)
+    starts, ends = start[order], end[order]
+    span_chars = cum[ends - 1] - np.where(starts > 0, cum[np.maximum(starts - 1, 0)], 0)
+    need = int(np.searchsorted(np.cumsum(span_chars), d_chars, side="left")) + 1
+    pieces, chars = [], []
+    for s, e in zip(starts[:need], ends[:need]):
+        c = cum[s:e] - (cum[s - 1] if s > 0 else 0)
+        pieces += [np.asarray(arr.tokens[s:e]), np.asarray([eot_id], dtype=arr.tokens.dtype)]
+        chars += [np.diff(c, prepend=0), np.zeros(1, dtype=np.int64)]
+    toks = np.concatenate(pieces[:-1])
+    cum_out = np.cumsum(np.concatenate(chars[:-1]))
+    n = int(np.searchsorted(cum_out, d_chars, side="right"))
+    if n < 1:
+        raise tokens.DataSizeError(f"D = {d_chars} characters is shorter than one token")
+    return toks[:n], cum_out[:n]

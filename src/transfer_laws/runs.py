@@ -22,6 +22,19 @@ from transfer_laws.model import LADDER
 
 PHASES = ("pretrain", "target")
 PRETRAIN_CURRICULA = ("text", "mix")
+SCHEDULES = ("cosine", "wsd")
+BATCH_RULES = ("fixed", "one_pass")
+# The fields added for the second recipe, at the values every first-grid run had: left out of the
+# hash at these values (so no committed id changes), hashed as soon as they differ.
+LEGACY = {"recipe": 1, "data_seed": 0, "val_windows": 128, "test_windows": 512, "schedule": "cosine",
+          "cooldown_frac": 0.2, "warmup_steps": None, "batch_rule": "fixed", "eval_growth": 1.25}
+
+
+def spec_id(spec: dict) -> str:
+    """The run id: the first 16 hex digits of the sha256 of the spec's JSON, legacy-valued new fields
+    left out (see LEGACY)."""
+    blob = {k: v for k, v in spec.items() if not (k in LEGACY and v == LEGACY[k])}
+    return hashlib.sha256(json.dumps(blob, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,19 @@ class RunSpec:
     mix_code_fraction: float = 0.5  # mix pre-training: share of tokens from the code corpus
     contamination_frac: float = 0.0  # pretrain: share of tokens from the Python *aside* split
     experiment: str = "main"
+    # ---- the second study's recipe (issue 17). Each field below is left out of the run id while it
+    # holds its LEGACY value, so every record written before these fields existed keeps its id. ----
+    recipe: int = 1  # 1: the first grid's training loop; 2: see RECIPE_2 below
+    data_seed: int = 0  # target runs: 0 = the first D characters of the fixed file order; k >= 1 = the
+    #                     k-th disjoint sample of spans from random files (datasets.sample_stream)
+    val_windows: int = 128  # fixed validation windows (early stopping and best-step selection)
+    test_windows: int = 512  # fixed Python test windows for the reported loss
+    schedule: str = "cosine"  # "cosine" (to 10% over the horizon) | "wsd" (warm-up, stable, 1-sqrt cool-down)
+    cooldown_frac: float = 0.2  # wsd: the share of the run spent cooling down
+    warmup_steps: int | None = None  # explicit warm-up steps (None: warmup_frac of the horizon)
+    batch_rule: str = "fixed"  # "fixed" | "one_pass": the largest power of 2 <= batch_size whose step
+    #                            holds at most one pass over the training tokens
+    eval_growth: float = 1.25  # evaluation steps grow by this factor (every step while that adds < 1)
 
     def __post_init__(self):
         if self.phase not in PHASES:
@@ -66,6 +92,23 @@ class RunSpec:
                 raise ValueError("a fine-tune needs pretrain_id; a scratch run must not have one")
         if not 0 <= self.warmup_frac <= 0.1:
             raise ValueError("warmup_frac must be within [0, 0.1]")
+        if self.recipe not in (1, 2):
+            raise ValueError(f"unknown recipe {self.recipe!r} (expected 1 or 2)")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r} (expected {SCHEDULES})")
+        if self.batch_rule not in BATCH_RULES:
+            raise ValueError(f"unknown batch_rule {self.batch_rule!r} (expected {BATCH_RULES})")
+        if self.recipe == 1 and any(getattr(self, k) != v for k, v in LEGACY.items() if k != "recipe"):
+            changed = sorted(k for k, v in LEGACY.items() if k != "recipe" and getattr(self, k) != v)
+            raise ValueError(f"fields {changed} need recipe = 2 (recipe 1 is the first grid's loop)")
+        if self.data_seed < 0 or (self.data_seed and self.phase == "pretrain"):
+            raise ValueError("data_seed must be >= 0, and 0 for pre-training")
+        if not 0 < self.cooldown_frac < 1:
+            raise ValueError("cooldown_frac must be within (0, 1)")
+        if self.warmup_steps is not None and self.warmup_steps < 0:
+            raise ValueError("warmup_steps must be >= 0")
+        if self.eval_growth <= 1:
+            raise ValueError("eval_growth must be > 1")
 
     @classmethod
     def make(cls, **kw) -> "RunSpec":
@@ -77,8 +120,7 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        blob = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return spec_id(asdict(self))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -42,7 +42,8 @@ from transfer_laws.model import LADDER, GPTConfig, flops_per_token
 from transfer_laws.runs import RunSpec
 
 SPEC_FIELDS = {f.name for f in fields(RunSpec)}
-BLOCK_EXTRA = {"tokens_multiplier", "pretrain"}
+BLOCK_EXTRA = {"tokens_multiplier", "pretrain", "extend_lr"}
+MAX_LR_EXTENSIONS = 4  # rates added beyond an edge of a block's sweep, at most, per side
 
 
 class GridError(ValueError):
@@ -89,8 +90,13 @@ def write_plan_file(plan: list[PlannedRun], path: Path) -> None:
     runs.atomic_write_bytes(Path(path), "".join(json.dumps(p.spec.to_dict()) + "\n" for p in plan).encode())
 
 
-def load_grid(path: Path, data=None) -> list[PlannedRun]:
-    """Parse a grid TOML (or a ``.jsonl`` plan) into planned runs (pre-training first, then coarse-to-fine)."""
+def load_grid(path: Path, data=None, root: Path | None = None) -> list[PlannedRun]:
+    """Parse a grid TOML (or a ``.jsonl`` plan) into planned runs (pre-training first, then coarse-to-fine).
+
+    A block with ``extend_lr = F`` is a learning-rate sweep that grows until its best rate is
+    bracketed: once every rate of a cell (the block's runs that differ only in ``lr``) has a record
+    in ``root`` and the lowest validation loss is at the lowest (highest) rate, the plan gains that
+    rate / F (x F), up to MAX_LR_EXTENSIONS per side."""
     if str(path).endswith(".jsonl"):
         return load_plan_file(path)
     try:
@@ -119,7 +125,7 @@ def load_grid(path: Path, data=None) -> list[PlannedRun]:
         unknown = set(block) - SPEC_FIELDS - BLOCK_EXTRA
         if unknown:
             raise GridError(f"{path}: block #{b_i + 1}: unknown keys {sorted(unknown)}")
-        keys = [k for k in block if k != "pretrain"]
+        keys = [k for k in block if k not in ("pretrain", "extend_lr")]
         values = [block[k] if isinstance(block[k], list) else [block[k]] for k in keys]
         for combo in itertools.product(*values):
             kw = {**defaults, **dict(zip(keys, combo))}
@@ -130,26 +136,44 @@ def load_grid(path: Path, data=None) -> list[PlannedRun]:
                 kw["max_steps"] = int(steps_by_size[kw["size"]])
             if kw.get("phase") == "pretrain":
                 mult = float(kw.pop("tokens_multiplier", 1.0))
-                kw["train_tokens"] = pretrain_tokens(kw, rule, mult, data)
+                if "train_tokens" not in kw:  # an explicit budget (the same for every size) wins over the rule
+                    kw["train_tokens"] = pretrain_tokens(kw, rule, mult, data)
                 kw.setdefault("max_epochs", rule.get("max_text_epochs", 4))
                 try:
                     spec = RunSpec.make(**kw)
                 except (TypeError, ValueError) as exc:
                     raise GridError(f"{path}: block #{b_i + 1}: {exc}") from None
-                pretrains.append((spec, {"tokens_multiplier": mult}))
+                pretrains.append((spec, {"tokens_multiplier": mult, "extend_lr": block.get("extend_lr")}))
             else:
                 kw.pop("tokens_multiplier", None)
-                targets.append((kw, dict(block.get("pretrain", {})), b_i))
+                match = dict(block.get("pretrain", {}))
+                bad_match = set(match) - SPEC_FIELDS - {"tokens_multiplier"}
+                if bad_match:
+                    raise GridError(f"{path}: block #{b_i + 1}: unknown `pretrain` keys {sorted(bad_match)}")
+                mkeys = list(match)
+                for mcombo in itertools.product(*[match[k] if isinstance(match[k], list) else [match[k]] for k in mkeys]):
+                    targets.append((dict(kw) | ({"_extend_lr": block["extend_lr"]} if "extend_lr" in block else {}),
+                                    dict(zip(mkeys, mcombo)), b_i))
 
-    planned = [PlannedRun(s, (0, LADDER_INDEX[s.size], s.seed, s.curriculum), tags) for s, tags in pretrains]
-    target_specs = []
+    # pre-training first; within a wsd family the shorter budgets first, so that each run's cool-down
+    # start is a fork the next, longer, run can start from
+    planned = [PlannedRun(s, (0, LADDER_INDEX[s.size], s.seed, s.curriculum, s.train_tokens), tags)
+               for s, tags in pretrains]
+    target_specs, extend = [], {}
     for kw, match, b_i in targets:
+        factor = kw.pop("_extend_lr", None)
         if kw.get("curriculum") != "scratch":
             kw["pretrain_id"] = _match_pretrain(kw, match, pretrains, path, b_i)
         try:
             target_specs.append(RunSpec.make(**kw))
         except (TypeError, ValueError) as exc:
             raise GridError(f"{path}: block #{b_i + 1}: {exc}") from None
+        if factor:
+            extend[target_specs[-1]] = float(factor)
+    extend.update({s: float(tags["extend_lr"]) for s, tags in pretrains if tags.get("extend_lr")})
+    added = extend_lr_sweeps(extend, root)
+    pretrains += [(s, {"tokens_multiplier": 1.0, "extended": True}) for s in added if s.phase == "pretrain"]
+    target_specs += [s for s in added if s.phase == "target"]
     if data is not None:
         for s in target_specs:
             data.array("python", "train").n_tokens_for_chars(s.d_train_chars)  # D larger than the data?
@@ -177,6 +201,42 @@ def load_grid(path: Path, data=None) -> list[PlannedRun]:
 LADDER_INDEX = {name: i for i, name in enumerate(LADDER)}
 
 
+def lr_cell(spec: RunSpec) -> tuple:
+    """What a learning-rate sweep holds fixed: every spec field but the rate."""
+    return tuple(sorted((k, v) for k, v in spec.to_dict().items() if k != "lr"))
+
+
+def extend_lr_sweeps(extend: dict[RunSpec, float], root: Path | None) -> list[RunSpec]:
+    """The rates to add to sweeps whose finished best is at an edge (see ``load_grid``)."""
+    from dataclasses import replace
+
+    done = {r["run_id"]: r for r in runs.load_records(root)} if extend else {}
+    cells: dict[tuple, list[RunSpec]] = {}
+    for s in extend:
+        cells.setdefault(lr_cell(s), []).append(s)
+    added = []
+    for cell, members in cells.items():
+        factor = extend[members[0]]
+        base = {round(s.lr, 12) for s in members}
+        for _ in range(2 * MAX_LR_EXTENSIONS):
+            members = sorted(members, key=lambda s: s.lr)
+            if not all(s.run_id in done for s in members):
+                break
+            losses = [done[s.run_id]["val_loss"] for s in members]
+            best = min(range(len(members)), key=losses.__getitem__)
+            if 0 < best < len(members) - 1:
+                break
+            edge = members[best]
+            new_lr = float(f"{edge.lr / factor if best == 0 else edge.lr * factor:.4g}")
+            side_added = sum((s.lr < min(base)) if best == 0 else (s.lr > max(base)) for s in members)
+            if side_added >= MAX_LR_EXTENSIONS:
+                break
+            new = replace(edge, lr=new_lr)
+            members.append(new)
+            added.append(new)
+    return added
+
+
 def pretrain_tokens(kw: dict, rule: dict, multiplier: float, data) -> int:
     """tokens = multiplier * tokens_per_param * N_total, capped at max_text_epochs over the text."""
     vocab = data.vocab_size if data is not None else GPTConfig().vocab_size
@@ -191,9 +251,12 @@ def pretrain_tokens(kw: dict, rule: dict, multiplier: float, data) -> int:
 
 
 def _match_pretrain(kw, match, pretrains, path, b_i) -> str:
+    """The one pre-training run with the fine-tune's curriculum and size and the `pretrain` table's
+    values (any spec field; seed 0, the fine-tune's experiment and no contamination unless given)."""
     want = {"curriculum": kw["curriculum"], "size": kw["size"], "seed": match.get("seed", 0),
             "experiment": match.get("experiment", kw.get("experiment", "main")),
             "contamination_frac": match.get("contamination_frac", 0.0)}
+    want.update({k: v for k, v in match.items() if k in SPEC_FIELDS})
     mult = float(match.get("tokens_multiplier", 1.0))
     hits = [s for s, tags in pretrains
             if all(getattr(s, k) == v for k, v in want.items()) and tags["tokens_multiplier"] == mult]
@@ -229,7 +292,7 @@ def shard(plan: list[PlannedRun], i: int, n: int) -> list[PlannedRun]:
 
 def estimate(spec: RunSpec, data, tokens_per_second: dict[str, float]) -> dict:
     """Upper-bound cost of a run: its full step budget (early stopping usually ends it sooner)."""
-    from transfer_laws.training import budget_steps
+    from transfer_laws.training import batch_size, budget_steps, eval_schedule
 
     cfg = GPTConfig.from_name(spec.size, vocab_size=data.vocab_size, n_ctx=spec.n_ctx)
     if spec.phase == "target":
@@ -237,11 +300,16 @@ def estimate(spec: RunSpec, data, tokens_per_second: dict[str, float]) -> dict:
     else:
         d_tokens = spec.train_tokens
     steps = budget_steps(spec, d_tokens)
-    tokens = steps * spec.batch_size * spec.n_ctx
+    tokens = steps * batch_size(spec, d_tokens) * spec.n_ctx
     fl = flops_per_token(cfg)
     tps = tokens_per_second.get(spec.size)
-    # evaluation adds ~ (val windows x eval count) forward tokens; counted as 15% overhead
-    seconds = 1.15 * tokens / tps if tps else float("nan")
+    if spec.recipe == 1:  # evaluation adds ~ (val windows x eval count) forward tokens; counted as 15% overhead
+        seconds = 1.15 * tokens / tps if tps else float("nan")
+    else:  # every evaluation counted: forward passes at ~1/3 of a training token's cost, plus 5%
+        n_evals = len(eval_schedule(steps, first=1, growth=spec.eval_growth)) + 1
+        per_eval = spec.val_windows + (128 if spec.phase == "pretrain" else 0)
+        eval_tokens = (n_evals * per_eval + spec.test_windows * (2 if spec.phase == "pretrain" else 1)) * spec.n_ctx
+        seconds = 1.05 * (tokens + eval_tokens / 3) / tps if tps else float("nan")
     return {"steps": steps, "tokens": tokens, "flops_kaplan": tokens * fl["kaplan"], "flops_full": tokens * fl["full"],
             "seconds": seconds}
 
@@ -303,12 +371,16 @@ def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = N
     ``sizes`` / ``experiments`` restrict the grid (the pre-training runs they need are kept)."""
     from transfer_laws.training import resolve_device
 
-    plan = load_grid(grid, data)
-    if sizes or experiments:
-        plan = select(plan, sizes, experiments)
-    if shard_spec:
-        i, n = (int(x) for x in shard_spec.split("/"))
-        plan = shard(plan, i, n)
+    def make_plan():
+        plan = load_grid(grid, data, root)
+        if sizes or experiments:
+            plan = select(plan, sizes, experiments)
+        if shard_spec:
+            i, n = (int(x) for x in shard_spec.split("/"))
+            plan = shard(plan, i, n)
+        return plan
+
+    plan = make_plan()
     dev = resolve_device(device) if not dry_run else ("cuda" if device == "cuda" else "cpu")
     tps = load_throughput(sorted({p.spec.size for p in plan}), data, dev, root)
     table = plan_table(plan, data, tps, root)
@@ -324,39 +396,64 @@ def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = N
         with __import__("pandas").option_context("display.max_rows", 500, "display.width", 200):
             log(todo.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
         return list(todo.run_id)
-    finished, deferred = [], []
-    queue = [p for p in plan if not runs.is_done(p.spec, root)]
-    for p in queue + [None]:
-        if p is None:  # one more pass over fine-tunes that waited on their pre-training
-            queue2, deferred = deferred, []
-            for q in queue2:
-                if _ready(q, root):
-                    finished += _run_one(q, data, device, root, trainer_kwargs, log)
-                else:
-                    log(f"skip {q.spec.run_id}: its pre-training run {q.spec.pretrain_id} is not done (another shard?)")
-            break
-        if max_runs is not None and len(finished) >= max_runs:
-            break
-        if runs.is_done(p.spec, root):
-            continue
-        if not _ready(p, root):
-            deferred.append(p)
-            continue
-        finished += _run_one(p, data, device, root, trainer_kwargs, log)
-    return finished
+    finished = []
+    while True:
+        forks = fork_steps(plan, data)
+        n_before = len(finished)
+        deferred = []
+        queue = [p for p in plan if not runs.is_done(p.spec, root)]
+        for p in queue + [None]:
+            if p is None:  # one more pass over fine-tunes that waited on their pre-training
+                queue2, deferred = deferred, []
+                for q in queue2:
+                    if max_runs is not None and len(finished) >= max_runs:
+                        break
+                    if _ready(q, root):
+                        finished += _run_one(q, data, device, root, trainer_kwargs, log, forks)
+                    else:
+                        log(f"skip {q.spec.run_id}: its pre-training run {q.spec.pretrain_id} is not done (another shard?)")
+                break
+            if max_runs is not None and len(finished) >= max_runs:
+                break
+            if runs.is_done(p.spec, root):
+                continue
+            if not _ready(p, root):
+                deferred.append(p)
+                continue
+            finished += _run_one(p, data, device, root, trainer_kwargs, log, forks)
+        if len(finished) == n_before or (max_runs is not None and len(finished) >= max_runs):
+            return finished
+        plan = make_plan()  # learning-rate sweeps may have grown
 
 
 def _ready(p: PlannedRun, root) -> bool:
     return p.spec.pretrain_id is None or runs.record_path(p.spec.pretrain_id, root).exists()
 
 
-def _run_one(p: PlannedRun, data, device, root, trainer_kwargs, log) -> list[str]:
+def fork_steps(plan: list[PlannedRun], data) -> dict[str, set[int]]:
+    """wsd family -> the cool-down starts of its planned runs (where a fork is saved)."""
+    from transfer_laws import resume
+    from transfer_laws.training import budget_steps, cooldown_start
+
+    out: dict[str, set[int]] = {}
+    for p in plan:
+        key = resume.family(p.spec)
+        if key is not None:
+            out.setdefault(key, set()).add(cooldown_start(budget_steps(p.spec, p.spec.train_tokens), p.spec.cooldown_frac))
+    return out
+
+
+def _run_one(p: PlannedRun, data, device, root, trainer_kwargs, log, forks=None) -> list[str]:
+    from transfer_laws import resume
     from transfer_laws.training import train
 
     s = p.spec
     t0 = time.perf_counter()
-    log(f"run {s.run_id}: {s.phase} {s.curriculum} {s.size} D={s.d_train_chars} tokens={s.train_tokens} seed={s.seed}")
-    r = train(s, data, device=device, results_root=root, trainer_kwargs=trainer_kwargs)
+    log(f"run {s.run_id}: {s.phase} {s.curriculum} {s.size} D={s.d_train_chars} tokens={s.train_tokens} "
+        f"seed={s.seed} data_seed={s.data_seed} lr={s.lr:.3g}")
+    key = resume.family(s)
+    r = train(s, data, device=device, results_root=root, trainer_kwargs=trainer_kwargs,
+              fork_steps=sorted((forks or {}).get(key, ())) if key else ())
     log(f"  done {s.run_id}: test {r['test_loss']:.4f} nats/token ({r['stop_reason']}, {r['steps']} steps, "
         f"{time.perf_counter() - t0:.0f}s)")
     return [s.run_id]

@@ -21,7 +21,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping
+from lightning.pytorch.callbacks import Callback
 
 from transfer_laws import runs
 from transfer_laws.data.tokens import TokenArray
@@ -76,9 +76,15 @@ def evaluate(model: GPT, es: EvalSet, batch_size: int = 64) -> dict:
 
 
 class WindowStream(torch.utils.data.IterableDataset):
-    """Endless batches of random windows from token arrays, mixed by weight; order set by the seed."""
+    """Endless batches of random windows from token arrays, mixed by weight; order set by the seed.
 
-    def __init__(self, arrays: list[np.ndarray], weights: list[float], batch_size: int, n_ctx: int, seed: int):
+    ``indexed=False`` (recipe 1): one random stream drawn in sequence. ``indexed=True`` (recipe 2):
+    batch t is drawn from its own generator, seeded by (seed, t), so a run resumed at step t sees the
+    batches it would have seen uninterrupted; ``start`` is the first batch index to yield."""
+
+    def __init__(self, arrays: list[np.ndarray], weights: list[float], batch_size: int, n_ctx: int, seed: int,
+                 indexed: bool = False, start: int = 0):
+        self.indexed, self.start = indexed, start
         for a in arrays:
             if len(a) < n_ctx + 2:
                 raise ValueError(f"training data of {len(a)} tokens is shorter than one window ({n_ctx + 1})")
@@ -100,10 +106,12 @@ class WindowStream(torch.utils.data.IterableDataset):
 
     def __iter__(self):
         rng = np.random.default_rng(self.seed)
-        batch_index = 0
+        batch_index = self.start if self.indexed else 0
         while True:
             rows = []
             counts = self.counts(batch_index)
+            if self.indexed:
+                rng = np.random.default_rng([self.seed, batch_index])
             batch_index += 1
             for a, k in zip(self.arrays, counts):
                 starts = rng.integers(0, len(a) - self.n_ctx - 1, size=k)
@@ -116,23 +124,30 @@ class WindowDataModule(L.LightningDataModule):
     """Training windows of one run: random windows of the first D characters (target runs) or of the
     pre-training corpora, mixed by weight; the order is set by the run's seed."""
 
-    def __init__(self, arrays: list[np.ndarray], weights: list[float], batch_size: int, n_ctx: int, seed: int):
+    def __init__(self, arrays: list[np.ndarray], weights: list[float], batch_size: int, n_ctx: int, seed: int,
+                 indexed: bool = False):
         super().__init__()
-        self.stream = WindowStream(arrays, weights, batch_size, n_ctx, seed)
+        self.stream = WindowStream(arrays, weights, batch_size, n_ctx, seed, indexed=indexed)
 
     def train_dataloader(self):
+        if self.stream.indexed:  # a resumed run (checkpoint restored before this call) continues its batches
+            self.stream.start = self.trainer.global_step if self.trainer is not None else 0
         return torch.utils.data.DataLoader(self.stream, batch_size=None, num_workers=0)
 
 
 # ---- the LightningModule --------------------------------------------------------------------
 
 class LitGPT(L.LightningModule):
-    """Thin wrapper: AdamW, linear warm-up then cosine decay (to 10%) over a fixed horizon."""
+    """Thin wrapper: AdamW, linear warm-up, then cosine decay (to 10%) over a fixed horizon, or
+    (``schedule="wsd"``) a constant rate and a 1-sqrt cool-down to zero over the last ``cooldown_frac``
+    of the horizon (Hägele et al. 2024), so that runs of different lengths share their stable phase."""
 
-    def __init__(self, model: GPT, lr: float, max_steps: int, warmup_steps: int, weight_decay: float):
+    def __init__(self, model: GPT, lr: float, max_steps: int, warmup_steps: int, weight_decay: float,
+                 schedule: str = "cosine", cooldown_frac: float = 0.2):
         super().__init__()
         self.model = model
         self.lr, self.max_steps, self.warmup_steps, self.weight_decay = lr, max_steps, warmup_steps, weight_decay
+        self.schedule, self.cooldown_start = schedule, cooldown_start(max_steps, cooldown_frac)
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -143,6 +158,10 @@ class LitGPT(L.LightningModule):
     def lr_at(self, step: int) -> float:
         if step < self.warmup_steps:
             return (step + 1) / self.warmup_steps
+        if self.schedule == "wsd":
+            if step < self.cooldown_start:
+                return 1.0
+            return max(0.0, 1 - math.sqrt((step - self.cooldown_start) / max(1, self.max_steps - self.cooldown_start)))
         t = min(1.0, (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps))
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t))
 
@@ -155,8 +174,14 @@ class LitGPT(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
+def cooldown_start(max_steps: int, cooldown_frac: float) -> int:
+    """The step at which a wsd run begins to cool down (the end of its shared stable phase)."""
+    return int(round((1 - cooldown_frac) * max_steps))
+
+
 def eval_schedule(max_steps: int, first: int = 10, growth: float = 1.25) -> list[int]:
-    """Evaluation steps, dense early: log-spaced from ``first`` by ``growth``, and the last step."""
+    """Evaluation steps, dense early: log-spaced from ``first`` by ``growth`` (every step while the
+    growth adds less than one), and the last step."""
     steps, s = [], float(first)
     while s < max_steps:
         steps.append(int(round(s)))
@@ -164,46 +189,86 @@ def eval_schedule(max_steps: int, first: int = 10, growth: float = 1.25) -> list
     return sorted(set(steps + [max_steps]))
 
 
-class ScheduledEarlyStopping(EarlyStopping):
-    """Lightning's early stopping, checked at our evaluation steps instead of at epoch ends."""
-
-    def on_validation_end(self, trainer, pl_module):
-        return
-
-    def on_train_epoch_end(self, trainer, pl_module):
-        return
-
-    def check(self, trainer) -> None:
-        self._run_early_stopping_check(trainer)
-
-
 class ScheduledEval(Callback):
-    """Evaluates at the scheduled steps, records the curve, keeps the best weights."""
+    """Evaluates at the scheduled steps, records the curve, keeps the best weights, and stops the run
+    after ``patience`` evaluations without improvement (a non-finite loss stops it at once).
 
-    def __init__(self, schedule, val: EvalSet, zero_shot: EvalSet | None, stopper: ScheduledEarlyStopping,
-                 flops: dict[str, float], tokens_per_step: int, chars_per_token: float):
-        self.schedule, self.val, self.zero_shot, self.stopper = set(schedule), val, zero_shot, stopper
+    ``eval_step0`` also evaluates the weights before the first step (recipe 2: a fine-tune's best
+    step may be 0, its checkpoint). Its whole state (curve, best weights, patience count, seconds
+    spent) is saved in Lightning checkpoints, so a run resumed from one goes on as if uninterrupted;
+    ``save_at(step)`` names extra steps at which to write such a checkpoint (forks, see ``resume``),
+    ``save_every_s`` the period of the in-progress checkpoint."""
+
+    def __init__(self, schedule, val: EvalSet, zero_shot: EvalSet | None, patience: int | None,
+                 flops: dict[str, float], tokens_per_step: int, chars_per_token: float, eval_step0: bool = False,
+                 save_at: dict[int, Path] | None = None, in_progress: Path | None = None, save_every_s: float = 600.0):
+        self.schedule, self.val, self.zero_shot, self.patience = set(schedule), val, zero_shot, patience
         self.flops, self.tokens_per_step, self.chars_per_token = flops, tokens_per_step, chars_per_token
+        self.eval_step0, self.save_at, self.in_progress, self.save_every_s = eval_step0, save_at or {}, in_progress, save_every_s
         self.curve: list[dict] = []
         self.best_loss, self.best_step, self.best_state = math.inf, 0, None
+        self.wait, self.stopped, self.seconds_before = 0, False, 0.0
+        self.resumed_at: list[int] = []
+        self._t0 = self._last_save = time.perf_counter()
+
+    # -- state, for checkpoints --
+    def state_dict(self) -> dict:
+        return {"curve": self.curve, "best_loss": self.best_loss, "best_step": self.best_step,
+                "best_state": self.best_state, "wait": self.wait, "stopped": self.stopped,
+                "seconds": self.seconds(), "resumed_at": self.resumed_at}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.curve, self.best_loss, self.best_step = state["curve"], state["best_loss"], state["best_step"]
+        self.best_state, self.wait, self.stopped = state["best_state"], state["wait"], state["stopped"]
+        self.seconds_before, self.resumed_at = state["seconds"], state["resumed_at"]
+        self._t0 = time.perf_counter()
+
+    def seconds(self) -> float:
+        return self.seconds_before + time.perf_counter() - self._t0
+
+    # -- hooks --
+    def on_train_start(self, trainer, pl_module):
+        if trainer.global_step:
+            self.resumed_at = self.resumed_at + [trainer.global_step]
+        if self.eval_step0 and trainer.global_step == 0 and not self.curve:
+            self._evaluate(trainer, pl_module, 0)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         step = trainer.global_step
-        if step not in self.schedule:
-            return
+        if step in self.schedule:
+            self._evaluate(trainer, pl_module, step)
+        if step in self.save_at:
+            _save_checkpoint(trainer, self.save_at[step])
+        if self.in_progress is not None and time.perf_counter() - self._last_save > self.save_every_s \
+                and not trainer.should_stop:
+            _save_checkpoint(trainer, self.in_progress)
+            self._last_save = time.perf_counter()
+
+    def _evaluate(self, trainer, pl_module, step: int) -> None:
         v = evaluate(pl_module.model, self.val)
         tokens = step * self.tokens_per_step
         point = {"step": step, "tokens": tokens, "chars": round(tokens * self.chars_per_token),
                  "flops_kaplan": tokens * self.flops["kaplan"], "flops_full": tokens * self.flops["full"],
-                 "lr": trainer.optimizers[0].param_groups[0]["lr"], "val_loss": v["loss"], "val_loss_se": v["se"]}
+                 "lr": trainer.optimizers[0].param_groups[0]["lr"] if step else 0.0, "val_loss": v["loss"],
+                 "val_loss_se": v["se"]}
         if self.zero_shot is not None:
             point["zero_shot_loss"] = evaluate(pl_module.model, self.zero_shot)["loss"]
         self.curve.append(point)
         if v["loss"] < self.best_loss:
-            self.best_loss, self.best_step = v["loss"], step
+            self.best_loss, self.best_step, self.wait = v["loss"], step, 0
             self.best_state = copy.deepcopy(pl_module.model.state_dict())
-        trainer.callback_metrics["val/loss"] = torch.tensor(v["loss"])
-        self.stopper.check(trainer)
+        else:
+            self.wait += 1
+        if self.patience is not None and (not math.isfinite(v["loss"]) or self.wait >= self.patience):
+            self.stopped = trainer.should_stop = True
+
+
+def _save_checkpoint(trainer, path: Path) -> None:
+    """A Lightning checkpoint (weights, optimiser, schedule, loop counters, callback states), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    trainer.save_checkpoint(tmp)
+    tmp.replace(path)
 
 
 # ---- provenance -----------------------------------------------------------------------------
@@ -246,9 +311,18 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def batch_size(spec: runs.RunSpec, d_train_tokens: int) -> int:
+    """Sequences per step. ``one_pass``: the largest power of 2 <= batch_size whose step holds at
+    most one pass over the training tokens (D_F = 1e3 characters is ~420 tokens: 2 windows of 128)."""
+    if spec.batch_rule == "fixed" or spec.phase == "pretrain":
+        return spec.batch_size
+    fit = max(1, d_train_tokens // spec.n_ctx)
+    return int(min(spec.batch_size, 2 ** int(math.floor(math.log2(fit)))))
+
+
 def budget_steps(spec: runs.RunSpec, d_train_tokens: int) -> int:
-    """The cosine horizon, fixed in advance from the data size, the epoch cap and the step caps."""
-    per_step = spec.batch_size * spec.n_ctx
+    """The schedule's horizon, fixed in advance from the data size, the epoch cap and the step caps."""
+    per_step = batch_size(spec, d_train_tokens) * spec.n_ctx
     if spec.phase == "pretrain":
         want = math.ceil(spec.train_tokens / per_step)
     else:
@@ -256,16 +330,50 @@ def budget_steps(spec: runs.RunSpec, d_train_tokens: int) -> int:
     return int(min(spec.max_steps, max(spec.min_steps, want)))
 
 
+def warmup_steps(spec: runs.RunSpec, max_steps: int) -> int:
+    if spec.warmup_steps is not None:
+        return int(spec.warmup_steps)
+    return max(1, int(spec.warmup_frac * max_steps))
+
+
+PATIENCE_RULE = ("stop after `patience` evaluations in a row without a lower validation loss; with "
+                 "evaluations every step up to 1/(growth-1) steps and then growing by `eval_growth`, a "
+                 "run stops at most growth**patience x its best step (or patience steps after it)")
+
+
+def checks(spec: runs.RunSpec, curve: list[dict], best_step: int, warmup: int) -> dict:
+    """The checks a recipe-2 record carries (issue 17): is its best evaluation resolved?
+
+    ``zero_shot``: the best evaluation is step 0 (the checkpoint itself). ``unresolved``: the best is
+    the first evaluation after step 0 or the last one (the minimum is not bracketed).
+    ``warmup_past_first_min``: warm-up ends after the first local minimum of the validation loss."""
+    steps = [p["step"] for p in curve]
+    losses = [p["val_loss"] for p in curve]
+    after0 = [s for s in steps if s > 0]
+    first_min = next((steps[i] for i in range(1, len(steps) - 1)
+                      if losses[i] <= losses[i - 1] and losses[i] < losses[i + 1]), None)
+    return {"zero_shot": best_step == 0 and 0 in steps,
+            "unresolved": bool(after0) and (best_step == after0[0] or best_step == steps[-1]),
+            "warmup_past_first_min": first_min is not None and warmup > first_min,
+            "first_min_step": first_min, "overrun": (steps[-1] / best_step) if best_step else None}
+
+
 def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | None = None,
-          trainer_kwargs: dict | None = None, progress: bool | None = None) -> dict:
+          trainer_kwargs: dict | None = None, progress: bool | None = None, fork_steps=(),
+          save_every_s: float = 600.0, stop_at_step: int | None = None) -> dict | None:
     """Train one run and write its record (and, for pre-training, its checkpoint); returns the record.
 
-    ``data`` is a ``transfer_laws.datasets.StudyData`` (token arrays and eval sets).
+    ``data`` is a ``transfer_laws.datasets.StudyData`` (token arrays and eval sets). Recipe 2 resumes
+    from ``results/in_progress/<run_id>.ckpt`` or from a fork of its family (``resume``), saves forks
+    at ``fork_steps`` (the cool-down starts of its siblings) and its in-progress checkpoint every
+    ``save_every_s`` seconds. ``stop_at_step`` (tests) saves the in-progress checkpoint at that step
+    and returns None, as a run killed just after a periodic save would leave things.
     """
-    from transfer_laws import checkpoints
+    from transfer_laws import checkpoints, resume
 
     device = resolve_device(device)
     t0 = time.perf_counter()
+    recipe2 = spec.recipe == 2
     L.seed_everything(spec.seed, workers=True, verbose=False)
     cfg = GPTConfig.from_name(spec.size, vocab_size=data.vocab_size, n_ctx=spec.n_ctx)
     model = GPT(cfg)
@@ -273,19 +381,38 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
         checkpoints.load_into(model, spec.pretrain_id, results_root)
 
     arrays, weights, d_train_tokens, chars_per_token = data.training_arrays(spec)
+    batch = batch_size(spec, d_train_tokens)
     max_steps = budget_steps(spec, d_train_tokens)
-    warmup = max(1, int(spec.warmup_frac * max_steps))
-    val, zero_shot = data.val_set(spec), (data.test_set(N_ZERO_SHOT_WINDOWS, spec.n_ctx) if spec.phase == "pretrain" else None)
-    stopper = ScheduledEarlyStopping(monitor="val/loss", mode="min", patience=spec.patience, check_finite=True)
-    per_step = spec.batch_size * spec.n_ctx
-    evaluator = ScheduledEval(eval_schedule(max_steps), val, zero_shot, stopper, flops_per_token(cfg), per_step,
-                              chars_per_token)
-    lit = LitGPT(model, spec.lr, max_steps, warmup, spec.weight_decay)
-    datamodule = WindowDataModule(arrays, weights, spec.batch_size, spec.n_ctx, seed=spec.seed + 1_000_003)
-    kwargs = dict(accelerator="gpu" if device == "cuda" else "cpu", devices=1, max_steps=max_steps,
+    warmup = warmup_steps(spec, max_steps)
+    val = data.val_set(spec)
+    zero_shot = data.test_set(N_ZERO_SHOT_WINDOWS, spec.n_ctx) if spec.phase == "pretrain" else None
+    per_step = batch * spec.n_ctx
+    # recipe 2: pre-training runs to its budget (siblings must share their stable phase); target runs
+    # evaluate the weights before any step, then every step while the schedule is that dense
+    patience = None if (recipe2 and spec.phase == "pretrain") else spec.patience
+    schedule = eval_schedule(max_steps, first=1 if recipe2 else 10, growth=spec.eval_growth)
+    ckpt_path, save_at, in_progress = None, {}, None
+    if recipe2:
+        in_progress = resume.in_progress_path(spec.run_id, results_root)
+        key = resume.family(spec)
+        if key is not None:
+            own = cooldown_start(max_steps, spec.cooldown_frac)
+            save_at = {s: resume.fork_path(key, s, results_root) for s in {*fork_steps, own} if 0 < s <= own}
+            ckpt_path = resume.latest_fork(key, own, results_root)
+        if in_progress.exists():
+            ckpt_path = in_progress
+        if stop_at_step is not None:
+            save_at[stop_at_step] = in_progress
+    evaluator = ScheduledEval(schedule, val, zero_shot, patience, flops_per_token(cfg), per_step, chars_per_token,
+                              eval_step0=recipe2, save_at=save_at, in_progress=in_progress, save_every_s=save_every_s)
+    lit = LitGPT(model, spec.lr, max_steps, warmup, spec.weight_decay, schedule=spec.schedule,
+                 cooldown_frac=spec.cooldown_frac)
+    datamodule = WindowDataModule(arrays, weights, batch, spec.n_ctx, seed=spec.seed + 1_000_003, indexed=recipe2)
+    kwargs = dict(accelerator="gpu" if device == "cuda" else "cpu", devices=1,
+                  max_steps=max_steps if stop_at_step is None else stop_at_step,
                   precision="bf16-mixed" if device == "cuda" else "32-true", gradient_clip_val=spec.grad_clip,
                   logger=False, enable_checkpointing=False, enable_progress_bar=sys.stderr.isatty() if progress is None else progress,
-                  enable_model_summary=False, callbacks=[stopper, evaluator], deterministic=device == "cpu",
+                  enable_model_summary=False, callbacks=[evaluator], deterministic=device == "cpu",
                   num_sanity_val_steps=0, limit_val_batches=0)
     kwargs.update(trainer_kwargs or {})
     quiet = logging.getLogger("lightning.pytorch")
@@ -296,15 +423,20 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*IterableDataset.*")
         warnings.filterwarnings("ignore", message=".*You defined a `validation_step`.*")
+        warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch.*")
+        warnings.filterwarnings("ignore", message=".*is not resumable.*")
         trainer = L.Trainer(**kwargs)
-        trainer.fit(lit, datamodule=datamodule)
+        trainer.fit(lit, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
     quiet.setLevel(level)
+    if stop_at_step is not None:
+        return None
 
     steps = trainer.global_step
-    stop_reason = "converged" if stopper.stopped_epoch or (trainer.should_stop and steps < max_steps) else "budget"
+    stop_reason = "converged" if (evaluator.stopped and steps < max_steps) else "budget"
     model.load_state_dict(evaluator.best_state)
     model.to(torch.device(device))
-    test = evaluate(model, data.test_set(N_TEST_WINDOWS, spec.n_ctx))
+    n_test = spec.test_windows
+    test = evaluate(model, data.test_set(n_test, spec.n_ctx))
     fl = flops_per_token(cfg)
     tokens_seen = steps * per_step
     record = {
@@ -320,12 +452,29 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
         "test_window_losses_nats": [round(x, 6) for x in test["window_losses"]],
         "stop_reason": stop_reason, "budget_stopped": stop_reason == "budget",
         "flops_kaplan": tokens_seen * fl["kaplan"], "flops_full": tokens_seen * fl["full"],
-        "curve": evaluator.curve, "eval": {"val_windows": val.x.shape[0], "test_windows": N_TEST_WINDOWS,
+        "curve": evaluator.curve, "eval": {"val_windows": val.x.shape[0], "test_windows": n_test,
                                             "n_ctx": spec.n_ctx},
         "wall_seconds": round(time.perf_counter() - t0, 2), "hardware": hardware(device), "versions": versions(),
         "git_commit": git_commit(), "data_hashes": data.token_hashes,
     }
+    if recipe2:
+        record["batch_size"] = batch
+        record["checks"] = checks(spec, evaluator.curve, evaluator.best_step, warmup)
+        record["patience_rule"] = PATIENCE_RULE if patience is not None else "none: runs to its budget"
+        # the cost of the run as if alone (steps computed by forks or earlier sessions included)
+        record["wall_seconds"] = round(evaluator.seconds_before + time.perf_counter() - t0, 2)
+        record["resumed_at_steps"] = evaluator.resumed_at
+        if ckpt_path is not None and ckpt_path != in_progress:
+            record["forked_from"] = str(Path(ckpt_path).relative_to(runs.results_dir(results_root)))
     if spec.phase == "pretrain":
         checkpoints.save(model, spec.run_id, results_root)
+        if recipe2:  # the committed (float16) checkpoint on the fine-tunes' test windows, for paired checks
+            stored = GPT(cfg)
+            checkpoints.load_into(stored, spec.run_id, results_root)
+            z = evaluate(stored.to(torch.device(device)), data.test_set(n_test, spec.n_ctx))
+            record["checkpoint_test_loss"] = z["loss"]
+            record["checkpoint_test_window_losses_nats"] = [round(x, 6) for x in z["window_losses"]]
     runs.write_record(record, results_root)
+    if in_progress is not None:
+        in_progress.unlink(missing_ok=True)
     return record
