@@ -202,3 +202,66 @@ def test_main_grid_meets_the_study_design(data):
     tps = throughput_from_bench(root / "results" / "bench_cpu.csv", {s.size for s in specs}, data)
     table = plan_table(plan, data, tps, root / "results")
     assert table.minutes.max() <= 45 and table.minutes.sum() / 60 <= 20
+
+
+GRID2 = """
+[defaults]
+recipe = 2
+batch_size = 8
+n_ctx = 32
+min_steps = 1
+[[block]]
+phase = "pretrain"
+curriculum = "text"
+size = "n13k"
+schedule = "wsd"
+warmup_steps = 2
+train_tokens = [5120, 1280]
+seed = [0, 1]
+[[block]]
+phase = "target"
+curriculum = "text"
+size = "n13k"
+d_train_chars = 3000
+data_seed = 1
+lr = [0.001, 0.002, 0.004]
+extend_lr = 2.0
+pretrain = { seed = [0, 1], train_tokens = 5120 }
+"""
+
+
+def _planted_record(spec, val_loss):
+    return {"run_id": spec.run_id, "spec": spec.to_dict(), "val_loss": val_loss}
+
+
+def test_fixed_budgets_forks_and_pretrain_tables_with_lists(data, tmp_path):
+    from transfer_laws import resume
+    from transfer_laws.sweep import fork_steps
+
+    plan = load_grid(write(tmp_path, GRID2), data)
+    pre = [p.spec for p in plan if p.spec.phase == "pretrain"]
+    assert [(s.seed, s.train_tokens) for s in pre] == [(0, 1280), (0, 5120), (1, 1280), (1, 5120)], \
+        "explicit budgets, the shorter first within a family"
+    fine = [p.spec for p in plan if p.spec.phase == "target"]
+    assert len(fine) == 6 and {s.pretrain_id for s in fine} == {pre[1].run_id, pre[3].run_id}
+    forks = fork_steps(plan, data)
+    assert forks[resume.family(pre[0])] == {4, 16}, "the cool-down starts of 5 and 20 steps"
+    assert resume.family(pre[0]) != resume.family(pre[2]), "another seed is another family"
+
+
+def test_lr_sweep_grows_until_its_best_is_bracketed(data, tmp_path):
+    grid = write(tmp_path, GRID2)
+    root = tmp_path / "results"
+    fine = [p.spec for p in load_grid(grid, data, root) if p.spec.phase == "target" and p.spec.pretrain_id]
+    cell0 = sorted((s for s in fine if s.pretrain_id == fine[0].pretrain_id), key=lambda s: s.lr)
+    assert [s.lr for s in cell0] == [0.001, 0.002, 0.004]
+    for s, v in zip(cell0, [3.0, 2.9, 2.8]):  # best at the highest rate: not bracketed
+        runs.write_record(_planted_record(s, v), root)
+    grown = [p.spec for p in load_grid(grid, data, root) if p.spec.phase == "target"]
+    assert sorted(s.lr for s in grown if s.pretrain_id == cell0[0].pretrain_id) == [0.001, 0.002, 0.004, 0.008]
+    assert len(grown) == 7, "the other cell is not finished, so it does not grow"
+    new = next(s for s in grown if s.lr == 0.008)
+    runs.write_record(_planted_record(new, 2.85), root)  # now bracketed at 0.004
+    assert len([p for p in load_grid(grid, data, root) if p.spec.phase == "target"]) == 7
+    runs.write_record(_planted_record(new, 2.7), root)  # best at the edge again: grows once more
+    assert max(p.spec.lr for p in load_grid(grid, data, root) if p.spec.phase == "target") == 0.016
