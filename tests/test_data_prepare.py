@@ -86,3 +86,12 @@ def test_tokenizer_round_trip_and_char_table():
         assert tok.decode(ids) == s
         assert table[ids].sum() == len(s)
     assert table[tok.token_to_id(EOT)] == 0
+
+
+def test_rare_token_shares_on_the_prepared_corpora():
+    from transfer_laws.data.report import rare_token_shares
+
+    t = rare_token_shares().set_index(["corpus", "seen_at_most"])
+    assert t.loc[("python", 0), "share_of_python_test_tokens"] < 1e-3, "Python's own split covers its test split"
+    assert t.loc[("text", 0), "vocab_tokens"] > t.loc[("mix (text + code)", 0), "vocab_tokens"]
+    assert t.loc[("text", 100), "share_of_python_test_tokens"] >= t.loc[("text", 0), "share_of_python_test_tokens"]

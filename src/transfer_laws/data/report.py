@@ -50,3 +50,30 @@ def prepare_meta(prepared: Path | None = None) -> dict:
 
 def manifest() -> pd.DataFrame:
     return pd.read_csv(frozen_dir() / "manifest.csv", dtype={"sha256": str})
+
+
+def rare_token_shares(prepared: Path | None = None, thresholds=(0, 100), target=("python", "test")) -> pd.DataFrame:
+    """How well each pre-training corpus covers the tokens of the Python test split (issue 17, item 7).
+
+    For each training split (text, code, python) and threshold k: the tokens of the vocabulary seen
+    at most k times in that split, and the share of the Python test split's tokens that are such
+    tokens. A token never seen in pre-training keeps its random (tied) embedding."""
+    import numpy as np
+
+    from transfer_laws.data import tokens
+
+    d = prepared or ensure_prepared()
+    vocab = int(prepare_meta(d)["vocab_size"])
+    test = np.asarray(tokens.load(d, *target).tokens)
+    test_counts = np.bincount(test, minlength=vocab)
+    rows = []
+    counts_of = {c: np.bincount(np.asarray(tokens.load(d, c, "train").tokens), minlength=vocab)
+                 for c in ("text", "code", "python")}
+    counts_of = {"text": counts_of["text"], "mix (text + code)": counts_of["text"] + counts_of["code"],
+                 "code": counts_of["code"], "python": counts_of["python"]}
+    for corpus, counts in counts_of.items():
+        for k in thresholds:
+            rare = counts <= k
+            rows.append({"corpus": corpus, "seen_at_most": k, "vocab_tokens": int(rare.sum()),
+                         "share_of_python_test_tokens": float(test_counts[rare].sum() / test_counts.sum())})
+    return pd.DataFrame(rows)
