@@ -122,3 +122,15 @@ def test_finetune_is_never_worse_than_its_checkpoint(data, tmp_path):
     assert r["test_loss"] == pytest.approx(p["checkpoint_test_loss"], abs=1e-6)
     saved = json.loads(runs.record_path(ft.run_id, tmp_path).read_text())
     assert saved["batch_size"] * 32 <= saved["d_train_tokens"]
+
+
+def test_tokenizer_is_a_spec_field_with_its_own_data():
+    a = RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1000, recipe=2)
+    b = RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1000, recipe=2, tokenizer="text")
+    assert a.run_id != b.run_id
+    with pytest.raises(ValueError, match="unknown tokenizer"):
+        RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1000, recipe=2, tokenizer="x")
+    from transfer_laws.data.prepare import frozen_dir, hashes_file
+    from transfer_laws.data.tokenizer import tokenizer_file
+
+    assert (frozen_dir() / tokenizer_file("text")).exists() and (frozen_dir() / hashes_file("text")).exists()

@@ -11,11 +11,11 @@ def _data(args) -> int:
     from transfer_laws.data import prepare
 
     if args.data_cmd == "prepare":
-        prepare.prepare(args.cache_dir, freeze=args.freeze, tokenizer_vocab=args.vocab)
+        prepare.prepare(args.cache_dir, freeze=args.freeze, tokenizer_vocab=args.vocab, tokenizer=args.tokenizer)
     elif args.data_cmd == "ensure":
-        prepare.ensure_prepared(args.cache_dir)
+        prepare.ensure_prepared(args.cache_dir, tokenizer=args.tokenizer)
     elif args.data_cmd == "where":
-        print(prepare.prepared_dir(args.cache_dir))
+        print(prepare.prepared_dir(args.cache_dir, tokenizer=args.tokenizer))
     return 0
 
 
@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         q = dsub.add_parser(name, help=help_)
         q.add_argument("--cache-dir", type=Path, default=None,
                        help="cache root (default: $TRANSFER_LAWS_CACHE or the user cache dir)")
+        q.add_argument("--tokenizer", default="main", choices=["main", "text"],
+                       help="which committed tokenizer (text: trained on English prose alone, as the paper's)")
         if name == "prepare":
             q.add_argument("--freeze", action="store_true",
                            help="write the manifest and token hashes instead of checking them")

@@ -21,10 +21,11 @@ SPAN_ORDER_SEED = 20261202  # the one fixed shuffle of the files that the hands 
 
 
 class StudyData:
-    def __init__(self, prepared: Path | None = None):
+    def __init__(self, prepared: Path | None = None, tokenizer: str = "main"):
         # $TRANSFER_LAWS_PREPARED points at a prepared folder elsewhere (e.g. a GPU payload)
-        prepared = prepared or os.environ.get("TRANSFER_LAWS_PREPARED")
-        self.dir = Path(prepared) if prepared else ensure_prepared()
+        prepared = prepared or (os.environ.get("TRANSFER_LAWS_PREPARED") if tokenizer == "main" else None)
+        self.tokenizer = tokenizer
+        self.dir = Path(prepared) if prepared else ensure_prepared(tokenizer=tokenizer)
         meta = json.loads((self.dir / "prepare.json").read_text())
         self.token_hashes = meta["token_hashes"]
         self.vocab_size = int(meta["vocab_size"])
@@ -33,6 +34,15 @@ class StudyData:
     @lru_cache(maxsize=None)
     def array(self, corpus: str, split: str) -> tokens.TokenArray:
         return tokens.load(self.dir, corpus, split)
+
+    def for_spec(self, spec: RunSpec) -> "StudyData":
+        """The data of the spec's tokenizer: this object, or (once per tokenizer) another one."""
+        if spec.tokenizer == self.tokenizer:
+            return self
+        others = self.__dict__.setdefault("_others", {})
+        if spec.tokenizer not in others:
+            others[spec.tokenizer] = StudyData(tokenizer=spec.tokenizer)
+        return others[spec.tokenizer]
 
     def training_arrays(self, spec: RunSpec) -> tuple[list[np.ndarray], list[float], int, float]:
         """(arrays, weights, D in tokens, characters per token of the training data).

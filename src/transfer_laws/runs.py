@@ -27,7 +27,7 @@ BATCH_RULES = ("fixed", "one_pass")
 # The fields added for the second recipe, at the values every first-grid run had: left out of the
 # hash at these values (so no committed id changes), hashed as soon as they differ.
 LEGACY = {"recipe": 1, "data_seed": 0, "val_windows": 128, "test_windows": 512, "schedule": "cosine",
-          "cooldown_frac": 0.2, "warmup_steps": None, "batch_rule": "fixed", "eval_growth": 1.25}
+          "cooldown_frac": 0.2, "warmup_steps": None, "batch_rule": "fixed", "eval_growth": 1.25, "tokenizer": "main"}
 
 
 def spec_id(spec: dict) -> str:
@@ -74,6 +74,7 @@ class RunSpec:
     batch_rule: str = "fixed"  # "fixed" | "one_pass": the largest power of 2 <= batch_size whose step
     #                            holds at most one pass over the training tokens
     eval_growth: float = 1.25  # evaluation steps grow by this factor (every step while that adds < 1)
+    tokenizer: str = "main"  # a name of data.tokenizer.TOKENIZERS (each has its own token arrays)
 
     def __post_init__(self):
         if self.phase not in PHASES:
@@ -109,6 +110,10 @@ class RunSpec:
             raise ValueError("warmup_steps must be >= 0")
         if self.eval_growth <= 1:
             raise ValueError("eval_growth must be > 1")
+        from transfer_laws.data.tokenizer import TOKENIZERS
+
+        if self.tokenizer not in TOKENIZERS:
+            raise ValueError(f"unknown tokenizer {self.tokenizer!r} (known: {', '.join(TOKENIZERS)})")
 
     @classmethod
     def make(cls, **kw) -> "RunSpec":

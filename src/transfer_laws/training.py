@@ -374,6 +374,7 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
     device = resolve_device(device)
     t0 = time.perf_counter()
     recipe2 = spec.recipe == 2
+    data = data.for_spec(spec) if hasattr(data, "for_spec") else data
     L.seed_everything(spec.seed, workers=True, verbose=False)
     cfg = GPTConfig.from_name(spec.size, vocab_size=data.vocab_size, n_ctx=spec.n_ctx)
     model = GPT(cfg)

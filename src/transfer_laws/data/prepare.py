@@ -24,7 +24,8 @@ import pandas as pd
 from transfer_laws.data import clean, contamination, fetch, splits, tokens
 from transfer_laws.data.extract import iter_selected
 from transfer_laws.data.spec import Source, default_spec_path, load_sources
-from transfer_laws.data.tokenizer import EOT, plain_encoder, chars_per_token, default_tokenizer_path, load_tokenizer, train_tokenizer
+from transfer_laws.data.tokenizer import (EOT, TOKENIZERS, chars_per_token, load_tokenizer, plain_encoder, tokenizer_file,
+                                         train_tokenizer)
 
 MANIFEST_COLUMNS = ["corpus", "split", "order", "source", "path", "group", "sha256", "chars"]
 SPLITS = {"python": ("train", "val", "test", "aside"), "text": ("train", "val"), "code": ("train", "val")}
@@ -45,18 +46,19 @@ def _sha_bytes(*paths: Path) -> str:
     return h.hexdigest()
 
 
-def prepared_key(spec_path: Path | None = None, frozen: Path | None = None) -> str:
+def prepared_key(spec_path: Path | None = None, frozen: Path | None = None, tokenizer: str = "main") -> str:
     frozen = frozen or frozen_dir()
-    return _sha_bytes(spec_path or default_spec_path(), frozen / "tokenizer.json", frozen / "manifest.csv")[:16]
+    return _sha_bytes(spec_path or default_spec_path(), frozen / tokenizer_file(tokenizer), frozen / "manifest.csv")[:16]
 
 
-def prepared_dir(cache_root: Path | None = None, spec_path: Path | None = None, frozen: Path | None = None) -> Path:
+def prepared_dir(cache_root: Path | None = None, spec_path: Path | None = None, frozen: Path | None = None,
+                 tokenizer: str = "main") -> Path:
     root = fetch.cache_dir(cache_root)
-    return root / "prepared" / prepared_key(spec_path, frozen)
+    return root / "prepared" / prepared_key(spec_path, frozen, tokenizer)
 
 
-def is_prepared(cache_root: Path | None = None) -> bool:
-    return (prepared_dir(cache_root) / "prepare.json").exists()
+def hashes_file(tokenizer: str = "main") -> str:
+    return "token_hashes.json" if tokenizer == "main" else f"token_hashes_{tokenizer}.json"
 
 
 # ---- documents and manifest ---------------------------------------------------------------
@@ -126,10 +128,11 @@ def texts_by_split(docs: list[clean.Document], manifest: pd.DataFrame) -> dict[t
 
 # ---- tokenizer ------------------------------------------------------------------------------
 
-def tokenizer_sample(texts: dict[tuple[str, str], list[str]], chars_per_corpus: int) -> list[str]:
-    """An equal-character sample of the three training splits, in their fixed order."""
+def tokenizer_sample(texts: dict[tuple[str, str], list[str]], chars_per_corpus: int,
+                     corpora=("text", "code", "python")) -> list[str]:
+    """An equal-character sample of the training splits of ``corpora``, in their fixed order."""
     sample = []
-    for corpus in ("text", "code", "python"):
+    for corpus in corpora:
         budget = chars_per_corpus
         for t in texts[(corpus, "train")]:
             if budget <= 0:
@@ -143,11 +146,13 @@ def tokenizer_sample(texts: dict[tuple[str, str], list[str]], chars_per_corpus: 
 
 def prepare(cache_root: Path | None = None, freeze: bool = False, log=print,
             spec_path: Path | None = None, frozen: Path | None = None,
-            tokenizer_vocab: int | None = None, tokenizer_sample_chars: int = 8_000_000) -> Path:
+            tokenizer_vocab: int | None = None, tokenizer_sample_chars: int = 8_000_000, tokenizer: str = "main") -> Path:
     """Build (or verify) the corpora; returns the prepared folder.
 
     ``freeze=True`` writes the manifest, (re)trains the tokenizer if ``tokenizer_vocab`` is given
-    or none exists, and records the token hashes, instead of checking against them.
+    or none exists, and records the token hashes, instead of checking against them. ``tokenizer``
+    names a committed tokenizer (``tokenizer.TOKENIZERS``); each has its own prepared folder and
+    token hashes. A tokenizer trained on fewer corpora gets the same total sample of characters.
     """
     t_start = time.perf_counter()
     root = fetch.cache_dir(cache_root)
@@ -172,10 +177,11 @@ def prepare(cache_root: Path | None = None, freeze: bool = False, log=print,
         check_manifest(manifest, manifest_path)
     texts = texts_by_split(docs, manifest)
 
-    tok_path = frozen / "tokenizer.json"
+    tok_path = frozen / tokenizer_file(tokenizer)
     if freeze and (tokenizer_vocab or not tok_path.exists()):
-        log(f"[3/4] training the tokenizer (vocab {tokenizer_vocab or 'default'})")
-        tok = train_tokenizer(tokenizer_sample(texts, tokenizer_sample_chars),
+        log(f"[3/4] training the tokenizer {tokenizer!r} (vocab {tokenizer_vocab or 'default'})")
+        corpora = TOKENIZERS[tokenizer][1]
+        tok = train_tokenizer(tokenizer_sample(texts, tokenizer_sample_chars * 3 // len(corpora), corpora),
                               **({"vocab_size": tokenizer_vocab} if tokenizer_vocab else {}))
         tok.save(str(tok_path.with_suffix(".tmp")))
         tok_path.with_suffix(".tmp").replace(tok_path)
@@ -188,7 +194,7 @@ def prepare(cache_root: Path | None = None, freeze: bool = False, log=print,
     encoder = plain_encoder(tok)
 
     log("[4/4] encoding token arrays")
-    final = prepared_dir(root, spec_path, frozen)
+    final = prepared_dir(root, spec_path, frozen, tokenizer)
     tmpdir = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmpdir, ignore_errors=True)
     tmpdir.mkdir(parents=True)
@@ -215,7 +221,7 @@ def prepare(cache_root: Path | None = None, freeze: bool = False, log=print,
             log(f"  {corpus}/{split}: {len(toks):,} tokens, {int(cum[-1]) / len(toks):.2f} chars/token "
                 f"({time.perf_counter() - t0:.1f}s)")
 
-    hashes_path = frozen / "token_hashes.json"
+    hashes_path = frozen / hashes_file(tokenizer)
     if freeze:
         hashes_path.write_text(json.dumps(hashes, indent=1, sort_keys=True) + "\n")
     else:
@@ -234,7 +240,8 @@ def prepare(cache_root: Path | None = None, freeze: bool = False, log=print,
     dropped.to_csv(tmpdir / "dropped.csv", index=False)
     contamination_table(texts).to_csv(tmpdir / "contamination.csv", index=False)
     meta = {"token_hashes": hashes, "seconds_extract": round(t_extract - t_start, 1),
-            "seconds_total": round(time.perf_counter() - t_start, 1), "vocab_size": tok.get_vocab_size()}
+            "seconds_total": round(time.perf_counter() - t_start, 1), "vocab_size": tok.get_vocab_size(),
+            "tokenizer": tokenizer}
     (tmpdir / "prepare.json").write_text(json.dumps(meta, indent=1) + "\n")
     if final.exists():
         shutil.rmtree(final)
@@ -261,13 +268,9 @@ def contamination_table(texts: dict[tuple[str, str], list[str]]) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def ensure_prepared(cache_root: Path | None = None, log=print) -> Path:
+def ensure_prepared(cache_root: Path | None = None, log=print, tokenizer: str = "main") -> Path:
     """The prepared folder, running ``prepare`` first if it is missing."""
-    d = prepared_dir(cache_root)
+    d = prepared_dir(cache_root, tokenizer=tokenizer)
     if not (d / "prepare.json").exists():
-        prepare(cache_root, log=log)
+        prepare(cache_root, log=log, tokenizer=tokenizer)
     return d
-
-
-def load_split(corpus: str, split: str, cache_root: Path | None = None) -> tokens.TokenArray:
-    return tokens.load(prepared_dir(cache_root), corpus, split)

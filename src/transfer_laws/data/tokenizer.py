@@ -29,6 +29,18 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = DEFAULT_VOCAB_SIZE) 
     return tok
 
 
+# name -> (committed file, training splits it is trained on). "main" is the study's (an equal-character
+# sample of text, code and Python); "text" is trained on English prose alone, as the paper's GPT-2
+# tokenizer was (the tokenizer ablation of issue 17).
+TOKENIZERS = {"main": ("tokenizer.json", ("text", "code", "python")), "text": ("tokenizer_text.json", ("text",))}
+
+
+def tokenizer_file(name: str = "main") -> str:
+    if name not in TOKENIZERS:
+        raise ValueError(f"unknown tokenizer {name!r} (known: {', '.join(TOKENIZERS)})")
+    return TOKENIZERS[name][0]
+
+
 def default_tokenizer_path() -> Path:
     return Path(str(resources.files("transfer_laws.data") / "frozen" / "tokenizer.json"))
 
