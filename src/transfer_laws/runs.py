@@ -196,6 +196,9 @@ RUN_COLUMNS = [
     "n_params_total", "d_train_chars", "d_train_tokens", "seed", "lr", "val_loss", "test_loss", "test_loss_se",
     "test_bits_per_char", "best_step", "steps", "tokens_seen", "epochs", "stop_reason", "flops_kaplan",
     "flops_full", "wall_seconds", "hardware", "device",
+    # recipe 2 (issue 17); empty for first-grid records
+    "recipe", "data_seed", "tokenizer", "schedule", "pretrain_seed", "batch_size_used", "zero_shot", "unresolved",
+    "cpu_seconds",
 ]
 CURVE_COLUMNS = ["run_id", "step", "tokens", "chars", "flops_kaplan", "flops_full", "lr", "val_loss",
                  "zero_shot_loss"]
@@ -218,6 +221,12 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
             "best_step": r["best_step"], "steps": r["steps"], "tokens_seen": r["tokens_seen"], "epochs": r["epochs"],
             "stop_reason": r["stop_reason"], "flops_kaplan": r["flops_kaplan"], "flops_full": r["flops_full"],
             "wall_seconds": r["wall_seconds"], "hardware": r["hardware"]["name"], "device": r["hardware"]["device"],
+            "recipe": s.get("recipe", 1), "data_seed": s.get("data_seed", 0), "tokenizer": s.get("tokenizer", "main"),
+            "schedule": s.get("schedule", "cosine"), "pretrain_seed": pre["spec"]["seed"] if pre else None,
+            "batch_size_used": r.get("batch_size", s["batch_size"]),
+            "zero_shot": r.get("checks", {}).get("zero_shot") if s["phase"] == "target" else None,
+            "unresolved": r.get("checks", {}).get("unresolved") if s["phase"] == "target" else None,
+            "cpu_seconds": r.get("cpu_seconds"),
         })
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 

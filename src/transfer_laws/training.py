@@ -207,24 +207,29 @@ class ScheduledEval(Callback):
         self.eval_step0, self.save_at, self.in_progress, self.save_every_s = eval_step0, save_at or {}, in_progress, save_every_s
         self.curve: list[dict] = []
         self.best_loss, self.best_step, self.best_state = math.inf, 0, None
-        self.wait, self.stopped, self.seconds_before = 0, False, 0.0
+        self.wait, self.stopped, self.seconds_before, self.cpu_seconds_before = 0, False, 0.0, 0.0
         self.resumed_at: list[int] = []
         self._t0 = self._last_save = time.perf_counter()
+        self._c0 = time.process_time()
 
     # -- state, for checkpoints --
     def state_dict(self) -> dict:
         return {"curve": self.curve, "best_loss": self.best_loss, "best_step": self.best_step,
                 "best_state": self.best_state, "wait": self.wait, "stopped": self.stopped,
-                "seconds": self.seconds(), "resumed_at": self.resumed_at}
+                "seconds": self.seconds(), "cpu_seconds": self.cpu_seconds(), "resumed_at": self.resumed_at}
 
     def load_state_dict(self, state: dict) -> None:
         self.curve, self.best_loss, self.best_step = state["curve"], state["best_loss"], state["best_step"]
         self.best_state, self.wait, self.stopped = state["best_state"], state["wait"], state["stopped"]
         self.seconds_before, self.resumed_at = state["seconds"], state["resumed_at"]
-        self._t0 = time.perf_counter()
+        self.cpu_seconds_before = state.get("cpu_seconds", 0.0)
+        self._t0, self._c0 = time.perf_counter(), time.process_time()
 
     def seconds(self) -> float:
         return self.seconds_before + time.perf_counter() - self._t0
+
+    def cpu_seconds(self) -> float:
+        return self.cpu_seconds_before + time.process_time() - self._c0
 
     # -- hooks --
     def on_train_start(self, trainer, pl_module):
@@ -372,7 +377,7 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
     from transfer_laws import checkpoints, resume
 
     device = resolve_device(device)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     recipe2 = spec.recipe == 2
     data = data.for_spec(spec) if hasattr(data, "for_spec") else data
     L.seed_everything(spec.seed, workers=True, verbose=False)
@@ -455,15 +460,20 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
         "flops_kaplan": tokens_seen * fl["kaplan"], "flops_full": tokens_seen * fl["full"],
         "curve": evaluator.curve, "eval": {"val_windows": val.x.shape[0], "test_windows": n_test,
                                             "n_ctx": spec.n_ctx},
-        "wall_seconds": round(time.perf_counter() - t0, 2), "hardware": hardware(device), "versions": versions(),
+        "wall_seconds": round(time.perf_counter() - t0, 2),
+        # CPU time of this process (all threads): unlike wall time, not inflated by a paused
+        # (kill -STOP) sweep; on 2 threads about 2x the wall time of an uncontended run
+        "cpu_seconds": round(time.process_time() - c0, 2), "hardware": hardware(device), "versions": versions(),
         "git_commit": git_commit(), "data_hashes": data.token_hashes,
     }
     if recipe2:
         record["batch_size"] = batch
-        record["checks"] = checks(spec, evaluator.curve, evaluator.best_step, warmup)
+        if spec.phase == "target":  # pre-training runs to its budget: its best is its last step by design
+            record["checks"] = checks(spec, evaluator.curve, evaluator.best_step, warmup)
         record["patience_rule"] = PATIENCE_RULE if patience is not None else "none: runs to its budget"
         # the cost of the run as if alone (steps computed by forks or earlier sessions included)
         record["wall_seconds"] = round(evaluator.seconds_before + time.perf_counter() - t0, 2)
+        record["cpu_seconds"] = round(evaluator.cpu_seconds_before + time.process_time() - c0, 2)
         record["resumed_at_steps"] = evaluator.resumed_at
         if ckpt_path is not None and ckpt_path != in_progress:
             record["forked_from"] = str(Path(ckpt_path).relative_to(runs.results_dir(results_root)))
