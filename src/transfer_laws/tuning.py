@@ -1,0 +1,49 @@
+"""Learning-rate sweeps read from the runs table: per cell, the best rate, whether it is bracketed,
+and the optimum of a parabola in log rate through the best rate and its neighbours.
+
+A *cell* is a set of runs that differ only in their learning rate. Its best rate is *bracketed*
+when it is neither the lowest nor the highest rate tried; a cell whose best sits at an edge is
+flagged, never hidden (issue 17). Pure pandas/numpy: no training stack.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+CELL_COLUMNS = ["experiment", "phase", "curriculum", "size", "n_params", "d_train_chars", "data_seed", "pretrain_id",
+                "pretrain_tokens", "tokenizer", "schedule", "batch_size_used", "seed"]
+
+
+def parabola_optimum(log_lr: np.ndarray, loss: np.ndarray) -> float:
+    """exp of the vertex of the parabola through the best point and its two neighbours (log rate);
+    the best rate itself when the best is at an edge or the three points are not convex."""
+    i = int(np.argmin(loss))
+    if i == 0 or i == len(loss) - 1:
+        return float(np.exp(log_lr[i]))
+    a, b, _ = np.polyfit(log_lr[i - 1 : i + 2], loss[i - 1 : i + 2], 2)
+    if a <= 0:
+        return float(np.exp(log_lr[i]))
+    return float(np.exp(np.clip(-b / (2 * a), log_lr[i - 1], log_lr[i + 1])))
+
+
+def lr_sweeps(runs: pd.DataFrame, metric: str = "val_loss", min_rates: int = 3) -> pd.DataFrame:
+    """One row per cell with at least ``min_rates`` rates: the rates and losses tried, the best rate,
+    ``bracketed``, the parabola's optimum ``lr_opt`` and the loss spread across the rates."""
+    cols = [c for c in CELL_COLUMNS if c in runs.columns]
+    df = runs.copy()
+    df[cols] = df[cols].astype(object).where(df[cols].notna(), "-")
+    rows = []
+    for key, g in df.groupby(cols, sort=True, dropna=False):
+        g = g.sort_values("lr")
+        if g["lr"].nunique() < min_rates:
+            continue
+        lr, loss = g["lr"].to_numpy(float), g[metric].to_numpy(float)
+        i = int(np.argmin(loss))
+        rows.append({**dict(zip(cols, key)), "n_rates": len(g), "lrs": lr.tolist(), "losses": loss.tolist(),
+                     "best_lr": lr[i], "best_loss": loss[i], "bracketed": 0 < i < len(g) - 1,
+                     "lr_opt": parabola_optimum(np.log(lr), loss),
+                     "edge_gap": float(min(loss[max(i - 1, 0)], loss[min(i + 1, len(g) - 1)]) - loss[i])
+                     if 0 < i < len(g) - 1 else float("nan")})
+    out = pd.DataFrame(rows)
+    return out.replace("-", None) if len(out) else out
