@@ -9,7 +9,8 @@ Warm-up-stable-decay pre-training runs that differ only in their token budget sh
 before the earlier one starts to cool down. A run therefore saves a *fork* at the cool-down start
 of itself and of each sibling the sweep names, under ``results/forks/<family>/step_<s>.ckpt``, and a
 run starts from the latest fork of its family at or before its own cool-down start. A fork is a
-cache: a run that finds none computes the same steps itself.
+cache: a run that finds none computes the same steps itself. The family ignores the experiment's
+name, which changes no computation.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def family(spec: runs.RunSpec) -> str | None:
     """The key shared by wsd pre-training runs that differ only in their budget (None otherwise)."""
     if spec.schedule != "wsd" or spec.phase != "pretrain":
         return None
-    d = {k: v for k, v in spec.to_dict().items() if k not in ("train_tokens", "max_steps")}
+    # the experiment's name does not change a step's computation, so runs of two experiments share forks
+    d = {k: v for k, v in spec.to_dict().items() if k not in ("train_tokens", "max_steps", "experiment")}
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
