@@ -9,6 +9,7 @@ prediction; the ossification map; compute-efficient frontiers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -43,16 +44,22 @@ class ScratchCurve:
         """The fitted law e + B D^-b (valid from ``d_fit_min_chars`` on)."""
         return self.e + self.b_coef * np.power(np.asarray(d, float), -self.b_exp)
 
+    @cached_property
+    def _head(self):
+        """The monotone interpolant through the knots, built once per curve (the loss-space fit
+        calls ``loss`` tens of thousands of times)."""
+        from scipy.interpolate import PchipInterpolator
+
+        return PchipInterpolator(np.array(self.knots_log_d), np.array(self.knots_loss))
+
     def loss(self, d):
         d = np.asarray(d, float)
         if len(self.knots_log_d) < 2:
             return self.tail_loss(d)
-        from scipy.interpolate import PchipInterpolator
-
-        x, y = np.array(self.knots_log_d), np.array(self.knots_loss)
+        x = self.knots_log_d
         with np.errstate(divide="ignore"):
             log_d = np.log(np.maximum(d, np.exp(x[0])))
-        head = PchipInterpolator(x, y)(np.minimum(log_d, x[-1]))
+        head = self._head(np.minimum(log_d, x[-1]))
         return np.where(d >= self.d_fit_min_chars, self.tail_loss(d), head)
 
     def d_for_loss(self, loss):

@@ -44,7 +44,10 @@ class TokenArray:
             )
         if d_chars <= 0:
             raise DataSizeError(f"D must be positive, got {d_chars}")
-        return int(np.searchsorted(self.cum_chars, d_chars, side="right"))
+        # the needle in the array's own dtype: a Python int would make numpy cast the whole
+        # (memory-mapped, tens of millions of entries) array to int64 on every call
+        needle = np.asarray(d_chars, dtype=self.cum_chars.dtype)
+        return int(np.searchsorted(self.cum_chars, needle, side="right"))
 
     def prefix(self, d_chars: int) -> np.ndarray:
         return self.tokens[: self.n_tokens_for_chars(d_chars)]
