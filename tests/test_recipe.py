@@ -8,7 +8,8 @@ import pytest
 from transfer_laws import resume, runs
 from transfer_laws.datasets import N_STREAMS, SPAN_TOKENS, StudyData, sample_stream, span_order, spans
 from transfer_laws.runs import LEGACY, RunSpec
-from transfer_laws.training import batch_size, checks, cooldown_start, train
+from transfer_laws.run_checks import checks
+from transfer_laws.training import batch_size, cooldown_start, train
 
 R2 = dict(recipe=2, val_windows=32, test_windows=64, eval_growth=1.1, size="n13k", n_ctx=32, batch_size=8)
 
@@ -70,12 +71,12 @@ def test_data_samples_are_disjoint_nested_and_spread(data):
 
 def test_checks_flag_unresolved_and_zero_shot():
     curve = [{"step": s, "val_loss": v} for s, v in [(0, 5.0), (1, 4.0), (2, 3.0), (3, 3.5), (4, 3.6)]]
-    c = checks(None, curve, best_step=2, warmup=1)
+    c = checks(curve, best_step=2, warmup=1)
     assert not c["zero_shot"] and not c["unresolved"] and c["first_min_step"] == 2 and c["overrun"] == 2
-    assert checks(None, curve, best_step=1, warmup=0)["unresolved"]
-    assert checks(None, curve, best_step=4, warmup=0)["unresolved"]
-    assert checks(None, curve, best_step=0, warmup=0)["zero_shot"]
-    assert checks(None, curve, best_step=2, warmup=3)["warmup_past_first_min"]
+    assert checks(curve, best_step=1, warmup=0)["unresolved"]
+    assert checks(curve, best_step=4, warmup=0)["unresolved"]
+    assert checks(curve, best_step=0, warmup=0)["zero_shot"]
+    assert checks(curve, best_step=2, warmup=3)["warmup_past_first_min"]
 
 
 def _losses(r):

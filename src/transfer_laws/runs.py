@@ -199,6 +199,9 @@ RUN_COLUMNS = [
     # recipe 2 (issue 17); empty for first-grid records
     "recipe", "data_seed", "tokenizer", "schedule", "pretrain_seed", "batch_size_used", "zero_shot", "unresolved",
     "cpu_seconds",
+    # a fine-tune against its own checkpoint on the same test windows (recipe-2 pre-trainings store
+    # the checkpoint's per-window losses): the mean difference and its paired standard error
+    "vs_checkpoint_nats", "vs_checkpoint_se",
 ]
 CURVE_COLUMNS = ["run_id", "step", "tokens", "chars", "flops_kaplan", "flops_full", "lr", "val_loss",
                  "zero_shot_loss"]
@@ -224,11 +227,31 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
             "recipe": s.get("recipe", 1), "data_seed": s.get("data_seed", 0), "tokenizer": s.get("tokenizer", "main"),
             "schedule": s.get("schedule", "cosine"), "pretrain_seed": pre["spec"]["seed"] if pre else None,
             "batch_size_used": r.get("batch_size", s["batch_size"]),
-            "zero_shot": r.get("checks", {}).get("zero_shot") if s["phase"] == "target" else None,
-            "unresolved": r.get("checks", {}).get("unresolved") if s["phase"] == "target" else None,
+            "zero_shot": _checks(r).get("zero_shot") if s["phase"] == "target" else None,
+            "unresolved": _checks(r).get("unresolved") if s["phase"] == "target" else None,
             "cpu_seconds": r.get("cpu_seconds"),
+            **_vs_checkpoint(r, pre),
         })
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def _checks(record: dict) -> dict:
+    """The record's own checks (recipe 2), or the same checks applied to its stored curve (recipe 1)."""
+    if "checks" in record:
+        return record["checks"]
+    from transfer_laws.run_checks import checks
+
+    return checks(record["curve"], record["best_step"]) if record.get("curve") else {}
+
+
+def _vs_checkpoint(record: dict, pre: dict | None) -> dict:
+    from transfer_laws.paired import paired_difference
+
+    w, w0 = record.get("test_window_losses_nats"), (pre or {}).get("checkpoint_test_window_losses_nats")
+    if not w or not w0 or len(w) != len(w0):
+        return {"vs_checkpoint_nats": None, "vs_checkpoint_se": None}
+    gap, se = paired_difference([np.asarray(w, float)], [np.asarray(w0, float)])
+    return {"vs_checkpoint_nats": gap, "vs_checkpoint_se": se}
 
 
 def curves_table(records: list[dict]) -> pd.DataFrame:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from transfer_laws import runs
+from transfer_laws import run_checks, runs
 from transfer_laws.data.tokens import TokenArray
 from transfer_laws.model import GPT, GPTConfig, flops_per_token
 
@@ -346,23 +346,6 @@ PATIENCE_RULE = ("stop after `patience` evaluations in a row without a lower val
                  "run stops at most growth**patience x its best step (or patience steps after it)")
 
 
-def checks(spec: runs.RunSpec, curve: list[dict], best_step: int, warmup: int) -> dict:
-    """The checks a recipe-2 record carries (issue 17): is its best evaluation resolved?
-
-    ``zero_shot``: the best evaluation is step 0 (the checkpoint itself). ``unresolved``: the best is
-    the first evaluation after step 0 or the last one (the minimum is not bracketed).
-    ``warmup_past_first_min``: warm-up ends after the first local minimum of the validation loss."""
-    steps = [p["step"] for p in curve]
-    losses = [p["val_loss"] for p in curve]
-    after0 = [s for s in steps if s > 0]
-    first_min = next((steps[i] for i in range(1, len(steps) - 1)
-                      if losses[i] <= losses[i - 1] and losses[i] < losses[i + 1]), None)
-    return {"zero_shot": best_step == 0 and 0 in steps,
-            "unresolved": bool(after0) and (best_step == after0[0] or best_step == steps[-1]),
-            "warmup_past_first_min": first_min is not None and warmup > first_min,
-            "first_min_step": first_min, "overrun": (steps[-1] / best_step) if best_step else None}
-
-
 def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | None = None,
           trainer_kwargs: dict | None = None, progress: bool | None = None, fork_steps=(),
           save_every_s: float = 600.0, stop_at_step: int | None = None) -> dict | None:
@@ -469,7 +452,7 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
     if recipe2:
         record["batch_size"] = batch
         if spec.phase == "target":  # pre-training runs to its budget: its best is its last step by design
-            record["checks"] = checks(spec, evaluator.curve, evaluator.best_step, warmup)
+            record["checks"] = run_checks.checks(evaluator.curve, evaluator.best_step, warmup)
         record["patience_rule"] = PATIENCE_RULE if patience is not None else "none: runs to its budget"
         # the cost of the run as if alone (steps computed by forks or earlier sessions included)
         record["wall_seconds"] = round(evaluator.seconds_before + time.perf_counter() - t0, 2)

@@ -1,0 +1,25 @@
+"""The checks a run's record carries and the analysis reads (issue 17): pure functions of its curve.
+
+A number enters a fit only if its run is resolved: its best evaluation is neither the first after
+step 0 nor the last. Recipe-2 records store these checks when they are written; for first-grid
+(recipe 1) records the same function is applied to the stored curve when the tables are built.
+"""
+
+from __future__ import annotations
+
+
+def checks(curve: list[dict], best_step: int, warmup: int = 0) -> dict:
+    """The checks a recipe-2 record carries (issue 17): is its best evaluation resolved?
+
+    ``zero_shot``: the best evaluation is step 0 (the checkpoint itself). ``unresolved``: the best is
+    the first evaluation after step 0 or the last one (the minimum is not bracketed).
+    ``warmup_past_first_min``: warm-up ends after the first local minimum of the validation loss."""
+    steps = [p["step"] for p in curve]
+    losses = [p["val_loss"] for p in curve]
+    after0 = [s for s in steps if s > 0]
+    first_min = next((steps[i] for i in range(1, len(steps) - 1)
+                      if losses[i] <= losses[i - 1] and losses[i] < losses[i + 1]), None)
+    return {"zero_shot": best_step == 0 and 0 in steps,
+            "unresolved": bool(after0) and (best_step == after0[0] or best_step == steps[-1]),
+            "warmup_past_first_min": first_min is not None and warmup > first_min,
+            "first_min_step": first_min, "overrun": (steps[-1] / best_step) if best_step else None}

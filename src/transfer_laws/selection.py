@@ -1,0 +1,54 @@
+"""Which runs a fit may read: every target run is checked, and a run that fails a check is refused
+with its reason (issue 17). Pure pandas over the runs table (``runs.runs_table``).
+
+Reasons, in the order they are applied (a run gets the first that fits):
+
+- ``unresolved``: its best evaluation is the first after step 0 or the last, so the minimum the
+  number stands for was never bracketed (a fine-tune stopped too early or evaluated too late; a
+  from-scratch run that ended on budget still improving).
+- ``worse_than_checkpoint``: a fine-tune whose test loss is above its own checkpoint's on the same
+  test windows by more than one paired standard error (recipe-2 records; the checkpoint's window
+  losses are stored with its pre-training).
+
+A fine-tune whose best step is 0 (``zero_shot``) is kept: its number is the checkpoint's own, which
+is a real measurement of transfer at that D_F. ``with_zero_shot=False`` drops them, so that a fit can be
+shown both ways.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+REASONS = {
+    "unresolved": "best evaluation is the first after step 0 or the last (minimum not bracketed)",
+    "worse_than_checkpoint": "test loss above its checkpoint's by more than one paired standard error",
+    "zero_shot": "best step is 0 (left out on request only)",
+}
+
+
+def exclusion_reasons(runs: pd.DataFrame, with_zero_shot: bool = True) -> pd.Series:
+    """One reason per row ('' for a run that passes every check); pre-training rows always pass."""
+    target = runs.phase == "target"
+    reason = pd.Series("", index=runs.index, dtype=object)
+    worse = runs.vs_checkpoint_nats.astype(float) > runs.vs_checkpoint_se.astype(float)
+    rules = [("unresolved", runs.unresolved.fillna(False).astype(bool)), ("worse_than_checkpoint", worse.fillna(False))]
+    if not with_zero_shot:
+        rules.append(("zero_shot", runs.zero_shot.fillna(False).astype(bool)))
+    for name, failed in rules:
+        reason[(reason == "") & target & failed] = name
+    return reason
+
+
+def checked_runs(runs: pd.DataFrame, with_zero_shot: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows a fit may read, and the refused rows with a ``reason`` column."""
+    reason = exclusion_reasons(runs, with_zero_shot)
+    kept = runs[reason == ""].reset_index(drop=True)
+    refused = runs[reason != ""].assign(reason=reason[reason != ""]).reset_index(drop=True)
+    return kept, refused
+
+
+def exclusion_counts(refused: pd.DataFrame) -> pd.DataFrame:
+    """Refused runs counted by (curriculum, reason), for the chapters' 'every exclusion counted'."""
+    if refused.empty:
+        return pd.DataFrame(columns=["curriculum", "reason", "runs"])
+    return refused.groupby(["curriculum", "reason"]).size().rename("runs").reset_index()

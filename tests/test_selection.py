@@ -1,0 +1,57 @@
+"""The analysis refuses runs that fail their checks, each with its reason (issue 17)."""
+
+import numpy as np
+import pandas as pd
+
+from transfer_laws import runs, selection
+from transfer_laws.run_checks import checks
+
+
+def _frame(**cols):
+    n = len(next(iter(cols.values())))
+    base = {"phase": ["target"] * n, "curriculum": ["mix"] * n, "unresolved": [False] * n, "zero_shot": [False] * n,
+            "vs_checkpoint_nats": [None] * n, "vs_checkpoint_se": [None] * n}
+    base.update(cols)
+    return pd.DataFrame(base)
+
+
+def test_each_failed_check_is_refused_with_its_reason():
+    df = _frame(run_id=list("abcdef"),
+                unresolved=[False, True, False, False, False, None],
+                zero_shot=[False, False, True, False, False, None],
+                vs_checkpoint_nats=[0.001, None, 0.0, 0.05, -0.2, None],
+                vs_checkpoint_se=[0.01, None, 0.0, 0.01, 0.01, None],
+                phase=["target"] * 5 + ["pretrain"])
+    kept, refused = selection.checked_runs(df)
+    assert list(kept.run_id) == ["a", "c", "e", "f"]  # within one SE, zero-shot kept, better, pre-training
+    assert dict(zip(refused.run_id, refused.reason)) == {"b": "unresolved", "d": "worse_than_checkpoint"}
+    kept2, refused2 = selection.checked_runs(df, with_zero_shot=False)
+    assert "c" not in set(kept2.run_id) and refused2.set_index("run_id").reason["c"] == "zero_shot"
+    counts = selection.exclusion_counts(refused2)
+    assert counts.runs.sum() == 3 and set(counts.reason) == {"unresolved", "worse_than_checkpoint", "zero_shot"}
+
+
+def test_first_grid_records_get_the_same_checks_from_their_curves():
+    """Recipe-1 records carry no checks; the table applies the same rule to their stored curve."""
+    curve = [{"step": s, "val_loss": v} for s, v in ((10, 5.0), (20, 5.1), (30, 5.2))]
+    assert checks(curve, best_step=10)["unresolved"]  # best at the first evaluation
+    records = runs.load_records()
+    table = runs.runs_table(records)
+    by_id = {r["run_id"]: r for r in records}
+    first = table[(table.recipe == 1) & (table.phase == "target")]
+    assert len(first) > 100
+    for row in first.head(40).itertuples():
+        r = by_id[row.run_id]
+        steps = [p["step"] for p in r["curve"]]
+        after0 = [s for s in steps if s > 0]
+        assert row.unresolved == (r["best_step"] in (after0[0], steps[-1]))
+
+
+def test_vs_checkpoint_is_paired_over_the_same_windows():
+    rng = np.random.default_rng(0)
+    shared = rng.normal(4.0, 1.0, 2048)
+    pre = {"run_id": "p", "checkpoint_test_window_losses_nats": list(shared)}
+    rec = {"test_window_losses_nats": list(shared - 0.01 + rng.normal(0, 0.01, 2048))}
+    out = runs._vs_checkpoint(rec, pre)
+    assert abs(out["vs_checkpoint_nats"] + 0.01) < 0.002 and out["vs_checkpoint_se"] < 0.001
+    assert runs._vs_checkpoint(rec, {"checkpoint_test_window_losses_nats": list(shared[:512])})["vs_checkpoint_se"] is None
