@@ -121,3 +121,31 @@ def test_results_compare_pairs_windows_and_names_bad_ids(tmp_path):
     (tmp_path / "runs" / "dddd4444.json").write_text(json.dumps(_record("dddd4444", hard, hashes="other")))
     r = compare("aaaa", "dddd")
     assert r.returncode == 2 and "different test data" in r.stderr
+
+
+def test_fit_on_the_committed_table_reads_what_the_book_reads(tmp_path):
+    """`fit results/runs.csv` selects the study's rows (in_study) as the chapters do: the same numbers
+    as fitting ``study.study_runs()`` with the same bootstrap seed, the same on a copy holding only
+    the in_plan rows, and no torch imported on the way."""
+    from transfer_laws import runs as runs_mod, study
+    from transfer_laws.fitting import fit_transfer
+
+    csv = runs_mod.results_dir() / "runs.csv"
+    code = ("import sys; sys.argv = ['transfer_laws', 'fit', sys.argv[1], '--json', '--bootstrap', '20'];"
+            "from transfer_laws import cli; rc = cli.main(sys.argv[1:]);"
+            "assert 'torch' not in sys.modules and 'lightning' not in sys.modules, 'fit imported torch'; sys.exit(rc)")
+    r = subprocess.run([sys.executable, "-c", code, str(csv)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    book_runs, experiment = study.study_runs()
+    assert out["experiment"] == experiment == study.STUDY_EXPERIMENT and out["n_runs"] == len(book_runs)
+    for cur in ("text", "mix"):
+        f = fit_transfer(book_runs, cur, n_bootstrap=20, seed=0)
+        assert out[cur]["alpha"] == pytest.approx(f.alpha, rel=1e-9) and out[cur]["beta"] == pytest.approx(f.beta, rel=1e-9)
+        assert out[cur]["ci95"]["beta"] == pytest.approx(f.ci95["beta"], rel=1e-9)
+    table = pd.read_csv(csv)
+    copy = tmp_path / "in_plan.csv"
+    table[table.in_plan].to_csv(copy, index=False)
+    r2 = subprocess.run([sys.executable, "-c", code, str(copy)], capture_output=True, text=True)
+    assert r2.returncode == 0, r2.stderr
+    assert json.loads(r2.stdout) == out

@@ -51,3 +51,42 @@ def test_current_runs_drop_only_what_the_grid_superseded(monkeypatch):
     monkeypatch.setattr(study, "runs_frame", lambda root=None: df)
     progress = pd.DataFrame({"run_id": ["new", "exp"], "experiment": ["main", "contamination"]})
     assert list(study.current_runs(progress=progress).run_id) == ["new", "exp", "pilot1"]
+
+
+def test_annotate_marks_plan_study_and_refusals(monkeypatch):
+    """One rule for every reader: in_plan (planned, or of an unplanned experiment), exclusion (the
+    first failed check) and in_study (the study's complete sizes; refusals left out from recipe 2)."""
+    monkeypatch.setattr(study, "STUDY_GRID", study.Path("g.toml"))
+    plan_rows = pd.DataFrame({
+        "grid": "g.toml", "experiment": "main", "run_id": ["p", "s1", "f1", "f2", "q", "s2"],
+        "phase": ["pretrain", "target", "target", "target", "pretrain", "target"],
+        "size": ["n13k"] * 4 + ["n28k"] * 2, "pretrain_id": [None, None, "p", "p", None, None]})
+    base = {"experiment": "main", "phase": "target", "recipe": 2, "zero_shot": False, "unresolved": False,
+            "vs_checkpoint_nats": None, "vs_checkpoint_se": None, "size": "n13k"}
+    table = pd.DataFrame([
+        {**base, "run_id": "p", "phase": "pretrain", "curriculum": "text"},
+        {**base, "run_id": "s1", "curriculum": "scratch"},
+        {**base, "run_id": "f1", "curriculum": "text"},
+        {**base, "run_id": "f2", "curriculum": "text", "unresolved": True},
+        {**base, "run_id": "old", "curriculum": "text"},                        # superseded
+        {**base, "run_id": "x", "curriculum": "text", "experiment": "one-off"},  # no grid plans it
+        {**base, "run_id": "s2", "curriculum": "scratch", "size": "n28k"},      # n28k lacks its pre-training q
+    ])
+    out = study.annotate(table, plan_rows, min_sizes=1).set_index("run_id")
+    assert list(out.in_plan) == [True, True, True, True, False, True, True]
+    assert out.exclusion["f2"] == "unresolved" and out.exclusion["f1"] == ""
+    assert set(out.index[out.in_study]) == {"s1", "f1"}
+    assert not study.annotate(table, plan_rows, min_sizes=2).in_study.any()  # one complete size only
+    first = study.annotate(table.assign(recipe=1), plan_rows, min_sizes=1).set_index("run_id")
+    assert first.in_study["f2"] and first.exclusion["f2"] == "unresolved"  # first grid: counted, not refused
+
+
+def test_committed_plan_is_what_the_grid_files_plan():
+    """results/plan.csv (what the chapters and `fit` select by) is the planner's output for the grids
+    whose plan does not grow with results (the first study's grid here; `results table` rewrites all)."""
+    from transfer_laws import plan
+
+    committed = plan.load_plan()
+    grid = plan.GRIDS_DIR / "main.toml"
+    now = plan.plan_table(grids=[grid])
+    assert list(committed[committed.grid == grid.name].run_id) == list(now.run_id)

@@ -28,17 +28,16 @@ def _sweep(args) -> int:
               dry_run=args.dry_run, max_minutes=args.max_minutes, trainer_kwargs=_trainer_kwargs(args),
               root=args.results, sizes=_csv(args.sizes), experiments=_csv(args.experiments))
     if not args.dry_run:
-        from transfer_laws.runs import write_tables
+        from transfer_laws.study import write_tables
 
-        write_tables(args.results)
+        write_tables(args.results, data)
     return 0
 
 
 def _results(args) -> int:
-    from transfer_laws.runs import write_tables
+    from transfer_laws.study import write_tables
 
-    a, b = write_tables(args.results)
-    print(f"wrote {a} and {b}")
+    print("wrote " + ", ".join(str(p) for p in write_tables(args.results)))
     return 0
 
 

@@ -3,8 +3,11 @@
 RUNS.csv has one row per finished run on the target distribution, with columns ``curriculum``
 (``scratch`` for from-scratch runs; any other value names a pre-training source), ``n_params``
 (non-embedding), ``d_train_chars`` (D for scratch, D_F for fine-tunes) and the loss column
-(``--loss-column``, default ``test_loss``). Optional ``experiment`` (rows other than ``main`` are
-left out) and ``phase`` (rows other than ``target`` are left out); other columns are ignored.
+(``--loss-column``, default ``test_loss``). Optional columns select the rows, as the book does:
+``experiment`` (rows of ``--experiment`` only, default the study's, ``study.STUDY_EXPERIMENT``),
+``phase`` (``target`` only), ``in_study`` (for the study's experiment, the rows its fit reads) or
+else ``in_plan`` (rows an earlier grid rule superseded are left out). ``results/runs.csv`` carries
+them all; other columns are ignored.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ import numpy as np
 import pandas as pd
 
 from transfer_laws.fitting import DEFAULT_LOW_DATA_FRACTION, fit_transfer, shared_beta_test
+from transfer_laws.study import STUDY_EXPERIMENT
 
 
 class RunsTableError(ValueError):
     """A malformed runs table."""
 
 
-def load_runs_table(path: str, loss_column: str = "test_loss", experiment: str = "main") -> pd.DataFrame:
+def load_runs_table(path: str, loss_column: str = "test_loss", experiment: str = STUDY_EXPERIMENT) -> pd.DataFrame:
     try:
         df = pd.read_csv(path)
     except FileNotFoundError:
@@ -33,9 +37,13 @@ def load_runs_table(path: str, loss_column: str = "test_loss", experiment: str =
         if col not in df.columns:
             raise RunsTableError(f"{path}: missing column {col!r}")
     if "experiment" in df.columns:
-        df = df[df.experiment.fillna("main") == experiment]
+        df = df[df.experiment.fillna(experiment) == experiment]
     if "phase" in df.columns:
         df = df[df.phase.fillna("target") == "target"]
+    for col in ("in_study", "in_plan"):
+        if col in df.columns and (col != "in_study" or experiment == STUDY_EXPERIMENT):
+            df = df[df[col].astype(str).str.lower().isin(["true", "1"])]
+            break
     for col in ("n_params", "d_train_chars", loss_column):
         values = pd.to_numeric(df[col], errors="coerce")
         bad = df.index[values.isna() | ~np.isfinite(values) | ((values <= 0) if col != loss_column else values.isna())]
@@ -51,7 +59,7 @@ def load_runs_table(path: str, loss_column: str = "test_loss", experiment: str =
 def run(args) -> int:
     try:
         runs = load_runs_table(args.runs, args.loss_column, args.experiment)
-        out = {}
+        out = {"experiment": args.experiment, "n_runs": len(runs)}
         curricula = sorted(c for c in runs.curriculum.unique() if c != "scratch")
         if not curricula:
             raise RunsTableError(f"{args.runs}: no fine-tuned runs (curriculum other than 'scratch')")
@@ -95,5 +103,6 @@ def register(sub) -> None:
     f.add_argument("--low-data-fraction", type=float, default=DEFAULT_LOW_DATA_FRACTION)
     f.add_argument("--bootstrap", type=int, default=200)
     f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--experiment", default="main", help="rows of this experiment only (default main)")
+    f.add_argument("--experiment", default=STUDY_EXPERIMENT,
+                   help=f"rows of this experiment only (default the study's, {STUDY_EXPERIMENT})")
     f.set_defaults(func=run)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from transfer_laws.model import LADDER
+from transfer_laws.config import LADDER
 
 
 def kaplan_lr(n_params: int) -> float:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from transfer_laws.hparams import learning_rate
-from transfer_laws.model import LADDER
+from transfer_laws.config import LADDER
 
 PHASES = ("pretrain", "target")
 PRETRAIN_CURRICULA = ("text", "mix")
@@ -257,14 +257,3 @@ def _vs_checkpoint(record: dict, pre: dict | None) -> dict:
 def curves_table(records: list[dict]) -> pd.DataFrame:
     rows = [{"run_id": r["run_id"], **{k: pt.get(k) for k in CURVE_COLUMNS[1:]}} for r in records for pt in r["curve"]]
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
-
-
-def write_tables(root: Path | None = None) -> tuple[Path, Path]:
-    """Regenerate ``results/runs.csv`` and ``results/curves.csv`` from the records."""
-    records = load_records(root)
-    d = results_dir(root)
-    out = []
-    for name, table in (("runs.csv", runs_table(records)), ("curves.csv", curves_table(records))):
-        atomic_write_bytes(d / name, table.to_csv(index=False).encode())
-        out.append(d / name)
-    return out[0], out[1]

@@ -7,9 +7,18 @@ import pandas as pd
 import os
 from pathlib import Path
 
-from transfer_laws import runs
+from transfer_laws import plan, runs, selection
 
 MAIN_GRID = Path(__file__).resolve().parents[2] / "grids" / "main.toml"
+
+# The one experiment the book and `fit` read, and the grid file that plans it. The second study
+# (issue 17) takes over once enough of its sizes are complete.
+STUDY_EXPERIMENT = "main"
+STUDY_GRID = MAIN_GRID
+# From this recipe on, a run that fails its checks (``selection``) is refused by every fit. The
+# first grid (recipe 1) predates the checks: its fit reads its runs unchecked, and the
+# ``exclusion`` column (and the reproducing chapter) count what the checks would refuse there.
+CHECKED_FROM_RECIPE = 2
 
 
 def runs_frame(root=None) -> pd.DataFrame:
@@ -26,18 +35,9 @@ def window_losses(root=None) -> dict:
 
 
 def grid_progress(grid: Path = MAIN_GRID, root=None, data=None) -> pd.DataFrame:
-    """Every planned run of a grid file, one row each, with ``done`` (its record exists)."""
-    from transfer_laws.sweep import load_grid
-
-    if data is None:
-        from transfer_laws.datasets import StudyData
-
-        data = StudyData()
-    rows = [{"run_id": p.spec.run_id, "phase": p.spec.phase, "experiment": p.spec.experiment,
-             "curriculum": p.spec.curriculum, "size": p.spec.size, "d_train_chars": p.spec.d_train_chars,
-             "seed": p.spec.seed, "pretrain_id": p.spec.pretrain_id, "done": runs.is_done(p.spec, root)}
-            for p in load_grid(grid, data)]
-    return pd.DataFrame(rows)
+    """Every planned run of a grid file, one row each, with ``done`` (its record exists), read from
+    the committed plan (``results/plan.csv``); ``data`` is accepted for older callers and unused."""
+    return plan.progress(plan.load_plan(root), runs_frame(root), Path(grid).name)
 
 
 def complete_sizes(progress: pd.DataFrame, experiment: str = "main") -> list[str]:
@@ -52,33 +52,58 @@ def complete_sizes(progress: pd.DataFrame, experiment: str = "main") -> list[str
 
 
 def min_complete_sizes() -> int:
-    """How many complete main-grid sizes the chapters need before they read the main grid: 3 (the
+    """How many complete sizes the study's experiment needs before the chapters read it: 3 (the
     claims ledger judges nothing about N with fewer), or $TRANSFER_LAWS_MIN_SIZES."""
     return int(os.environ.get("TRANSFER_LAWS_MIN_SIZES", 3))
 
 
-def study_runs(root=None, prefer: tuple[str, ...] = ("main", "pilot"), min_sizes: int | None = None,
-               progress: pd.DataFrame | None = None) -> tuple[pd.DataFrame, str]:
-    """Target runs of the first experiment in ``prefer`` that can be analysed, and its name.
-
-    The main grid counts once at least ``min_sizes`` (default ``min_complete_sizes()``) of its
-    sizes are complete (every planned run of that size done), and then only its complete sizes
-    are returned, so that a half-run size never enters a fit. Other experiments (the pilot) count once they have scratch and fine-tuned runs.
-    """
-    df = runs_frame(root)
+def annotate(table: pd.DataFrame, plan_rows: pd.DataFrame, min_sizes: int | None = None) -> pd.DataFrame:
+    """The runs table with the three columns every reader selects by: ``in_plan`` (``plan.in_plan``),
+    ``exclusion`` (the first check the run fails, '' if none: ``selection``) and ``in_study`` (the
+    rows the study's fit reads: target runs of ``STUDY_EXPERIMENT`` in its plan, of its complete
+    sizes only, refused runs left out from ``CHECKED_FROM_RECIPE`` on)."""
+    out = table.copy()
+    out["in_plan"] = plan.in_plan(out, plan_rows)
+    out["exclusion"] = selection.exclusion_reasons(out)
     min_sizes = min_complete_sizes() if min_sizes is None else min_sizes
-    for exp in prefer:
-        sub = df[(df.experiment == exp) & (df.phase == "target")]
-        if exp == "main" and len(sub):
-            if progress is None:
-                progress = grid_progress(root=root)
-            done = complete_sizes(progress, "main")
-            if len(done) < min_sizes:
-                continue
-            sub = sub[sub["size"].isin(done) & sub.run_id.isin(progress.run_id)]  # the current plan only
-        if (sub.curriculum == "scratch").any() and (sub.curriculum != "scratch").any():
-            return sub.reset_index(drop=True), exp
-    return df.iloc[0:0], ""
+    sizes = complete_sizes(plan.progress(plan_rows, out, STUDY_GRID.name), STUDY_EXPERIMENT)
+    passes = (out.exclusion == "") | (out.recipe.fillna(1).astype(int) < CHECKED_FROM_RECIPE)
+    out["in_study"] = ((out.experiment == STUDY_EXPERIMENT) & (out.phase == "target") & out.in_plan
+                       & out["size"].isin(sizes) & passes & (len(sizes) >= min_sizes))
+    return out
+
+
+def annotated_runs(root=None, min_sizes: int | None = None) -> pd.DataFrame:
+    """Every committed run, annotated (``annotate``) against the committed plan."""
+    return annotate(runs_frame(root), plan.load_plan(root), min_sizes)
+
+
+def study_runs(root=None, experiment: str | None = None, min_sizes: int | None = None,
+               table: pd.DataFrame | None = None) -> tuple[pd.DataFrame, str]:
+    """The target runs a fit reads, and the experiment's name: by default the study's own
+    (``in_study``); for another ``experiment`` (the pilot), its planned target runs that pass their
+    checks. Empty, with name '', when the experiment has no scratch or no fine-tuned runs yet."""
+    t = annotated_runs(root, min_sizes) if table is None else table
+    if experiment is None or experiment == STUDY_EXPERIMENT:
+        experiment, sub = STUDY_EXPERIMENT, t[t.in_study]
+    else:
+        passes = (t.exclusion == "") | (t.recipe.fillna(1).astype(int) < CHECKED_FROM_RECIPE)
+        sub = t[(t.experiment == experiment) & (t.phase == "target") & t.in_plan & passes]
+    if (sub.curriculum == "scratch").any() and (sub.curriculum != "scratch").any():
+        return sub.reset_index(drop=True), experiment
+    return t.iloc[0:0], ""
+
+
+def write_tables(root=None, data=None) -> tuple[Path, Path, Path]:
+    """Regenerate ``results/plan.csv`` (every grid's plan), ``results/runs.csv`` (the records,
+    annotated) and ``results/curves.csv``."""
+    plan_file = plan.write_plan(data, root)
+    records = runs.load_records(root)
+    d = runs.results_dir(root)
+    runs_csv = annotate(runs.runs_table(records), plan.load_plan(root))
+    runs.atomic_write_bytes(d / "runs.csv", runs_csv.to_csv(index=False).encode())
+    runs.atomic_write_bytes(d / "curves.csv", runs.curves_table(records).to_csv(index=False).encode())
+    return plan_file, d / "runs.csv", d / "curves.csv"
 
 
 def pretrain_runs(experiment: str, root=None, targets: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -97,10 +122,12 @@ def superseded(progress: pd.DataFrame, root=None, experiment: str = "main") -> p
 
 
 def current_runs(root=None, grid: Path = MAIN_GRID, progress: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Every committed run except those of the grid's experiments that the grid no longer plans
-    (an earlier rule's runs, kept in results/ for the comparison in the reproducing chapter)."""
-    progress = grid_progress(grid, root) if progress is None else progress
+    """Every committed run except those an earlier rule superseded (``in_plan``; kept in results/
+    for the comparison in the reproducing chapter). With ``progress`` (a grid's planned ids and
+    experiments), only that grid's experiments are judged."""
     df = runs_frame(root)
+    if progress is None:
+        return df[plan.in_plan(df, plan.load_plan(root))].reset_index(drop=True)
     stale = df.experiment.isin(set(progress.experiment)) & ~df.run_id.isin(progress.run_id)
     return df[~stale].reset_index(drop=True)
 

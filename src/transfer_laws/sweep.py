@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from transfer_laws import runs
-from transfer_laws.model import LADDER, GPTConfig, flops_per_token
+from transfer_laws.config import LADDER, GPTConfig, flops_per_token
 from transfer_laws.runs import RunSpec
 
 SPEC_FIELDS = {f.name for f in fields(RunSpec)}
