@@ -28,3 +28,38 @@ def test_cells_are_split_and_edges_flagged():
     assert t.loc[("a", 1e4), "lr_opt"] == pytest.approx(3e-3, rel=1e-6)
     assert not t.loc[("b", 1e4), "bracketed"] and t.loc[("b", 1e4), "best_lr"] == 4e-3
     assert t.loc[("a", 1e5), "bracketed"] and t.loc[("a", 1e5), "best_lr"] == 2e-3
+
+
+def test_rate_rule_recovers_a_planted_power_law():
+    from transfer_laws.tuning import fit_rate_rule
+
+    rows = []
+    for n, size in ((3e4, "a"), (1e5, "b"), (3e5, "c")):
+        for d in (1e4, 1e5, 1e6):
+            opt = 0.006 * (n / 3e4) ** -0.5 * (d / 1e4) ** 0.2
+            rows += [{**r, "n_params": n} for r in _cell(size, list(opt * np.array([0.25, 0.5, 1.2, 2.4, 4.8])), opt, d=d)]
+    cells = lr_sweeps(pd.DataFrame(rows))
+    rule = fit_rate_rule(cells, "planted", with_d=True)
+    assert rule.n_exponent == pytest.approx(-0.5, abs=1e-6) and rule.d_exponent == pytest.approx(0.2, abs=1e-6)
+    assert rule(1e5, 1e5) == pytest.approx(0.006 * (1e5 / 3e4) ** -0.5 * 10 ** 0.2, rel=0.01)  # 2 significant digits
+    with pytest.raises(ValueError, match="edge"):
+        fit_rate_rule(cells.assign(bracketed=False), "planted")
+
+
+def test_recipe2_rules_are_the_fits_of_their_committed_sweeps():
+    """hparams.RECIPE2_RULES's constants are what tuning.fit_rate_rule gives on the committed sweeps
+    they name (rounded as written), and a kind without a rule has no default rate."""
+    from transfer_laws import hparams, runs
+    from transfer_laws.tuning import fit_rate_rule
+
+    table = runs.runs_table(runs.load_records())
+    cells = lr_sweeps(table[table.experiment == "pilot2-lr"])
+    pre = fit_rate_rule(cells[cells.phase == "pretrain"], "refit")
+    rule = hparams.RECIPE2_RULES["pretrain"]
+    assert hparams.significant(pre.lr_ref) == rule.lr_ref and pre.n_ref == rule.n_ref
+    assert pre.n_exponent == pytest.approx(rule.n_exponent, abs=0.005)
+    assert hparams.learning_rate("n28k", "pretrain", "text", recipe=2) == 0.0073
+    for kind, (phase, curriculum) in {"scratch": ("target", "scratch"), "finetune": ("target", "text")}.items():
+        if kind not in hparams.RECIPE2_RULES:
+            with pytest.raises(ValueError, match="no fitted"):
+                hparams.learning_rate("n28k", phase, curriculum, recipe=2, d_chars=1e4)

@@ -1,13 +1,19 @@
 """Learning rates per size, for training from scratch and for fine-tuning: the one place they live.
 
-Until the study's pilot sweep replaces an entry, a size uses Kaplan et al. (2020, eq. D.1)'s
-fitted learning rate LR(N) = 0.003239 - 0.0001395 * ln(N), and fine-tuning uses a third of it.
+Recipe 1 (the first grid): Kaplan et al. (2020, eq. D.1)'s fitted learning rate
+LR(N) = 0.003239 - 0.0001395 * ln(N) at every size, fine-tuning at a third of it.
+
+Recipe 2 (the second study, issue 17): power laws in N (and D) fitted by ``tuning.fit_rate_rule``
+to the optima of the committed learning-rate sweeps named in each rule's ``source``; a test refits
+every rule from those records and checks these constants. A kind of run whose rule is not fitted
+yet has no default: its grid must state its rates.
 Each entry names its source, and every run records the value it used.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from transfer_laws.config import LADDER
 
@@ -26,10 +32,59 @@ FINETUNE_LR: dict[str, tuple[float, str]] = {
 }
 
 
-def learning_rate(size: str, phase: str, curriculum: str) -> float:
+def significant(x: float, digits: int = 2) -> float:
+    """``x`` rounded to ``digits`` significant digits (a rule's rate is part of each run's id)."""
+    return float(f"{x:.{digits}g}")
+
+
+@dataclass(frozen=True)
+class RateRule:
+    """lr = lr_ref * (N / n_ref) ** n_exponent * (D / d_ref) ** d_exponent, to 2 significant digits.
+
+    N is non-embedding parameters; D is the training set in characters (D_F for fine-tunes), unused
+    when ``d_exponent`` is 0 (pre-training)."""
+
+    lr_ref: float
+    n_ref: float
+    n_exponent: float
+    source: str
+    d_ref: float = 1.0
+    d_exponent: float = 0.0
+
+    def __call__(self, n_params: float, d_chars: float | None = None) -> float:
+        lr = self.lr_ref * (n_params / self.n_ref) ** self.n_exponent
+        if self.d_exponent:
+            if not d_chars:
+                raise ValueError("this rate rule depends on D: give the training set's characters")
+            lr *= (d_chars / self.d_ref) ** self.d_exponent
+        return significant(lr)
+
+
+# Recipe 2's fitted rules by kind of run ("pretrain", "scratch", "finetune").
+RECIPE2_RULES: dict[str, RateRule] = {
+    # the pilot's stage A1 (text, warm-up-stable-decay, 800 steps of 32 x 128 tokens): log-parabola
+    # optima 0.0073 at n28k and 0.0040 at n100k
+    "pretrain": RateRule(lr_ref=0.0073, n_ref=28368, n_exponent=-0.48,
+                         source="pilot2-lr pre-training sweeps at n28k and n100k (tuning.fit_rate_rule)"),
+}
+
+
+def kind_of_run(phase: str, curriculum: str) -> str:
+    if phase == "pretrain":
+        return "pretrain"
+    return "scratch" if curriculum == "scratch" else "finetune"
+
+
+def learning_rate(size: str, phase: str, curriculum: str, recipe: int = 1, d_chars: float | None = None) -> float:
     """The learning rate a run of this size and kind uses unless its spec says otherwise."""
     if size not in LADDER:
         raise ValueError(f"unknown model size {size!r}; known sizes: {', '.join(LADDER)}")
+    if recipe == 2:
+        kind = kind_of_run(phase, curriculum)
+        if kind not in RECIPE2_RULES:
+            raise ValueError(f"recipe 2 has no fitted {kind} learning rate yet (hparams.RECIPE2_RULES): "
+                             f"state lr in the grid")
+        return RECIPE2_RULES[kind](LADDER[size].n_params(), d_chars)
     if phase == "target" and curriculum != "scratch":
         return FINETUNE_LR[size][0]
     return SCRATCH_LR[size][0]

@@ -48,7 +48,7 @@ class RunSpec:
     d_train_chars: int | None = None  # target: D (scratch) or D_F (fine-tune); pretrain: None (whole split)
     train_tokens: int | None = None  # pretrain: token budget (the grid's rule); target: None
     pretrain_id: str | None = None  # target runs with a non-scratch curriculum
-    lr: float | None = None  # None: hparams.learning_rate(size, phase, curriculum), resolved by make()
+    lr: float | None = None  # None: hparams.learning_rate(size, phase, curriculum, recipe, D), by make()
     batch_size: int = 32  # sequences per step
     n_ctx: int = 128  # tokens per sequence
     max_epochs: float = 50.0  # target: epochs over D_F; pretrain: epochs over the text split (cap)
@@ -120,7 +120,8 @@ class RunSpec:
         """A spec with the learning rate resolved from ``hparams`` when not given."""
         spec = cls(**kw)
         if spec.lr is None:
-            spec = cls(**{**kw, "lr": learning_rate(spec.size, spec.phase, spec.curriculum)})
+            spec = cls(**{**kw, "lr": learning_rate(spec.size, spec.phase, spec.curriculum, spec.recipe,
+                                                    spec.d_train_chars)})
         return spec
 
     @property

@@ -47,3 +47,26 @@ def lr_sweeps(runs: pd.DataFrame, metric: str = "val_loss", min_rates: int = 3) 
                      if 0 < i < len(g) - 1 else float("nan")})
     out = pd.DataFrame(rows)
     return out.replace("-", None) if len(out) else out
+
+
+def fit_rate_rule(cells: pd.DataFrame, source: str, with_d: bool = False, d_ref: float = 1e4):
+    """A ``hparams.RateRule`` fitted by least squares to the log optima (``lr_opt``) of bracketed
+    cells: log lr = log lr_ref + a log(N / n_ref) [+ b log(D / d_ref)], with n_ref the smallest N.
+    Cells whose best rate sits at an edge are refused (their optimum is unknown)."""
+    from transfer_laws.hparams import RateRule
+
+    ok = cells[cells.bracketed.astype(bool)]
+    if ok.empty:
+        raise ValueError("no bracketed cell to fit a rate rule to (every best rate sits at an edge)")
+    n = ok.n_params.to_numpy(float)
+    n_ref = float(n.min())
+    cols = [np.ones(len(ok)), np.log(n / n_ref)]
+    if with_d:
+        cols.append(np.log(ok.d_train_chars.to_numpy(float) / d_ref))
+    x = np.column_stack(cols)
+    if np.linalg.matrix_rank(x) < x.shape[1]:
+        raise ValueError(f"{len(ok)} bracketed cell(s) cannot fix {x.shape[1]} coefficients (need distinct N"
+                         + (" and D)" if with_d else ")"))
+    coef, *_ = np.linalg.lstsq(x, np.log(ok.lr_opt.to_numpy(float)), rcond=None)
+    return RateRule(lr_ref=float(np.exp(coef[0])), n_ref=n_ref, n_exponent=float(coef[1]), source=source,
+                    d_ref=d_ref if with_d else 1.0, d_exponent=float(coef[2]) if with_d else 0.0)
