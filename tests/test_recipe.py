@@ -33,16 +33,16 @@ def test_new_fields_are_hashed_only_off_their_legacy_values():
     ids = {base.run_id}
     for kw in (dict(recipe=2), dict(recipe=2, data_seed=1), dict(recipe=2, test_windows=2048),
                dict(recipe=2, schedule="wsd"), dict(recipe=2, batch_rule="one_pass"), dict(recipe=2, warmup_steps=0)):
-        ids.add(RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1000, **kw).run_id)
+        ids.add(RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1000, lr=base.lr, **kw).run_id)
     assert len(ids) == 7
     with pytest.raises(ValueError, match="need recipe = 2"):
         RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1000, data_seed=1)
     with pytest.raises(ValueError, match="unknown schedule"):
-        RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1000, recipe=2, schedule="x")
+        RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1000, recipe=2, lr=1e-3, schedule="x")
 
 
 def test_batch_rule_keeps_one_step_within_one_pass():
-    s = RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1000, recipe=2,
+    s = RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1000, recipe=2, lr=1e-3,
                      batch_rule="one_pass", batch_size=32, n_ctx=128)
     assert [batch_size(s, t) for t in (100, 300, 441, 1300, 4400, 10**6)] == [1, 2, 2, 8, 32, 32]
     for t in (300, 441, 1300, 4400):
@@ -85,7 +85,7 @@ def _losses(r):
 
 def test_killed_and_resumed_run_matches_uninterrupted(data, tmp_path):
     spec = RunSpec.make(phase="target", curriculum="scratch", d_train_chars=30_000, data_seed=2, max_steps=40,
-                        min_steps=40, patience=100, **R2)
+                        min_steps=40, patience=100, lr=2e-3, **R2)
     whole = train(spec, data, device="cpu", results_root=tmp_path / "a")
     assert train(spec, data, device="cpu", results_root=tmp_path / "b", stop_at_step=17) is None
     assert resume.in_progress_path(spec.run_id, tmp_path / "b").exists()
@@ -126,11 +126,11 @@ def test_finetune_is_never_worse_than_its_checkpoint(data, tmp_path):
 
 
 def test_tokenizer_is_a_spec_field_with_its_own_data():
-    a = RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1000, recipe=2)
-    b = RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1000, recipe=2, tokenizer="text")
+    a = RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1000, recipe=2, lr=1e-3)
+    b = RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1000, recipe=2, lr=1e-3, tokenizer="text")
     assert a.run_id != b.run_id
     with pytest.raises(ValueError, match="unknown tokenizer"):
-        RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1000, recipe=2, tokenizer="x")
+        RunSpec.make(phase="target", curriculum="scratch", size="n13k", d_train_chars=1000, recipe=2, lr=1e-3, tokenizer="x")
     from transfer_laws.data.prepare import frozen_dir, hashes_file
     from transfer_laws.data.tokenizer import tokenizer_file
 
