@@ -20,12 +20,12 @@ data: install
 	$(PY) -m transfer_laws data ensure
 
 assets: install
-	$(PY) -m transfer_laws.site assets _assets
+	$(PY) -m transfer_laws site assets _assets
 
 book: data assets
 	rm -rf _build/.jupyter_cache
 	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going
-	$(PY) -m transfer_laws.site check _build/html
+	$(PY) -m transfer_laws site check _build/html
 
 # Debian's chromium for the browser test (root or sudo; apt-get only when it is missing).
 browser-deps:
@@ -35,7 +35,7 @@ browser-deps:
 # Every page in headless Chromium: no console error, no failed request, every chart rendered;
 # saves _build/screenshots/07_transfer_law.png. Run after `make book`.
 browser: install browser-deps
-	$(PY) -m transfer_laws.browser _build/html
+	$(PY) -m transfer_laws browser _build/html
 
 test: data
 	$(PY) -m pytest

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CUDA check on a lent GPU machine (its own Python 3.12, PyTorch and Lightning; no network).
-# Here:   python -m transfer_laws.payload .payload && pip download platformdirs wheel into .whl
+# Here:   python -m transfer_laws payload .payload && pip download platformdirs wheel into .whl
 # There:  bash scripts/gpu_check.sh OUT_DIR    (carry .payload and .whl)
 # Writes: OUT_DIR/bench_cuda.csv, OUT_DIR/results.tar (run records + throughput), OUT_DIR/log.txt
 set -uo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packed GPU pass over a payload (python -m transfer_laws.payload GRID .payload), on a CUDA machine
+# Packed GPU pass over a payload (python -m transfer_laws payload GRID .payload), on a CUDA machine
 # with its own PyTorch and Lightning (no network, no pins). Runs several sweeps at once (shards of
 # the payload's plan) to keep the GPU busy and stops itself inside the budget.
 #   bash scripts/gpu_pass.sh OUT_DIR        (env: GPU_PASS_PROCS=8, GPU_PASS_SECONDS=420)
@@ -35,7 +35,7 @@ before=$(ls "$res/runs" | sort)
   wait
   wall=$(( SECONDS - start ))
   tail -n 3 "$res"/shard*.log
-  python3 -m transfer_laws.gpu_pass "$res" "$wall" "$out/bench_cuda.csv" "$out/throughput.csv"
+  python3 -m transfer_laws gpu-pass "$res" "$wall" "$out/bench_cuda.csv" "$out/throughput.csv"
 } 2>&1 | tee "$out/log.txt"
 after=$(ls "$res/runs" | sort)
 new=$(comm -13 <(echo "$before") <(echo "$after"))

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from transfer_laws import browser
+from transfer_laws.report import browser
 
 LOG = '''[1:1:1127/184714.183407:INFO:CONSOLE:62] "Uncaught SyntaxError: Identifier 'X' has already been declared", source: http://127.0.0.1:1/book/a.html (62)
 [1:1:1127/184714.586946:INFO:CONSOLE:1] "[PST]: Changed to auto mode using the light theme.", source: http://127.0.0.1:1/_static/t.js (1)

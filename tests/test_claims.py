@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 
 from test_fitting import world
-from transfer_laws import claims
+from transfer_laws.analysis import claims
 
 
 def test_ledger_on_a_planted_world():

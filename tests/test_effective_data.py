@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transfer_laws.effective_data import (EXTRAPOLATED, INTERPOLATED, UNDEFINED, effective_data,
+from transfer_laws.analysis.effective_data import (EXTRAPOLATED, INTERPOLATED, UNDEFINED, effective_data,
                                           effective_data_table, monotone_curve, share_interpolated)
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transfer_laws import experiments, laws
-from transfer_laws.fitting import TransferFit
+from transfer_laws.analysis import experiments, laws
+from transfer_laws.analysis.fitting import TransferFit
 
 D_GRID = [1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6, 3e6, 1e7]
 

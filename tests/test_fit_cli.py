@@ -38,7 +38,7 @@ def test_fit_json_recovers_planted_law(tmp_path):
 def test_paper_world_kaplan_and_table1(tmp_path):
     """Kaplan's Table 2 from-scratch law with the paper's Table 1 text constants, over ranges like
     the paper's (N 1e6..1e9, D_F 1e5..1e8 chars), 1% noise: the fit recovers alpha and beta."""
-    from transfer_laws import laws
+    from transfer_laws.analysis import laws
 
     rng = np.random.default_rng(0)
     rows = []
@@ -127,8 +127,9 @@ def test_fit_on_the_committed_table_reads_what_the_book_reads(tmp_path):
     """`fit results/runs.csv` selects the study's rows (in_study) as the chapters do: the same numbers
     as fitting ``study.study_runs()`` with the same bootstrap seed, the same on a copy holding only
     the in_plan rows, and no torch imported on the way."""
-    from transfer_laws import runs as runs_mod, study
-    from transfer_laws.fitting import fit_transfer
+    from transfer_laws import runs as runs_mod
+    from transfer_laws.analysis import study
+    from transfer_laws.analysis.fitting import fit_transfer
 
     csv = runs_mod.results_dir() / "runs.csv"
     code = ("import sys; sys.argv = ['transfer_laws', 'fit', sys.argv[1], '--json', '--bootstrap', '20'];"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from transfer_laws import laws
+from transfer_laws.analysis import laws
 
 
 def test_gpt3_sized_model_one_character():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from transfer_laws.model import GPT, LADDER, GPTConfig, flops_per_token
+from transfer_laws.train.model import GPT, LADDER, GPTConfig, flops_per_token
 
 
 def hand_count(d: int, n_layer: int) -> int:

@@ -5,10 +5,11 @@ import pytest
 import torch
 import pandas as pd
 
-from transfer_laws import payload, vocab_study
+from transfer_laws.runs import payload
+from transfer_laws.train import vocab_study
 from transfer_laws.data import tokens
 from transfer_laws.data.prepare import ensure_prepared
-from transfer_laws.datasets import StudyData
+from transfer_laws.data.windows import StudyData
 
 
 def test_chosen_vocab_is_lowest_mean_bpc():
@@ -37,7 +38,7 @@ pretrain = { seed = 0 }
 
 
 def test_payload_bundles_what_the_gpu_needs(tmp_path):
-    from transfer_laws.sweep import load_grid, run_sweep
+    from transfer_laws.runs.sweep import load_grid, run_sweep
 
     grid = tmp_path / "grid.toml"
     grid.write_text(GRID)
@@ -70,7 +71,7 @@ def test_gpu_pass_script_end_to_end_on_cpu(tmp_path):
     import tarfile
     from pathlib import Path
 
-    from transfer_laws.sweep import run_sweep
+    from transfer_laws.runs.sweep import run_sweep
 
     root = Path(__file__).resolve().parents[1]
     work = tmp_path / "w"

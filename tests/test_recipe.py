@@ -5,11 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from transfer_laws import resume, runs
-from transfer_laws.datasets import N_STREAMS, SPAN_TOKENS, StudyData, sample_stream, span_order, spans
+from transfer_laws.train import resume
+from transfer_laws import runs
+from transfer_laws.data.windows import N_STREAMS, SPAN_TOKENS, StudyData, sample_stream, span_order, spans
 from transfer_laws.runs import LEGACY, RunSpec
-from transfer_laws.run_checks import checks
-from transfer_laws.training import batch_size, cooldown_start, train
+from transfer_laws.runs.checks import checks
+from transfer_laws.train.loop import batch_size, cooldown_start, train
 
 R2 = dict(recipe=2, val_windows=32, test_windows=64, eval_growth=1.1, size="n13k", n_ctx=32, batch_size=8)
 

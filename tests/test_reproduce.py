@@ -10,9 +10,9 @@ rounding.
 import pytest
 
 from transfer_laws import runs
-from transfer_laws.datasets import StudyData
+from transfer_laws.data.windows import StudyData
 from transfer_laws.runs import RunSpec
-from transfer_laws.training import train
+from transfer_laws.train.loop import train
 
 TOLERANCE_NATS = 0.02
 

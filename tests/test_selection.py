@@ -3,8 +3,10 @@
 import numpy as np
 import pandas as pd
 
-from transfer_laws import runs, selection
-from transfer_laws.run_checks import checks
+from transfer_laws import runs
+from transfer_laws.runs import store
+from transfer_laws.analysis import selection
+from transfer_laws.runs.checks import checks
 
 
 def _frame(**cols):
@@ -52,6 +54,6 @@ def test_vs_checkpoint_is_paired_over_the_same_windows():
     shared = rng.normal(4.0, 1.0, 2048)
     pre = {"run_id": "p", "checkpoint_test_window_losses_nats": list(shared)}
     rec = {"test_window_losses_nats": list(shared - 0.01 + rng.normal(0, 0.01, 2048))}
-    out = runs._vs_checkpoint(rec, pre)
+    out = store._vs_checkpoint(rec, pre)
     assert abs(out["vs_checkpoint_nats"] + 0.01) < 0.002 and out["vs_checkpoint_se"] < 0.001
-    assert runs._vs_checkpoint(rec, {"checkpoint_test_window_losses_nats": list(shared[:512])})["vs_checkpoint_se"] is None
+    assert store._vs_checkpoint(rec, {"checkpoint_test_window_losses_nats": list(shared[:512])})["vs_checkpoint_se"] is None

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from transfer_laws import study
+from transfer_laws.analysis import study
 
 
 def _progress(done_a: bool, done_b: bool, pre_b: bool = True) -> pd.DataFrame:
@@ -84,7 +84,7 @@ def test_annotate_marks_plan_study_and_refusals(monkeypatch):
 def test_committed_plan_is_what_the_grid_files_plan():
     """results/plan.csv (what the chapters and `fit` select by) is the planner's output for the grids
     whose plan does not grow with results (the first study's grid here; `results table` rewrites all)."""
-    from transfer_laws import plan
+    from transfer_laws.runs import plan
 
     committed = plan.load_plan()
     grid = plan.GRIDS_DIR / "main.toml"

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from transfer_laws import runs
-from transfer_laws.datasets import StudyData
-from transfer_laws.sweep import GridError, _bitrev_rank, load_grid, run_sweep, shard
+from transfer_laws.data.windows import StudyData
+from transfer_laws.runs.sweep import GridError, _bitrev_rank, load_grid, run_sweep, shard
 
 GRID = """
 [defaults]
@@ -54,7 +54,7 @@ def test_plan_order_and_dependencies(data, tmp_path):
     assert plan[0].spec.phase == "pretrain"
     pre_id = plan[0].spec.run_id
     assert all(p.spec.pretrain_id == pre_id for p in plan if p.spec.curriculum == "text" and p.spec.phase == "target")
-    from transfer_laws.model import GPTConfig
+    from transfer_laws.train.model import GPTConfig
 
     n_total = GPTConfig.from_name("n13k", vocab_size=data.vocab_size).n_params(non_embedding=False)
     assert plan[0].spec.train_tokens == 20 * n_total  # rule: 20 x N_total, under the 4-epoch text cap
@@ -137,7 +137,7 @@ def test_kill_and_resume(data, tmp_path):
 
 
 def test_select_keeps_the_pretraining_its_runs_need(data, tmp_path):
-    from transfer_laws.sweep import select
+    from transfer_laws.runs.sweep import select
 
     grid = GRID.format(steps=20) + """
 [[block]]
@@ -169,8 +169,8 @@ def test_max_steps_by_size(data, tmp_path):
 
 def test_main_grid_meets_the_study_design(data):
     """grids/main.toml: the design issue 5 asks for, and a cost within ~20 wall-hours on 2 cores."""
-    from transfer_laws.model import GPTConfig
-    from transfer_laws.sweep import plan_table, throughput_from_bench
+    from transfer_laws.train.model import GPTConfig
+    from transfer_laws.runs.sweep import plan_table, throughput_from_bench
 
     root = Path(__file__).resolve().parents[1]
     plan = load_grid(root / "grids" / "main.toml", data)
@@ -192,7 +192,7 @@ def test_main_grid_meets_the_study_design(data):
             assert seeds == set(d_f[:2])
     assert {s.experiment for s in specs} == {"main", "pretrain-seed", "alpha-puzzle", "pretrain-amount",
                                             "contamination", "finetune-lr"}
-    from transfer_laws.hparams import FINETUNE_LR, SCRATCH_LR
+    from transfer_laws.train.hparams import FINETUNE_LR, SCRATCH_LR
     lr_runs = [s for s in specs if s.experiment == "finetune-lr"]
     assert lr_runs and all(s.lr == SCRATCH_LR[s.size][0] == pytest.approx(3 * FINETUNE_LR[s.size][0], rel=1e-3)
                            for s in lr_runs)
@@ -235,8 +235,8 @@ def _planted_record(spec, val_loss):
 
 
 def test_fixed_budgets_forks_and_pretrain_tables_with_lists(data, tmp_path):
-    from transfer_laws import resume
-    from transfer_laws.sweep import fork_steps
+    from transfer_laws.train import resume
+    from transfer_laws.runs.sweep import fork_steps
 
     plan = load_grid(write(tmp_path, GRID2), data)
     pre = [p.spec for p in plan if p.spec.phase == "pretrain"]

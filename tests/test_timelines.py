@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from transfer_laws import timelines
+from transfer_laws.analysis import timelines
 
 
 def test_rohin_numbers():
@@ -29,8 +29,8 @@ def test_sensitivity_and_grid_shapes():
 
 
 def test_fitted_constants_equal_to_the_papers_give_the_papers_saving():
-    from transfer_laws.fitting import TransferFit
-    from transfer_laws.laws import PAPER_TEXT
+    from transfer_laws.analysis.fitting import TransferFit
+    from transfer_laws.analysis.laws import PAPER_TEXT
 
     draws = np.array([[np.log(PAPER_TEXT.k), PAPER_TEXT.alpha, PAPER_TEXT.beta]] * 20)
     fit = TransferFit(PAPER_TEXT.k, PAPER_TEXT.alpha, PAPER_TEXT.beta, 10, draws=draws)

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from transfer_laws import runs
-from transfer_laws.datasets import StudyData
+from transfer_laws.data.windows import StudyData
 from transfer_laws.runs import RunSpec
-from transfer_laws.training import budget_steps, eval_schedule, train
+from transfer_laws.train.loop import budget_steps, eval_schedule, train
 
 TINY = dict(size="n13k", batch_size=8, n_ctx=32, max_steps=24, min_steps=24, patience=50)
 
@@ -59,8 +59,8 @@ def test_pretrain_checkpoint_and_finetune(data, tmp_path):
     scratch = train(RunSpec.make(phase="target", curriculum="scratch", d_train_chars=20_000, **TINY), data,
                     device="cpu", results_root=tmp_path)
     assert r2["curve"][0]["val_loss"] < scratch["curve"][0]["val_loss"], "fine-tune starts from the pre-trained weights"
-    from transfer_laws import checkpoints
-    from transfer_laws.model import GPT, GPTConfig
+    from transfer_laws.train import checkpoints
+    from transfer_laws.train.model import GPT, GPTConfig
 
     m = GPT(GPTConfig.from_name("n13k", vocab_size=data.vocab_size, n_ctx=32))
     checkpoints.load_into(m, pre.run_id, tmp_path)
@@ -107,7 +107,7 @@ def test_window_stream_gives_a_small_share_its_rows():
     it none: the contamination bug); integral shares keep the same rows every batch."""
     import numpy as np
 
-    from transfer_laws.training import WindowStream
+    from transfer_laws.train.loop import WindowStream
 
     arrays = [np.arange(10_000), np.arange(10_000), np.arange(10_000) + 50_000]
     s = WindowStream(arrays, [0.495, 0.495, 0.01], batch_size=32, n_ctx=8, seed=0)

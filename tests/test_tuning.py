@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transfer_laws.tuning import lr_sweeps, parabola_optimum
+from transfer_laws.analysis.tuning import lr_sweeps, parabola_optimum
 
 
 def _cell(size, lrs, opt, curv=0.3, d=1e4):
@@ -31,7 +31,7 @@ def test_cells_are_split_and_edges_flagged():
 
 
 def test_rate_rule_recovers_a_planted_power_law():
-    from transfer_laws.tuning import fit_rate_rule
+    from transfer_laws.analysis.tuning import fit_rate_rule
 
     rows = []
     for n, size in ((3e4, "a"), (1e5, "b"), (3e5, "c")):
@@ -49,8 +49,9 @@ def test_rate_rule_recovers_a_planted_power_law():
 def test_recipe2_rules_are_the_fits_of_their_committed_sweeps():
     """hparams.RECIPE2_RULES's constants are what tuning.fit_rate_rule gives on the committed sweeps
     they name (rounded as written), and a kind without a rule has no default rate."""
-    from transfer_laws import hparams, runs
-    from transfer_laws.tuning import fit_rate_rule
+    from transfer_laws.train import hparams
+    from transfer_laws import runs
+    from transfer_laws.analysis.tuning import fit_rate_rule
 
     table = runs.runs_table(runs.load_records())
     cells = lr_sweeps(table[table.experiment == "pilot2-lr"])

@@ -1,10 +1,38 @@
-"""Command line: ``python -m transfer_laws {data,train,sweep,results,fit,bench} ...``."""
+"""The command line, every command in one place: ``python -m transfer_laws COMMAND``.
+
+  data {prepare,ensure,where}   build the corpora and token arrays
+  fit RUNS.csv                  fit D_T = k D_F^alpha N^beta to a runs table
+  sweep GRID                    run every missing run of a grid (resumable)
+  results {table,compare}       the run tables and the plan; paired comparison of two runs
+  bench                         plain PyTorch loop against Lightning, tokens/s and FLOP/s
+  site {assets,check}           the offline site's assets; check a build for external loads
+  browser HTML_DIR              every page of the built book in headless Chromium
+  payload [GRID] OUT            a bundle of a grid's runs for a GPU machine; gpu-pass: its summary
+  vocab-study [OUT] [VOCABS]    the tokenizer's vocabulary at fixed compute
+
+``fit``: RUNS.csv has one row per finished run on the target distribution, with columns
+ ``curriculum``
+(``scratch`` for from-scratch runs; any other value names a pre-training source), ``n_params``
+(non-embedding), ``d_train_chars`` (D for scratch, D_F for fine-tunes) and the loss column
+(``--loss-column``, default ``test_loss``). Optional columns select the rows, as the book does:
+``experiment`` (rows of ``--experiment`` only, default the study's, ``study.STUDY_EXPERIMENT``),
+``phase`` (``target`` only), ``in_study`` (for the study's experiment, the rows its fit reads) or
+else ``in_plan`` (rows an earlier grid rule superseded are left out). ``results/runs.csv`` carries
+them all; other columns are ignored.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from transfer_laws.analysis.fitting import DEFAULT_LOW_DATA_FRACTION, fit_transfer, shared_beta_test
+from transfer_laws.analysis.study import STUDY_EXPERIMENT
 
 
 def _data(args) -> int:
@@ -19,8 +47,208 @@ def _data(args) -> int:
     return 0
 
 
+# ---- fit ----
+
+class RunsTableError(ValueError):
+    """A malformed runs table."""
+
+
+def load_runs_table(path: str, loss_column: str = "test_loss", experiment: str = STUDY_EXPERIMENT) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path)
+    except FileNotFoundError:
+        raise RunsTableError(f"{path}: no such file") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise RunsTableError(f"{path}: not a CSV table ({str(exc).splitlines()[0]})") from None
+    for col in ("curriculum", "n_params", "d_train_chars", loss_column):
+        if col not in df.columns:
+            raise RunsTableError(f"{path}: missing column {col!r}")
+    if "experiment" in df.columns:
+        df = df[df.experiment.fillna(experiment) == experiment]
+    if "phase" in df.columns:
+        df = df[df.phase.fillna("target") == "target"]
+    for col in ("in_study", "in_plan"):
+        if col in df.columns and (col != "in_study" or experiment == STUDY_EXPERIMENT):
+            df = df[df[col].astype(str).str.lower().isin(["true", "1"])]
+            break
+    for col in ("n_params", "d_train_chars", loss_column):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = df.index[values.isna() | ~np.isfinite(values) | ((values <= 0) if col != loss_column else values.isna())]
+        if len(bad):
+            raise RunsTableError(f"{path}: column {col!r}, row {int(bad[0]) + 2}: "
+                                 f"{df.loc[bad[0], col]!r} is not a positive number")
+        df[col] = values.astype(float)
+    if not (df.curriculum == "scratch").any():
+        raise RunsTableError(f"{path}: no scratch runs (curriculum == 'scratch'): D_E needs from-scratch results")
+    return df.reset_index(drop=True)
+
+
+def _fit(args) -> int:
+    try:
+        runs = load_runs_table(args.runs, args.loss_column, args.experiment)
+        out = {"experiment": args.experiment, "n_runs": len(runs)}
+        curricula = sorted(c for c in runs.curriculum.unique() if c != "scratch")
+        if not curricula:
+            raise RunsTableError(f"{args.runs}: no fine-tuned runs (curriculum other than 'scratch')")
+        for c in curricula:
+            f = fit_transfer(runs, c, args.loss_column, args.low_data_fraction, args.bootstrap, args.seed)
+            out[c] = {"k": f.k, "alpha": f.alpha, "beta": f.beta, "ci95": f.ci95, "n_points": f.n_points,
+                      "share_interpolated": f.share_interpolated}
+        if len(curricula) >= 2:
+            sb = shared_beta_test(runs, tuple(curricula[:2]), args.loss_column, args.low_data_fraction,
+                                  args.bootstrap, args.seed)
+            out["shared_beta"] = {"curricula": curricula[:2], "beta_difference": sb.beta_difference,
+                                  "ci95": sb.ci95, "aic_shared": sb.aic_shared, "aic_separate": sb.aic_separate,
+                                  "preferred": sb.preferred, "margin": sb.margin, "equivalent": sb.equivalent,
+                                  "smallest_margin_supported": sb.smallest_margin_supported}
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(out, indent=1))
+    else:
+        for c in curricula:
+            r = out[c]
+            ci = r["ci95"] or {"k": [np.nan] * 2, "alpha": [np.nan] * 2, "beta": [np.nan] * 2}
+            print(f"{c:>10}: k = {r['k']:.3g} [{ci['k'][0]:.3g}, {ci['k'][1]:.3g}]  "
+                  f"alpha = {r['alpha']:.3f} [{ci['alpha'][0]:.3f}, {ci['alpha'][1]:.3f}]  "
+                  f"beta = {r['beta']:.3f} [{ci['beta'][0]:.3f}, {ci['beta'][1]:.3f}]  "
+                  f"({r['n_points']} points, {100 * r['share_interpolated']:.0f}% of D_E interpolated)")
+        if "shared_beta" in out:
+            s = out["shared_beta"]
+            print(f"shared beta: beta_{s['curricula'][0]} - beta_{s['curricula'][1]} = {s['beta_difference']:.3f} "
+                  f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]; AIC prefers {s['preferred']}; equivalent within "
+                  f"+-{s['margin']}: {s['equivalent']} (this design supports +-{s['smallest_margin_supported']:.3f})")
+    return 0
+
+
+# ---- sweep, results, bench ----
+
+def _trainer_kwargs(args) -> dict:
+    kw = {}
+    for name in ("devices", "strategy", "num_nodes"):
+        v = getattr(args, name, None)
+        if v is not None:
+            kw[name] = int(v) if name in ("devices", "num_nodes") and str(v).isdigit() else v
+    return kw
+
+
+def _csv(value):
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _sweep(args) -> int:
+    from transfer_laws.data.windows import StudyData
+    from transfer_laws.runs.sweep import run_sweep
+
+    data = StudyData()
+    run_sweep(Path(args.grid), data, device=args.device, shard_spec=args.shard, max_runs=args.max_runs,
+              dry_run=args.dry_run, max_minutes=args.max_minutes, trainer_kwargs=_trainer_kwargs(args),
+              root=args.results, sizes=_csv(args.sizes), experiments=_csv(args.experiments))
+    if not args.dry_run:
+        from transfer_laws.analysis.study import write_tables
+
+        write_tables(args.results, data)
+    return 0
+
+
+def _results(args) -> int:
+    from transfer_laws.analysis.study import write_tables
+
+    print("wrote " + ", ".join(str(p) for p in write_tables(args.results)))
+    return 0
+
+
+def _compare(args) -> int:
+    """Test loss of run A minus run B, paired over the test windows when both records store them."""
+    import math
+
+    from transfer_laws.analysis.experiments import paired_difference
+    from transfer_laws.runs import load_records, window_losses
+
+    by_id = {r["run_id"]: r for r in load_records(args.results)}
+    recs = []
+    for rid in (args.run_a, args.run_b):
+        hits = [r for k, r in by_id.items() if k.startswith(rid)]
+        if len(hits) != 1:
+            raise ValueError(f"run id {rid!r} matches {len(hits)} committed records (need exactly one)")
+        recs.append(hits[0])
+    a, b = recs
+    for r in recs:
+        s = r["spec"]
+        print(f"{r['run_id']}  {s['phase']:8s} {s['experiment']:14s} {s['curriculum']:7s} {s['size']:6s} "
+              f"D={s.get('d_train_chars') or 0:.3g} seed={s['seed']}  test {r['test_loss']:.4f} "
+              f"+- {r['test_loss_se']:.4f} nats/token")
+    if a["data_hashes"] != b["data_hashes"] or a["eval"] != b["eval"]:
+        raise ValueError("the two runs were scored on different test data (token hashes or evaluation settings differ)")
+    w = window_losses([a, b])
+    if len(w) == 2:
+        gap, se = paired_difference([w[a["run_id"]]], [w[b["run_id"]]])
+        how = f"paired over {len(w[a['run_id']])} test windows"
+    else:
+        gap, se = a["test_loss"] - b["test_loss"], math.hypot(a["test_loss_se"], b["test_loss_se"])
+        how = "unpaired (a record predates per-window losses): an upper bound on the evaluation noise"
+    print(f"A - B = {gap:+.4f} +- {se:.4f} nats/token ({gap / se:+.1f} SE), {how}")
+    return 0
+
+
+def _bench(args) -> int:
+    from transfer_laws.train.bench import run_bench
+    from transfer_laws.data.windows import StudyData
+
+    df = run_bench(StudyData(), sizes=tuple(args.sizes.split(",")), steps=args.steps, device=args.device)
+    print(df.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(args.out, index=False)
+    return 0
+
+
+# ---- the report's site, the browser test, the GPU payload and pass, the vocabulary study ----
+
+def _site(args) -> int:
+    from transfer_laws.report import site
+
+    return site.main([args.site_cmd, str(args.folder)])
+
+
+def _browser(args) -> int:
+    from transfer_laws.report import browser
+
+    argv = [str(args.site), "--screenshot-page", args.screenshot_page]
+    return browser.main(argv + (["--screenshot-out", str(args.screenshot_out)] if args.screenshot_out else []))
+
+
+def _payload(args) -> int:
+    from transfer_laws.runs import payload
+
+    p = payload.build(args.grid, args.out, args.python_train_chars)
+    size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    print(f"payload {p}: {size / 2**20:.1f} MiB, {json.loads((p / 'prepare.json').read_text())['payload']['runs']} runs")
+    return 0
+
+
+def _gpu_pass(args) -> int:
+    from transfer_laws.runs import gpu_pass
+
+    ceiling = float(pd.read_csv(args.bench).matmul_ceiling_flops_per_s.iloc[0])
+    s = gpu_pass.summary(args.results, args.wall_seconds, ceiling)
+    s.to_csv(args.out, index=False)
+    print(s.to_string(index=False))
+    return 0
+
+
+def _vocab_study(args) -> int:
+    from transfer_laws.train import vocab_study
+
+    vocabs = tuple(int(v) for v in args.vocabs.split(",")) if args.vocabs else vocab_study.VOCABS
+    vocab_study.run(args.out, vocabs)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="transfer_laws", description=__doc__)
+    p = argparse.ArgumentParser(prog="transfer_laws", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
 
     d = sub.add_parser("data", help="build the corpora and token arrays")
@@ -39,9 +267,72 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--vocab", type=int, default=None, help="with --freeze: retrain the tokenizer")
     d.set_defaults(func=_data)
 
-    from transfer_laws import cli_extra
+    f = sub.add_parser("fit", help="fit D_T = k D_F^alpha N^beta to a runs table")
+    f.add_argument("runs", help="RUNS.csv (results/runs.csv is a valid input)")
+    f.add_argument("--json", action="store_true", help="print one JSON object")
+    f.add_argument("--loss-column", default="test_loss")
+    f.add_argument("--low-data-fraction", type=float, default=DEFAULT_LOW_DATA_FRACTION)
+    f.add_argument("--bootstrap", type=int, default=200)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--experiment", default=STUDY_EXPERIMENT,
+                   help=f"rows of this experiment only (default the study's, {STUDY_EXPERIMENT})")
+    f.set_defaults(func=_fit)
+    s = sub.add_parser("sweep", help="run every missing run of a grid (resumable)")
+    s.add_argument("grid", help="grid TOML file")
+    s.add_argument("--shard", default=None, help="i/n: this machine's deterministic share of the grid")
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    s.add_argument("--max-runs", type=int, default=None, help="stop after this many finished runs")
+    s.add_argument("--dry-run", action="store_true", help="print the plan and estimated cost; train nothing")
+    s.add_argument("--sizes", default=None, help="comma-separated model sizes: run only these (and their pre-training)")
+    s.add_argument("--experiments", default=None, help="comma-separated experiment names: run only these")
+    s.add_argument("--max-minutes", type=float, default=45.0, help="refuse runs estimated above this (minutes)")
+    s.add_argument("--results", type=Path, default=None, help="results folder (default: the repository's results/)")
+    s.add_argument("--devices", default=None, help="passed to Lightning's Trainer (multi-GPU data parallel)")
+    s.add_argument("--strategy", default=None, help="passed to Lightning's Trainer, e.g. ddp")
+    s.add_argument("--num-nodes", dest="num_nodes", default=None, help="passed to Lightning's Trainer")
+    s.set_defaults(func=_sweep)
 
-    cli_extra.register(sub)
+    r = sub.add_parser("results", help="tables of finished runs")
+    rsub = r.add_subparsers(dest="results_cmd", required=True)
+    t = rsub.add_parser("table", help="regenerate results/runs.csv and results/curves.csv")
+    t.add_argument("--results", type=Path, default=None)
+    t.set_defaults(func=_results)
+    c = rsub.add_parser("compare", help="test loss of run A minus run B, with its standard error")
+    c.add_argument("run_a", help="run id (or a unique prefix)")
+    c.add_argument("run_b", help="run id (or a unique prefix)")
+    c.add_argument("--results", type=Path, default=None)
+    c.set_defaults(func=_compare)
+
+    b = sub.add_parser("bench", help="plain PyTorch loop vs Lightning, tokens/s and FLOP/s")
+    b.add_argument("--sizes", default="n28k,n336k,n3m")
+    b.add_argument("--steps", type=int, default=20)
+    b.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    b.add_argument("--out", default=None, help="also write the table as CSV")
+    b.set_defaults(func=_bench)
+    st = sub.add_parser("site", help="the offline site: write its assets, or check a build for external loads")
+    st.add_argument("site_cmd", choices=["assets", "check"])
+    st.add_argument("folder", type=Path, help="assets: the static folder (_assets); check: the build (_build/html)")
+    st.set_defaults(func=_site)
+    bw = sub.add_parser("browser", help="every page of the built book in headless Chromium")
+    bw.add_argument("site", type=Path, help="the built HTML folder, e.g. _build/html")
+    bw.add_argument("--screenshot-page", default="book/07_transfer_law.html")
+    bw.add_argument("--screenshot-out", type=Path, default=None)
+    bw.set_defaults(func=_browser)
+    pl = sub.add_parser("payload", help="a self-contained bundle of a grid's runs for a GPU machine")
+    pl.add_argument("grid", type=Path, nargs="?", default=None)
+    pl.add_argument("out", type=Path)
+    pl.add_argument("--python-train-chars", type=int, default=10_000_000)
+    pl.set_defaults(func=_payload)
+    gp = sub.add_parser("gpu-pass", help="throughput and utilisation of a packed GPU pass")
+    gp.add_argument("results", type=Path)
+    gp.add_argument("wall_seconds", type=float)
+    gp.add_argument("bench", type=Path)
+    gp.add_argument("out", type=Path)
+    gp.set_defaults(func=_gpu_pass)
+    vs = sub.add_parser("vocab-study", help="bits per character by tokenizer vocabulary at fixed compute")
+    vs.add_argument("out", type=Path, nargs="?", default=Path("results/tokenizer_choice.csv"))
+    vs.add_argument("vocabs", nargs="?", default=None, help="comma-separated vocabulary sizes")
+    vs.set_defaults(func=_vocab_study)
     return p
 
 
@@ -52,7 +343,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as exc:
-        if getattr(args, "traceback", False):
-            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from transfer_laws.effective_data import INTERPOLATED, effective_data_table, monotone_curve
+from transfer_laws.analysis.effective_data import INTERPOLATED, effective_data_table, monotone_curve
 
 DEFAULT_EPSILON = 0.05  # D(N): within 5% of the infinite-data loss ("a few percent", PAPER.md)
 DEFAULT_LOW_DATA_FRACTION = 0.1  # low-data regime: D_F <= 10% of D(N), as the paper
@@ -153,7 +153,7 @@ class JointFit:
     huber_loss: float
 
     def loss(self, n_params, d):
-        from transfer_laws import laws
+        from transfer_laws.analysis import laws
 
         p = self.params
         if self.form == "kaplan":

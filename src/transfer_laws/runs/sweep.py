@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import time
 import tomllib
 import zlib
@@ -38,7 +37,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from transfer_laws import runs
-from transfer_laws.config import LADDER, GPTConfig, flops_per_token
+from transfer_laws.train.config import LADDER, GPTConfig, flops_per_token
 from transfer_laws.runs import RunSpec
 
 SPEC_FIELDS = {f.name for f in fields(RunSpec)}
@@ -292,7 +291,7 @@ def shard(plan: list[PlannedRun], i: int, n: int) -> list[PlannedRun]:
 
 def estimate(spec: RunSpec, data, tokens_per_second: dict[str, float]) -> dict:
     """Upper-bound cost of a run: its full step budget (early stopping usually ends it sooner)."""
-    from transfer_laws.training import batch_size, budget_steps, eval_schedule
+    from transfer_laws.train.loop import batch_size, budget_steps, eval_schedule
 
     cfg = GPTConfig.from_name(spec.size, vocab_size=data.vocab_size, n_ctx=spec.n_ctx)
     if spec.phase == "target":
@@ -325,7 +324,7 @@ def load_throughput(sizes, data, device: str = "cpu", root: Path | None = None, 
     table = json.loads(path.read_text()) if path.exists() else {}
     missing = [s for s in sizes if s not in table]
     if missing and measure:
-        from transfer_laws.bench import plain_loop_tokens_per_second
+        from transfer_laws.train.bench import plain_loop_tokens_per_second
 
         for s in missing:
             table[s] = plain_loop_tokens_per_second(s, data, steps=8, device=device)
@@ -369,7 +368,7 @@ def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = N
     """Run every missing run of a grid; returns the ids it finished (or, dry, the ids it would run).
 
     ``sizes`` / ``experiments`` restrict the grid (the pre-training runs they need are kept)."""
-    from transfer_laws.training import resolve_device
+    from transfer_laws.train.loop import resolve_device
 
     def make_plan():
         plan = load_grid(grid, data, root)
@@ -432,8 +431,8 @@ def _ready(p: PlannedRun, root) -> bool:
 
 def fork_steps(plan: list[PlannedRun], data) -> dict[str, set[int]]:
     """wsd family -> the cool-down starts of its planned runs (where a fork is saved)."""
-    from transfer_laws import resume
-    from transfer_laws.training import budget_steps, cooldown_start
+    from transfer_laws.train import resume
+    from transfer_laws.train.loop import budget_steps, cooldown_start
 
     out: dict[str, set[int]] = {}
     for p in plan:
@@ -444,8 +443,8 @@ def fork_steps(plan: list[PlannedRun], data) -> dict[str, set[int]]:
 
 
 def _run_one(p: PlannedRun, data, device, root, trainer_kwargs, log, forks=None) -> list[str]:
-    from transfer_laws import resume
-    from transfer_laws.training import train
+    from transfer_laws.train import resume
+    from transfer_laws.train.loop import train
 
     s = p.spec
     t0 = time.perf_counter()

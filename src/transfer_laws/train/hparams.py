@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from transfer_laws.config import LADDER
+from transfer_laws.train.config import LADDER
 
 
 def kaplan_lr(n_params: int) -> float:

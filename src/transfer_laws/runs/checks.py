@@ -1,4 +1,5 @@
-"""The checks a run's record carries and the analysis reads (issue 17): pure functions of its curve.
+"""The checks a run's record carries and the analysis reads (issue 17): pure functions of its curve,
+and the paired comparison of two sides scored on the same test windows.
 
 A number enters a fit only if its run is resolved: its best evaluation is neither the first after
 step 0 nor the last. Recipe-2 records store these checks when they are written; for first-grid
@@ -6,6 +7,8 @@ step 0 nor the last. Recipe-2 records store these checks when they are written; 
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 
 def checks(curve: list[dict], best_step: int, warmup: int = 0) -> dict:
@@ -23,3 +26,21 @@ def checks(curve: list[dict], best_step: int, warmup: int = 0) -> dict:
             "unresolved": bool(after0) and (best_step == after0[0] or best_step == steps[-1]),
             "warmup_past_first_min": first_min is not None and warmup > first_min,
             "first_min_step": first_min, "overrun": (steps[-1] / best_step) if best_step else None}
+
+
+def paired_difference(a: list[np.ndarray], b: list[np.ndarray]) -> tuple[float, float]:
+    """Mean and standard error of (loss of a) - (loss of b), paired over test windows.
+
+    ``a`` and ``b`` hold the per-window losses (nats/token) of one or more runs each (e.g. seeds),
+    all scored on the same windows; each side is averaged over its runs window by window first. The
+    standard error is that of the mean of the per-window differences, so it counts only the
+    evaluation noise the two sides do not share."""
+    if not a or not b:
+        raise ValueError("paired_difference needs at least one run on each side")
+    n = {len(w) for w in [*a, *b]}
+    if len(n) != 1:
+        raise ValueError(f"runs scored on different numbers of test windows ({sorted(n)}) cannot be paired")
+    d = np.mean(a, axis=0) - np.mean(b, axis=0)
+    if len(d) < 2:
+        raise ValueError("a paired standard error needs at least 2 windows")
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))

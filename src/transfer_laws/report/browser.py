@@ -7,7 +7,7 @@ request that left the local server, on an interactive chart container without a 
 canvas, and on a static chart image that is missing or not an SVG. It saves a screenshot of one
 page next to the build output.
 
-    python -m transfer_laws.browser _build/html --screenshot-page book/07_transfer_law.html
+    python -m transfer_laws browser _build/html --screenshot-page book/07_transfer_law.html
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ def run(site: Path, screenshot_page: str | None = "book/07_transfer_law.html",
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m transfer_laws.browser", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m transfer_laws browser", description=__doc__.splitlines()[0])
     ap.add_argument("site", type=Path, help="the built HTML folder, e.g. _build/html")
     ap.add_argument("--screenshot-page", default="book/07_transfer_law.html")
     ap.add_argument("--screenshot-out", type=Path, default=None)
@@ -222,7 +222,3 @@ def main(argv=None) -> int:
         return 1
     print(f"browser test passed: {summary}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
-from transfer_laws.laws import PAPER_MIX, PAPER_TEXT, solve_d_finetune
+from transfer_laws.analysis.laws import PAPER_MIX, PAPER_TEXT, solve_d_finetune
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """A self-contained bundle (at most 64 MiB) for running part of a grid on a GPU machine.
 
-``python -m transfer_laws.payload GRID OUT_DIR [--python-train-chars N]`` selects the grid's
+``python -m transfer_laws payload GRID OUT_DIR [--python-train-chars N]`` selects the grid's
 runs that are not done, are on the target distribution, use at most N Python training
 characters and whose pre-training run is done here; and writes into OUT_DIR:
 
@@ -17,17 +17,16 @@ Point ``TRANSFER_LAWS_PREPARED`` at OUT_DIR on the other machine and sweep ``pla
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from transfer_laws import runs, training
-from transfer_laws.data import tokens
-from transfer_laws.datasets import StudyData, eval_file_name, save_eval_set
-from transfer_laws.sweep import load_grid, write_plan_file
+from transfer_laws import runs
+from transfer_laws.data import tokens, windows
+from transfer_laws.data.windows import StudyData, eval_file_name, save_eval_set
+from transfer_laws.runs.sweep import load_grid, write_plan_file
 
 LIMIT_BYTES = 64 * 2**20
 
@@ -52,8 +51,8 @@ def build(grid: Path | None, out: Path, python_train_chars: int = 10_000_000, re
     write_plan_file(plan, tmp / "plan.jsonl")
     n_ctxs = sorted({p.spec.n_ctx for p in plan} | {128})
     for n_ctx in n_ctxs:
-        for split, n in (("val", training.N_VAL_WINDOWS), ("test", training.N_TEST_WINDOWS),
-                         ("test", training.N_ZERO_SHOT_WINDOWS)):
+        for split, n in (("val", windows.N_VAL_WINDOWS), ("test", windows.N_TEST_WINDOWS),
+                         ("test", windows.N_ZERO_SHOT_WINDOWS)):
             save_eval_set(data._windows("python", split, n, n_ctx), tmp / eval_file_name("python", split, n, n_ctx))
     train = data.array("python", "train")
     n = train.n_tokens_for_chars(python_train_chars)
@@ -71,14 +70,3 @@ def build(grid: Path | None, out: Path, python_train_chars: int = 10_000_000, re
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out
-
-
-if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("grid", type=Path, nargs="?", default=None)
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--python-train-chars", type=int, default=10_000_000)
-    a = ap.parse_args()
-    p = build(a.grid, a.out, a.python_train_chars)
-    size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
-    print(f"payload {p}: {size / 2**20:.1f} MiB, {json.loads((p / 'prepare.json').read_text())['payload']['runs']} runs")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from transfer_laws.experiments import ExperimentDataError, finetune_lr
-from transfer_laws.fitting import (compute_frontier, fit_transfer, leave_one_d_out, ossification_map,
+from transfer_laws.analysis.experiments import ExperimentDataError, finetune_lr
+from transfer_laws.analysis.fitting import (compute_frontier, fit_transfer, leave_one_d_out, ossification_map,
                                    shared_beta_test, time_on_frontier, transfer_points)
 
 CLAIMS = {

@@ -1,9 +1,11 @@
-"""What a run reads: token arrays of the prepared corpora and the fixed evaluation windows."""
+"""What a run reads: token arrays of the prepared corpora, the window loader (random training windows,
+mixed by weight) and the fixed evaluation windows."""
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,7 +15,76 @@ import torch
 from transfer_laws.data import tokens
 from transfer_laws.data.prepare import ensure_prepared
 from transfer_laws.runs import RunSpec
-from transfer_laws.training import EvalSet
+
+N_VAL_WINDOWS = 128  # fixed validation windows (x n_ctx tokens); the standard error is recorded
+N_TEST_WINDOWS = 512  # fixed Python test windows for the reported loss
+N_ZERO_SHOT_WINDOWS = 128  # Python test windows logged during pre-training
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Fixed windows, evenly spaced over a split: the same for every run."""
+
+    x: torch.Tensor  # (n, n_ctx) int64
+    y: torch.Tensor  # (n, n_ctx) int64
+    chars: int  # characters covered by the targets (for bits per character)
+
+    @classmethod
+    def from_array(cls, arr: tokens.TokenArray, n_windows: int, n_ctx: int) -> "EvalSet":
+        starts = np.linspace(0, arr.n_tokens - n_ctx - 2, n_windows).astype(np.int64)
+        w = np.stack([np.asarray(arr.tokens[s : s + n_ctx + 1], dtype=np.int64) for s in starts])
+        chars = int(sum(int(arr.cum_chars[s + n_ctx]) - int(arr.cum_chars[s]) for s in starts))
+        return cls(torch.from_numpy(w[:, :-1]).contiguous(), torch.from_numpy(w[:, 1:]).contiguous(), chars)
+
+    @classmethod
+    def concat(cls, sets: list["EvalSet"]) -> "EvalSet":
+        return cls(torch.cat([s.x for s in sets]), torch.cat([s.y for s in sets]), sum(s.chars for s in sets))
+
+
+class WindowStream(torch.utils.data.IterableDataset):
+    """Endless batches of random windows from token arrays, mixed by weight; order set by the seed.
+
+    ``indexed=False`` (recipe 1): one random stream drawn in sequence. ``indexed=True`` (recipe 2):
+    batch t is drawn from its own generator, seeded by (seed, t), so a run resumed at step t sees the
+    batches it would have seen uninterrupted; ``start`` is the first batch index to yield."""
+
+    def __init__(self, arrays: list[np.ndarray], weights: list[float], batch_size: int, n_ctx: int, seed: int,
+                 indexed: bool = False, start: int = 0):
+        self.indexed, self.start = indexed, start
+        for a in arrays:
+            if len(a) < n_ctx + 2:
+                raise ValueError(f"training data of {len(a)} tokens is shorter than one window ({n_ctx + 1})")
+        self.arrays, self.batch_size, self.n_ctx, self.seed = arrays, batch_size, n_ctx, seed
+        w = np.asarray(weights, dtype=float)
+        if len(w) != len(arrays) or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"need one non-negative weight per array with a positive sum, got {weights}")
+        self.rows_per_batch = w / w.sum() * batch_size  # expected rows of each source in one batch
+
+    def counts(self, batch_index: int) -> np.ndarray:
+        """Rows of each source in batch ``batch_index``: every source but the first gets the increase of
+        floor(its expected cumulative rows), the first the rest. Over t batches a source gets its share
+        to within one row, however small (1% of 32 rows is one row about every third batch; rounding
+        each batch would give none); integral shares (a 50/50 mix) give the same rows every batch."""
+        t = batch_index
+        minor = (np.floor(self.rows_per_batch[1:] * (t + 1) + 1e-9)
+                 - np.floor(self.rows_per_batch[1:] * t + 1e-9)).astype(int)
+        return np.concatenate([[self.batch_size - minor.sum()], minor])
+
+    def __iter__(self):
+        rng = np.random.default_rng(self.seed)
+        batch_index = self.start if self.indexed else 0
+        while True:
+            rows = []
+            counts = self.counts(batch_index)
+            if self.indexed:
+                rng = np.random.default_rng([self.seed, batch_index])
+            batch_index += 1
+            for a, k in zip(self.arrays, counts):
+                starts = rng.integers(0, len(a) - self.n_ctx - 1, size=k)
+                rows.extend(np.asarray(a[s : s + self.n_ctx + 1], dtype=np.int64) for s in starts)
+            w = torch.from_numpy(np.stack(rows))
+            yield w[:, :-1], w[:, 1:]
+
 
 SPAN_TOKENS = 512  # a data sample is built from pieces of files of at most this many tokens (~1,200 chars)
 N_STREAMS = 4  # data seeds 1..4 draw from disjoint sets of files until their hand (~2.5e7 chars) runs out

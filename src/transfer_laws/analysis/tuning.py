@@ -53,7 +53,7 @@ def fit_rate_rule(cells: pd.DataFrame, source: str, with_d: bool = False, d_ref:
     """A ``hparams.RateRule`` fitted by least squares to the log optima (``lr_opt``) of bracketed
     cells: log lr = log lr_ref + a log(N / n_ref) [+ b log(D / d_ref)], with n_ref the smallest N.
     Cells whose best rate sits at an edge are refused (their optimum is unknown)."""
-    from transfer_laws.hparams import RateRule
+    from transfer_laws.train.hparams import RateRule
 
     ok = cells[cells.bracketed.astype(bool)]
     if ok.empty:

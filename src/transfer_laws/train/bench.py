@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from transfer_laws.model import GPT, GPTConfig, flops_per_token
-from transfer_laws.training import LitGPT, WindowStream
+from transfer_laws.train.model import GPT, GPTConfig, flops_per_token
+from transfer_laws.train.loop import LitGPT, WindowStream
 
 BENCH_SIZES = ("n28k", "n336k", "n3m")
 BATCH, N_CTX = 32, 128

@@ -7,9 +7,11 @@ import pandas as pd
 import os
 from pathlib import Path
 
-from transfer_laws import plan, runs, selection
+from transfer_laws.runs import plan
+from transfer_laws import runs
+from transfer_laws.analysis import selection
 
-MAIN_GRID = Path(__file__).resolve().parents[2] / "grids" / "main.toml"
+MAIN_GRID = Path(__file__).resolve().parents[3] / "grids" / "main.toml"
 
 # The one experiment the book and `fit` read, and the grid file that plans it. The second study
 # (issue 17) takes over once enough of its sizes are complete.

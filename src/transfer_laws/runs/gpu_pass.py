@@ -1,12 +1,11 @@
 """Summary of a packed GPU pass: per-size throughput and model FLOPs utilisation of the runs that
 ran concurrently, and the aggregate utilisation over the pass's wall time.
 
-``python -m transfer_laws.gpu_pass RESULTS_DIR WALL_SECONDS BENCH_CSV OUT_CSV``
+``python -m transfer_laws gpu-pass RESULTS_DIR WALL_SECONDS BENCH_CSV OUT_CSV``
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -41,11 +40,3 @@ def _payload_ids(results: Path) -> set[str]:
     """Records that came with the payload (pre-training runs), not made by this pass."""
     marker = Path(results) / "payload_runs.txt"
     return set(marker.read_text().split()) if marker.exists() else set()
-
-
-if __name__ == "__main__":
-    results, wall, bench, out = Path(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
-    ceiling = float(pd.read_csv(bench).matmul_ceiling_flops_per_s.iloc[0])
-    s = summary(results, wall, ceiling)
-    s.to_csv(out, index=False)
-    print(s.to_string(index=False))

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
@@ -23,36 +22,12 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from transfer_laws import run_checks, runs
-from transfer_laws.data.tokens import TokenArray
-from transfer_laws.model import GPT, GPTConfig, flops_per_token
-
-N_VAL_WINDOWS = 128  # fixed validation windows (x n_ctx tokens); the standard error is recorded
-N_TEST_WINDOWS = 512  # fixed Python test windows for the reported loss
-N_ZERO_SHOT_WINDOWS = 128  # Python test windows logged during pre-training
-
+from transfer_laws.runs import checks as run_checks
+from transfer_laws import runs
+from transfer_laws.data.windows import N_ZERO_SHOT_WINDOWS, EvalSet, WindowStream
+from transfer_laws.train.model import GPT, GPTConfig, flops_per_token
 
 # ---- data -----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class EvalSet:
-    """Fixed windows, evenly spaced over a split: the same for every run."""
-
-    x: torch.Tensor  # (n, n_ctx) int64
-    y: torch.Tensor  # (n, n_ctx) int64
-    chars: int  # characters covered by the targets (for bits per character)
-
-    @classmethod
-    def from_array(cls, arr: TokenArray, n_windows: int, n_ctx: int) -> "EvalSet":
-        starts = np.linspace(0, arr.n_tokens - n_ctx - 2, n_windows).astype(np.int64)
-        w = np.stack([np.asarray(arr.tokens[s : s + n_ctx + 1], dtype=np.int64) for s in starts])
-        chars = int(sum(int(arr.cum_chars[s + n_ctx]) - int(arr.cum_chars[s]) for s in starts))
-        return cls(torch.from_numpy(w[:, :-1]).contiguous(), torch.from_numpy(w[:, 1:]).contiguous(), chars)
-
-    @classmethod
-    def concat(cls, sets: list["EvalSet"]) -> "EvalSet":
-        return cls(torch.cat([s.x for s in sets]), torch.cat([s.y for s in sets]), sum(s.chars for s in sets))
-
 
 @torch.no_grad()
 def evaluate(model: GPT, es: EvalSet, batch_size: int = 64) -> dict:
@@ -73,51 +48,6 @@ def evaluate(model: GPT, es: EvalSet, batch_size: int = 64) -> dict:
     n_tokens = es.y.numel()
     return {"loss": mean, "se": float(w.std() / math.sqrt(len(w))), "bits_per_char": mean * n_tokens / es.chars / math.log(2),
             "window_losses": w.tolist()}
-
-
-class WindowStream(torch.utils.data.IterableDataset):
-    """Endless batches of random windows from token arrays, mixed by weight; order set by the seed.
-
-    ``indexed=False`` (recipe 1): one random stream drawn in sequence. ``indexed=True`` (recipe 2):
-    batch t is drawn from its own generator, seeded by (seed, t), so a run resumed at step t sees the
-    batches it would have seen uninterrupted; ``start`` is the first batch index to yield."""
-
-    def __init__(self, arrays: list[np.ndarray], weights: list[float], batch_size: int, n_ctx: int, seed: int,
-                 indexed: bool = False, start: int = 0):
-        self.indexed, self.start = indexed, start
-        for a in arrays:
-            if len(a) < n_ctx + 2:
-                raise ValueError(f"training data of {len(a)} tokens is shorter than one window ({n_ctx + 1})")
-        self.arrays, self.batch_size, self.n_ctx, self.seed = arrays, batch_size, n_ctx, seed
-        w = np.asarray(weights, dtype=float)
-        if len(w) != len(arrays) or (w < 0).any() or w.sum() <= 0:
-            raise ValueError(f"need one non-negative weight per array with a positive sum, got {weights}")
-        self.rows_per_batch = w / w.sum() * batch_size  # expected rows of each source in one batch
-
-    def counts(self, batch_index: int) -> np.ndarray:
-        """Rows of each source in batch ``batch_index``: every source but the first gets the increase of
-        floor(its expected cumulative rows), the first the rest. Over t batches a source gets its share
-        to within one row, however small (1% of 32 rows is one row about every third batch; rounding
-        each batch would give none); integral shares (a 50/50 mix) give the same rows every batch."""
-        t = batch_index
-        minor = (np.floor(self.rows_per_batch[1:] * (t + 1) + 1e-9)
-                 - np.floor(self.rows_per_batch[1:] * t + 1e-9)).astype(int)
-        return np.concatenate([[self.batch_size - minor.sum()], minor])
-
-    def __iter__(self):
-        rng = np.random.default_rng(self.seed)
-        batch_index = self.start if self.indexed else 0
-        while True:
-            rows = []
-            counts = self.counts(batch_index)
-            if self.indexed:
-                rng = np.random.default_rng([self.seed, batch_index])
-            batch_index += 1
-            for a, k in zip(self.arrays, counts):
-                starts = rng.integers(0, len(a) - self.n_ctx - 1, size=k)
-                rows.extend(np.asarray(a[s : s + self.n_ctx + 1], dtype=np.int64) for s in starts)
-            w = torch.from_numpy(np.stack(rows))
-            yield w[:, :-1], w[:, 1:]
 
 
 class WindowDataModule(L.LightningDataModule):
@@ -298,7 +228,7 @@ def versions() -> dict:
 
 def git_commit() -> str:
     try:
-        root = Path(__file__).resolve().parents[2]
+        root = Path(__file__).resolve().parents[3]
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True, text=True).stdout
         return sha + ("+dirty" if dirty.strip() else "")
@@ -351,13 +281,13 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
           save_every_s: float = 600.0, stop_at_step: int | None = None) -> dict | None:
     """Train one run and write its record (and, for pre-training, its checkpoint); returns the record.
 
-    ``data`` is a ``transfer_laws.datasets.StudyData`` (token arrays and eval sets). Recipe 2 resumes
+    ``data`` is a ``transfer_laws.data.windows.StudyData`` (token arrays and eval sets). Recipe 2 resumes
     from ``results/in_progress/<run_id>.ckpt`` or from a fork of its family (``resume``), saves forks
     at ``fork_steps`` (the cool-down starts of its siblings) and its in-progress checkpoint every
     ``save_every_s`` seconds. ``stop_at_step`` (tests) saves the in-progress checkpoint at that step
     and returns None, as a run killed just after a periodic save would leave things.
     """
-    from transfer_laws import checkpoints, resume
+    from transfer_laws.train import checkpoints, resume
 
     device = resolve_device(device)
     t0, c0 = time.perf_counter(), time.process_time()

@@ -2,7 +2,7 @@
 
 Static charts render to SVG through vl-convert (no JavaScript, no network). Interactive charts
 (sliders) are emitted as a div plus a ``vegaEmbed`` call against the bundle that
-``transfer_laws.site`` serves from ``_static/vendor`` (no CDN).
+``transfer_laws.report.site`` serves from ``_static/vendor`` (no CDN).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from transfer_laws import runs
-from transfer_laws.model import GPT
+from transfer_laws.train.model import GPT
 
 STORE_DTYPE = torch.float16
 

@@ -4,26 +4,23 @@ For each candidate vocabulary a BPE tokenizer is trained on the same equal-chara
 the three training splits; models of two sizes are trained from scratch on the same Python
 characters for the same FLOPs (counting the embedding and output layer, which dominate small
 models with large vocabularies), and evaluated in bits per character on the Python validation
-split. Run: ``python -m transfer_laws.vocab_study results/tokenizer_choice.csv [512,1024,...]``.
+split. Run: ``python -m transfer_laws vocab-study results/tokenizer_choice.csv [512,1024,...]``.
 """
 
 from __future__ import annotations
 
-import math
-import sys
 import time
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import pandas as pd
 import torch
 
 from transfer_laws.data import prepare, tokens
 from transfer_laws.data.spec import load_sources
 from transfer_laws.data.tokenizer import EOT, chars_per_token, plain_encoder, train_tokenizer
-from transfer_laws.model import GPT, GPTConfig, flops_per_token
-from transfer_laws.training import EvalSet, LitGPT, WindowStream, evaluate
+from transfer_laws.train.model import GPT, GPTConfig, flops_per_token
+from transfer_laws.train.loop import EvalSet, LitGPT, WindowStream, evaluate
 
 VOCABS = (1024, 4096, 16384)
 SIZES = ("n100k", "n336k")
@@ -60,7 +57,7 @@ def run(out: Path, vocabs=VOCABS, log=print) -> pd.DataFrame:
             steps = int(FLOPS_BUDGET / fpt / (BATCH * N_CTX))
             L.seed_everything(0, verbose=False)
             model = GPT(cfg)
-            from transfer_laws.hparams import learning_rate
+            from transfer_laws.train.hparams import learning_rate
 
             lit = LitGPT(model, learning_rate(size, "target", "scratch"), steps, max(1, steps // 20), 0.1)
             loader = torch.utils.data.DataLoader(WindowStream([tr_tokens], [1.0], BATCH, N_CTX, seed=1), batch_size=None)
@@ -90,8 +87,3 @@ def run(out: Path, vocabs=VOCABS, log=print) -> pd.DataFrame:
 def chosen_vocab(table: pd.DataFrame) -> int:
     """The vocabulary with the lowest mean bits per character over the measured sizes."""
     return int(table.groupby("vocab_size").val_bits_per_char.mean().idxmin())
-
-
-if __name__ == "__main__":
-    vocabs = tuple(int(v) for v in sys.argv[2].split(",")) if len(sys.argv) > 2 else VOCABS
-    run(Path(sys.argv[1] if len(sys.argv) > 1 else "results/tokenizer_choice.csv"), vocabs)

@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from transfer_laws.effective_data import effective_data_table
-from transfer_laws.laws import TransferLaw, crossover_at_n
-from transfer_laws.paired import paired_difference  # noqa: F401  (re-exported)
+from transfer_laws.analysis.effective_data import effective_data_table
+from transfer_laws.analysis.laws import TransferLaw, crossover_at_n
+from transfer_laws.runs.checks import paired_difference  # noqa: F401  (used by callers as experiments.paired_difference)
 
 COLUMNS = ["experiment", "curriculum", "size", "n_params", "d_train_chars", "seed", "pretrain_id", "pretrain_tokens",
            "test_loss", "d_effective", "d_effective_status", "d_transferred", "multiplier"]

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from transfer_laws.config import HEAD_SIZE, LADDER, GPTConfig, flops_per_token  # noqa: F401  (re-exported)
+from transfer_laws.train.config import HEAD_SIZE, LADDER, GPTConfig, flops_per_token  # noqa: F401  (re-exported)
 
 
 class CausalSelfAttention(nn.Module):

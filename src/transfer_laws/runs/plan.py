@@ -16,7 +16,7 @@ import pandas as pd
 
 from transfer_laws import runs
 
-GRIDS_DIR = Path(__file__).resolve().parents[2] / "grids"
+GRIDS_DIR = Path(__file__).resolve().parents[3] / "grids"
 PLAN_COLUMNS = ["grid", "experiment", "run_id", "phase", "curriculum", "size", "d_train_chars", "seed",
                 "data_seed", "lr", "pretrain_id"]
 
@@ -28,10 +28,10 @@ def grid_files(grids_dir: Path = GRIDS_DIR) -> list[Path]:
 def plan_table(data=None, root: Path | None = None, grids: list[Path] | None = None) -> pd.DataFrame:
     """One row per planned run of every grid (the planner reads ``root`` for sweeps that extend
     their rates). Needs the corpora: a pre-training id depends on the text split's token count."""
-    from transfer_laws.sweep import load_grid
+    from transfer_laws.runs.sweep import load_grid
 
     if data is None:
-        from transfer_laws.datasets import StudyData
+        from transfer_laws.data.windows import StudyData
 
         data = StudyData()
     rows = []

@@ -1,9 +1,9 @@
 """The book's offline assets and the check that the built site loads nothing from the internet.
 
-``python -m transfer_laws.site assets _assets``  writes MathJax (npm ``mathjax@3.2.2``, pinned by
+``python -m transfer_laws site assets _assets``  writes MathJax (npm ``mathjax@3.2.2``, pinned by
 sha256, through the same fetch cache as the corpora) and the Vega bundle of ``vl-convert``
 (wrapped in an IIFE so it does not collide with Sphinx's globals) under ``_assets/vendor/`` (served as ``_static/vendor``).
-``python -m transfer_laws.site check _build/html``  fails if any page references an external
+``python -m transfer_laws site check _build/html``  fails if any page references an external
 script, stylesheet, image, font or frame.
 """
 
@@ -94,9 +94,5 @@ def main(argv: list[str]) -> int:
         n = len(list(Path(argv[1]).rglob("*.html")))
         print(f"site check: {n} pages, {len(problems)} external loads")
         return 1 if problems else 0
-    print("usage: python -m transfer_laws.site {assets STATIC_DIR | check BUILD_DIR}", file=sys.stderr)
+    print("usage: python -m transfer_laws site {assets STATIC_DIR | check BUILD_DIR}", file=sys.stderr)
     return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
