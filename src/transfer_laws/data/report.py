@@ -77,3 +77,9 @@ def rare_token_shares(prepared: Path | None = None, thresholds=(0, 100), target=
             rows.append({"corpus": corpus, "seen_at_most": k, "vocab_tokens": int(rare.sum()),
                          "share_of_python_test_tokens": float(test_counts[rare].sum() / test_counts.sum())})
     return pd.DataFrame(rows)
+
+
+def chosen_vocab(table: pd.DataFrame) -> int:
+    """Of a vocabulary study's table (``results/tokenizer_choice.csv``): the vocabulary with the lowest
+    mean bits per character over the measured sizes."""
+    return int(table.groupby("vocab_size").val_bits_per_char.mean().idxmin())

@@ -18,7 +18,8 @@ from transfer_laws import runs
 
 GRIDS_DIR = Path(__file__).resolve().parents[3] / "grids"
 PLAN_COLUMNS = ["grid", "experiment", "run_id", "phase", "curriculum", "size", "d_train_chars", "seed",
-                "data_seed", "lr", "pretrain_id"]
+                "data_seed", "lr", "pretrain_id", "max_steps", "minutes_upper_bound"]
+BENCH = "bench_cpu.csv"  # the committed CPU benchmark the cost estimates are read from
 
 
 def grid_files(grids_dir: Path = GRIDS_DIR) -> list[Path]:
@@ -27,20 +28,24 @@ def grid_files(grids_dir: Path = GRIDS_DIR) -> list[Path]:
 
 def plan_table(data=None, root: Path | None = None, grids: list[Path] | None = None) -> pd.DataFrame:
     """One row per planned run of every grid (the planner reads ``root`` for sweeps that extend
-    their rates). Needs the corpora: a pre-training id depends on the text split's token count."""
-    from transfer_laws.runs.sweep import load_grid
+    their rates), with its horizon and upper-bound cost on the committed CPU benchmark (every run to
+    its full horizon). Needs the corpora: a pre-training id depends on the text split's token count."""
+    from transfer_laws.runs.sweep import estimate, load_grid, throughput_from_bench
 
     if data is None:
         from transfer_laws.data.windows import StudyData
 
         data = StudyData()
     rows = []
-    for grid in grid_files() if grids is None else grids:
-        for p in load_grid(grid, data, root=root):
-            s = p.spec
-            rows.append({"grid": grid.name, "experiment": s.experiment, "run_id": s.run_id, "phase": s.phase,
-                         "curriculum": s.curriculum, "size": s.size, "d_train_chars": s.d_train_chars,
-                         "seed": s.seed, "data_seed": s.data_seed, "lr": s.lr, "pretrain_id": s.pretrain_id})
+    planned = [(grid, p.spec) for grid in (grid_files() if grids is None else grids) for p in load_grid(grid, data, root=root)]
+    bench = runs.results_dir(root) / BENCH
+    tps = throughput_from_bench(bench, {s.size for _, s in planned}, data) if planned and bench.exists() else {}
+    for grid, s in planned:
+        e = estimate(s, data, tps)
+        rows.append({"grid": grid.name, "experiment": s.experiment, "run_id": s.run_id, "phase": s.phase,
+                     "curriculum": s.curriculum, "size": s.size, "d_train_chars": s.d_train_chars,
+                     "seed": s.seed, "data_seed": s.data_seed, "lr": s.lr, "pretrain_id": s.pretrain_id,
+                     "max_steps": e["steps"], "minutes_upper_bound": e["seconds"] / 60})
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
 

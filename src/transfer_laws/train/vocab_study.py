@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from transfer_laws.data import prepare, tokens
+from transfer_laws.data.report import chosen_vocab  # noqa: F401  (the study reports its choice)
 from transfer_laws.data.spec import load_sources
 from transfer_laws.data.tokenizer import EOT, chars_per_token, plain_encoder, train_tokenizer
 from transfer_laws.train.model import GPT, GPTConfig, flops_per_token
@@ -82,8 +83,3 @@ def run(out: Path, vocabs=VOCABS, log=print) -> pd.DataFrame:
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out, index=False)
     return df
-
-
-def chosen_vocab(table: pd.DataFrame) -> int:
-    """The vocabulary with the lowest mean bits per character over the measured sizes."""
-    return int(table.groupby("vocab_size").val_bits_per_char.mean().idxmin())
