@@ -141,7 +141,7 @@ def test_finetune_lr_pairs_each_rerun_with_its_reference_and_scratch():
         rows.append(row(curriculum="text", pretrain_id="p1", d_train_chars=d_f, test_loss=exp_loss, lr=3e-3,
                         experiment="finetune-lr"))
     rows.append(row(curriculum="text", pretrain_id="p1", d_train_chars=1e6, test_loss=9.0, lr=1e-3, seed=1))
-    out = experiments.finetune_lr(pd.DataFrame(rows)).set_index("d_finetune_chars")
+    out = experiments.finetune_lr(pd.DataFrame(rows)).set_index("d_train_chars")
     assert out.reference_minus_scratch_nats.to_numpy() == pytest.approx([0.2, 0.1])
     assert out.experiment_minus_scratch_nats.to_numpy() == pytest.approx([-0.05, 0.08])
     assert out.gain_from_experiment_lr_nats.to_numpy() == pytest.approx([0.25, 0.02])

@@ -46,7 +46,10 @@ def test_forward_shapes_causal_and_tied():
     x2[:, 10] = (x2[:, 10] + 1) % 50
     l2, _ = m(x2)
     assert torch.allclose(logits[:, :10], l2[:, :10], atol=1e-5), "no position sees the future"
-    assert m.wte.weight.data_ptr() == next(p for n, p in m.named_parameters() if n == "wte.weight").data_ptr()
+    # tied: the output projection is the input embedding's weight, and there is no separate head
+    h = m.ln_f(m.blocks[0](m.wte(x) + m.wpe(torch.arange(16))))
+    assert torch.allclose(logits, h @ m.wte.weight.T, atol=1e-5), "the output projection is wte's weight"
+    assert sum(p.numel() for p in m.parameters()) == cfg.n_params(non_embedding=False), "no untied output head"
 
 
 def test_flops():

@@ -118,11 +118,11 @@ def ledger(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_b
     m = ossification_map(runs)
     if len(m):
         small = m[m.n_params == m.n_params.min()]
-        small = small[small.d_finetune == small.d_finetune.max()]
+        small = small[small.d_train_chars == small.d_train_chars.max()]
         worst = small.loc[small.finetuned_minus_scratch.idxmax()]
         noise = worst.seed_sd if np.isfinite(worst.seed_sd) else np.nan
         margin = 2 * noise if np.isfinite(noise) else 0.02
-        measured = (f"smallest size, largest D_F ({worst.d_finetune:,.0f} chars): fine-tuned minus scratch = "
+        measured = (f"smallest size, largest D_F ({worst.d_train_chars:,.0f} chars): fine-tuned minus scratch = "
                     f"{worst.finetuned_minus_scratch:+.3f} nats ({worst.curriculum}); cells ossified: "
                     f"{int(m.ossified.sum())}/{len(m)}")
         verdict = "reproduced" if worst.finetuned_minus_scratch > margin else "not reproduced"
@@ -131,7 +131,7 @@ def ledger(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_b
                 raise ExperimentDataError("the runs table has no experiment column")
             lr = finetune_lr(all_runs)
             cell = lr[(lr.n_params == worst.n_params) & (lr.curriculum == worst.curriculum)
-                      & (lr.d_finetune_chars == worst.d_finetune)]
+                      & (lr.d_train_chars == worst.d_train_chars)]
         except ExperimentDataError:
             cell = pd.DataFrame()
         if len(cell):

@@ -178,7 +178,7 @@ def finetune_lr(runs: pd.DataFrame, experiment: str = "finetune-lr", reference: 
         r = r.iloc[0]
         scratch = float(s.test_loss.mean())
         rows.append({"size": e["size"], "n_params": e.n_params, "curriculum": e.curriculum,
-                     "d_finetune_chars": e.d_train_chars, "lr_reference": r.lr, "lr_experiment": e.lr,
+                     "d_train_chars": e.d_train_chars, "lr_reference": r.lr, "lr_experiment": e.lr,
                      "loss_reference_lr_nats": r.test_loss, "loss_experiment_lr_nats": e.test_loss,
                      "scratch_loss_nats": scratch, "gain_from_experiment_lr_nats": r.test_loss - e.test_loss,
                      "reference_minus_scratch_nats": r.test_loss - scratch,

@@ -219,9 +219,9 @@ class TransferFit:
     draws: np.ndarray = field(default=None, repr=False, compare=False)  # bootstrap (log k, alpha, beta)
 
 
-def fit_transfer_direct(d_finetune, n_params, d_transferred) -> tuple[float, float, float]:
+def fit_transfer_direct(d_train_chars, n_params, d_transferred) -> tuple[float, float, float]:
     """log D_T = log k + alpha log D_F + beta log N, Huber loss in log space (started from OLS)."""
-    x1, x2, y = np.log(d_finetune), np.log(n_params), np.log(d_transferred)
+    x1, x2, y = np.log(d_train_chars), np.log(n_params), np.log(d_transferred)
     if len(y) < 3:
         raise ValueError(f"need at least 3 points with positive D_T to fit the transfer law, got {len(y)}")
     if np.ptp(x2) == 0:
@@ -264,17 +264,17 @@ def _fit_points(table: pd.DataFrame, curriculum: str) -> pd.DataFrame:
                  & np.isfinite(table.d_transferred)]
 
 
-def fit_transfer_paper(d_finetune, n_params, fraction) -> tuple[float, float, float]:
+def fit_transfer_paper(d_train_chars, n_params, fraction) -> tuple[float, float, float]:
     """The paper's method: logit(D_T/D_E) = c(D_F) + beta log N with one slope beta shared across
     D_F values; then "fit the fits": c(D_F) = log k + (alpha - 1) log D_F."""
-    d_finetune, n_params, fraction = (np.asarray(x, float) for x in (d_finetune, n_params, fraction))
+    d_train_chars, n_params, fraction = (np.asarray(x, float) for x in (d_train_chars, n_params, fraction))
     ok = (fraction > 0) & (fraction < 1)
-    d_finetune, n_params, y = d_finetune[ok], n_params[ok], np.log(fraction[ok] / (1 - fraction[ok]))
-    levels = np.unique(d_finetune)
+    d_train_chars, n_params, y = d_train_chars[ok], n_params[ok], np.log(fraction[ok] / (1 - fraction[ok]))
+    levels = np.unique(d_train_chars)
     if len(levels) < 2 or np.ptp(np.log(n_params)) == 0:
         raise ValueError("the paper's method needs at least 2 D_F values and 2 values of N")
     # design: one intercept per D_F, shared slope on log N
-    X = np.column_stack([(d_finetune == v).astype(float) for v in levels] + [np.log(n_params)])
+    X = np.column_stack([(d_train_chars == v).astype(float) for v in levels] + [np.log(n_params)])
     coef, *_ = np.linalg.lstsq(X, y, rcond=None)
     intercepts, beta = coef[:-1], coef[-1]
     slope, log_k = np.polyfit(np.log(levels), intercepts, 1)
@@ -471,7 +471,7 @@ def leave_one_d_out(runs: pd.DataFrame, curriculum: str, loss_column: str = "tes
             continue
         pred = k * test.d_train_chars ** a * test.n_params ** b
         pred_loss = [curves[n].loss(dd + p) for n, dd, p in zip(test.n_params, test.d_train_chars, pred)]
-        rows.append({"held_out_d_finetune": d, "n_points": len(test),
+        rows.append({"held_out_d_train_chars": d, "n_points": len(test),
                      "log_error_d_transferred": float(np.sqrt(np.mean((np.log(pred) - np.log(test.d_transferred)) ** 2))),
                      "log_error_loss": float(np.sqrt(np.mean((np.log(pred_loss) - np.log(test[loss_column])) ** 2)))})
     return pd.DataFrame(rows)
@@ -490,7 +490,7 @@ def ossification_map(runs: pd.DataFrame, loss_column: str = "test_loss") -> pd.D
         if not (sd.index.min() <= d <= sd.index.max()):
             continue
         l_scratch = float(np.interp(np.log(d), np.log(sd.index.to_numpy(float)), sd.to_numpy(float)))
-        rows.append({"curriculum": cur, "n_params": n, "d_finetune": d, "finetuned_minus_scratch": g[loss_column].mean() - l_scratch,
+        rows.append({"curriculum": cur, "n_params": n, "d_train_chars": d, "finetuned_minus_scratch": g[loss_column].mean() - l_scratch,
                      "seed_sd": float(g[loss_column].std(ddof=1)) if len(g) > 1 else np.nan, "n_seeds": len(g),
                      "ossified": g[loss_column].mean() > l_scratch})
     return pd.DataFrame(rows)

@@ -19,8 +19,8 @@ class TransferLaw:
     alpha: float
     beta: float
 
-    def d_transferred(self, d_finetune, n_params):
-        return transfer_law(d_finetune, n_params, self.k, self.alpha, self.beta)
+    def d_transferred(self, d_train_chars, n_params):
+        return transfer_law(d_train_chars, n_params, self.k, self.alpha, self.beta)
 
 
 # Hernandez et al. 2021, Table 1 (Python as the target; D in characters)
@@ -30,9 +30,9 @@ PAPER_MIX = TransferLaw(k=2.1e5, alpha=0.096, beta=0.38)
 KAPLAN = {"alpha_n": 0.076, "alpha_d": 0.103, "n_c": 6.4e13, "d_c": 1.8e13}
 
 
-def transfer_law(d_finetune, n_params, k, alpha, beta):
+def transfer_law(d_train_chars, n_params, k, alpha, beta):
     """D_T = k * D_F**alpha * N**beta (Hernandez+21 eq. 1.1)."""
-    return k * np.power(d_finetune, alpha) * np.power(n_params, beta)
+    return k * np.power(d_train_chars, alpha) * np.power(n_params, beta)
 
 
 def kaplan_loss(n_params, d_tokens, alpha_n=KAPLAN["alpha_n"], alpha_d=KAPLAN["alpha_d"], n_c=KAPLAN["n_c"],
@@ -47,15 +47,15 @@ def chinchilla_loss(n_params, d, e, a, b, alpha, beta):
     return e + a / np.power(n_params, alpha) + b / np.power(d, beta)
 
 
-def fraction_from_transfer(d_finetune, n_params, k, alpha, beta):
+def fraction_from_transfer(d_train_chars, n_params, k, alpha, beta):
     """D_T / D_E = k D_F^(alpha-1) N^beta / (1 + k D_F^(alpha-1) N^beta)."""
-    r = k * np.power(d_finetune, alpha - 1.0) * np.power(n_params, beta)
+    r = k * np.power(d_train_chars, alpha - 1.0) * np.power(n_params, beta)
     return r / (1.0 + r)
 
 
-def multiplier(d_finetune, n_params, k, alpha, beta):
+def multiplier(d_train_chars, n_params, k, alpha, beta):
     """D_E / D_F = 1 + k D_F^(alpha-1) N^beta."""
-    return 1.0 + k * np.power(d_finetune, alpha - 1.0) * np.power(n_params, beta)
+    return 1.0 + k * np.power(d_train_chars, alpha - 1.0) * np.power(n_params, beta)
 
 
 def crossover_d_finetune(law_a: TransferLaw, law_b: TransferLaw) -> float:

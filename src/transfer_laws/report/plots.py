@@ -35,10 +35,6 @@ class Interactive:
                 "</script>")
 
 
-def log_axis(title: str) -> alt.Scale:
-    return alt.Axis(title=title)
-
-
 def corpus_sizes(stats: pd.DataFrame) -> alt.Chart:
     """Characters per corpus and source (training splits), log scale."""
     df = stats[stats.split == "train"].assign(mchars=lambda d: d.chars / 1e6)
@@ -136,12 +132,12 @@ def transfer_scatter(table: pd.DataFrame, y: str = "d_transferred", title: str =
 
 
 def ossification(m: pd.DataFrame) -> alt.Chart:
-    base = alt.Chart(m).encode(x=_logx("d_finetune", "D_F: fine-tuning characters (log)"),
+    base = alt.Chart(m).encode(x=_logx("d_train_chars", "D_F: fine-tuning characters (log)"),
                                color=alt.Color("size:N", title="size"))
     pts = base.mark_line(point=True).encode(y=alt.Y("finetuned_minus_scratch:Q",
                                                     title="fine-tuned minus from-scratch loss (nats/token)"),
                                             strokeDash=alt.StrokeDash("curriculum:N", title="pre-training"),
-                                            tooltip=["curriculum", "size", "d_finetune", "finetuned_minus_scratch", "seed_sd"])
+                                            tooltip=["curriculum", "size", "d_train_chars", "finetuned_minus_scratch", "seed_sd"])
     zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="gray").encode(y="y:Q")
     return (pts + zero).properties(width=440, height=300)
 
