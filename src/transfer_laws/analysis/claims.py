@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from transfer_laws.analysis.experiments import ExperimentDataError, finetune_lr
-from transfer_laws.analysis.fitting import (compute_frontier, fit_transfer, leave_one_d_out, ossification_map,
-                                   shared_beta_test, time_on_frontier, transfer_points)
+from transfer_laws.analysis import fits as fits_
+from transfer_laws.analysis.fitting import compute_frontier, leave_one_d_out, ossification_map, time_on_frontier
 
 CLAIMS = {
     1: "D_T follows a power law in D_F and N in the low-data regime.",
@@ -25,16 +25,16 @@ CLAIMS = {
 
 def _fit(runs, cur, n_bootstrap, seed):
     try:
-        return fit_transfer(runs, cur, n_bootstrap=n_bootstrap, seed=seed)
+        return fits_.transfer_fit(runs, cur, n_bootstrap=n_bootstrap, seed=seed)
     except ValueError as exc:
         return str(exc)
 
 
-def ledger(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_bootstrap: int = 200,
-           seed: int = 0) -> pd.DataFrame:
+def ledger(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_bootstrap: int = fits_.STUDY_BOOTSTRAP,
+           seed: int = fits_.STUDY_SEED) -> pd.DataFrame:
     rows = []
     n_sizes = runs.n_params.nunique()
-    table0, fits0 = transfer_points(runs)
+    table0, fits0 = fits_.points(runs)
     scratch = runs[runs.curriculum == "scratch"]
     beyond = [n for n, c in fits0.items() if c.d_converged() > scratch[scratch.n_params == n].d_train_chars.max()]
     regime_note = (f" (low-data regime not located for {len(beyond)} of {len(fits0)} sizes: D(N) lies beyond the "
@@ -62,7 +62,7 @@ def ledger(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_b
     # 2: shared beta
     if {"text", "mix"} <= set(ok):
         try:
-            sb = shared_beta_test(runs, ("text", "mix"), n_bootstrap=n_bootstrap, seed=seed)
+            sb = fits_.shared_beta(runs, ("text", "mix"), n_bootstrap=n_bootstrap, seed=seed)
             verdict = ("reproduced" if sb.equivalent else
                        "not reproduced" if sb.ci95[0] > 0 or sb.ci95[1] < 0 else "inconclusive")
             add(2, f"beta_text - beta_mix = {sb.beta_difference:.2f} [{sb.ci95[0]:.2f}, {sb.ci95[1]:.2f}]; "
@@ -102,8 +102,7 @@ def ledger(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_b
     if len(on) and (on.curriculum == "scratch").any() and (on.curriculum != "scratch").any():
         ft = on[on.curriculum != "scratch"].fraction_on_frontier.mean()
         sc = on[on.curriculum == "scratch"].fraction_on_frontier.mean()
-        table, _ = transfer_points(runs)
-        low = table[table.low_data]
+        low = table0[table0.low_data]
         mult = low.multiplier.median() if len(low) else np.nan
         add(5, f"low-data fine-tunes: median D_E/D_F = {mult:.2f} at equal fine-tuning data" + regime_note,
             "reproduced" if mult > 1 else "not reproduced" if mult < 1 else "not testable")
@@ -146,7 +145,7 @@ def ledger(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_b
         add(6, "no fine-tunes within the from-scratch range", "not testable")
 
     # 8: multiplier at the smallest D_F (judged on text, the paper's Figure 1 case; mix shown beside)
-    table, _ = transfer_points(runs)
+    table = table0
     if len(table):
         smallest = table[table.d_train_chars == table.d_train_chars.min()]
         per = smallest.groupby("curriculum").multiplier.median()

@@ -1,0 +1,79 @@
+"""The study's fits, computed once and shared: the claims ledger and every chapter call these, so
+one runs table gives one set of numbers (and one set of intervals) across the whole book.
+
+Results are cached on disk, keyed by a hash of the runs table's content, the call's arguments and
+the source of the analysis code that computes them (so a change to the fitting code never reads a
+stale fit). The cache lives in ``$TRANSFER_LAWS_FIT_CACHE``, else ``<download cache>/fits``; a
+failed fit (ValueError) is cached as its message and raised again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+from pathlib import Path
+
+import pandas as pd
+
+from transfer_laws.analysis import effective_data, fitting, laws
+
+STUDY_BOOTSTRAP = 200  # bootstrap draws behind every interval the book shows
+STUDY_SEED = 0
+_CODE = (Path(fitting.__file__), Path(effective_data.__file__), Path(laws.__file__), Path(__file__))
+
+
+def cache_dir() -> Path:
+    if os.environ.get("TRANSFER_LAWS_FIT_CACHE"):
+        return Path(os.environ["TRANSFER_LAWS_FIT_CACHE"])
+    from transfer_laws.data.fetch import cache_dir as download_cache
+
+    return download_cache() / "fits"
+
+
+def _key(name: str, runs: pd.DataFrame, kwargs: dict) -> str:
+    h = hashlib.sha256(name.encode())
+    h.update(pd.util.hash_pandas_object(runs.reset_index(drop=True), index=True).to_numpy().tobytes())
+    h.update(",".join(map(str, runs.columns)).encode())
+    h.update(json.dumps(kwargs, sort_keys=True, default=str).encode())
+    for p in _CODE:
+        h.update(p.read_bytes())
+    return h.hexdigest()[:24]
+
+
+def _cached(name: str, fn, runs: pd.DataFrame, **kwargs):
+    path = cache_dir() / f"{name}-{_key(name, runs, kwargs)}.pkl"
+    if path.exists():
+        kind, value = pickle.loads(path.read_bytes())
+    else:
+        try:
+            kind, value = "ok", fn(runs, **kwargs)
+        except ValueError as exc:
+            kind, value = "error", str(exc)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps((kind, value)))
+        os.replace(tmp, path)
+    if kind == "error":
+        raise ValueError(value)
+    return value
+
+
+def transfer_fit(runs: pd.DataFrame, curriculum: str, method: str = "direct", n_bootstrap: int = STUDY_BOOTSTRAP,
+                 seed: int = STUDY_SEED, **kwargs) -> fitting.TransferFit:
+    """``fitting.fit_transfer`` once per (table, arguments)."""
+    return _cached("transfer_fit", fitting.fit_transfer, runs, curriculum=curriculum, method=method,
+                   n_bootstrap=n_bootstrap, seed=seed, **kwargs)
+
+
+def shared_beta(runs: pd.DataFrame, curricula=("text", "mix"), n_bootstrap: int = STUDY_BOOTSTRAP,
+                seed: int = STUDY_SEED, margin: float = 0.1, **kwargs) -> fitting.SharedBeta:
+    """``fitting.shared_beta_test`` once per (table, arguments)."""
+    return _cached("shared_beta", fitting.shared_beta_test, runs, curricula=tuple(curricula),
+                   n_bootstrap=n_bootstrap, seed=seed, margin=margin, **kwargs)
+
+
+def points(runs: pd.DataFrame, **kwargs):
+    """``fitting.transfer_points`` (the D_E table and the per-N from-scratch curves) once per table."""
+    return _cached("points", fitting.transfer_points, runs, **kwargs)
