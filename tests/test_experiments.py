@@ -167,3 +167,17 @@ def test_pretrain_elasticity_per_d_recovers_planted_slopes():
     rows.append({"d_train_chars": 1e5, "pretrain_tokens": 1e6, "d_transferred": -5.0})  # ignored: no log
     out = experiments.pretrain_elasticity_by_d(pd.DataFrame(rows)).set_index("d_train_chars")
     assert out.elasticity.to_numpy() == pytest.approx([-0.5, 0.8], rel=1e-6)
+
+
+def test_schedule_comparison_reads_the_difference_against_seed_spread():
+    base = {"experiment": "p", "phase": "pretrain", "curriculum": "text", "size": "n28k", "n_params": 28368,
+            "tokens_seen": 100}
+    rows = [{**base, "schedule": s, "seed": k, "val_loss": v}
+            for s, k, v in (("wsd", 0, 3.50), ("wsd", 1, 3.54), ("cosine", 0, 3.52), ("cosine", 1, 3.53))]
+    rows += [{**base, "size": "n100k", "n_params": 100096, "schedule": s, "seed": k, "val_loss": v}
+             for s, k, v in (("wsd", 0, 3.30), ("wsd", 1, 3.31), ("cosine", 0, 3.40), ("cosine", 1, 3.41))]
+    rows += [{**base, "tokens_seen": 50, "schedule": "wsd", "seed": 0, "val_loss": 3.9}]  # no cosine twin
+    out = experiments.schedule_comparison(pd.DataFrame(rows), "p").set_index("size")
+    assert len(out) == 2
+    assert out.loc["n28k", "wsd_minus_cosine"] == pytest.approx(-0.005) and out.loc["n28k", "within_seed_noise"]
+    assert out.loc["n100k", "wsd_minus_cosine"] == pytest.approx(-0.1) and not out.loc["n100k", "within_seed_noise"]

@@ -234,3 +234,25 @@ def pretrain_elasticity_by_d(amount: pd.DataFrame) -> pd.DataFrame:
         rows.append({"d_train_chars": d, "budgets": len(g), "elasticity": slope})
     return pd.DataFrame(rows)
 
+
+
+def schedule_comparison(runs: pd.DataFrame, experiment: str, metric: str = "val_loss") -> pd.DataFrame:
+    """Pre-trainings of one experiment at equal (size, curriculum, tokens) under both schedules:
+    per schedule the mean over seeds and the seed spread (max - min), and the warm-up-stable-decay
+    minus cosine difference beside the larger of the two spreads (issue 17: a cool-down branch must
+    match a cosine run of the same length within seed noise)."""
+    pre = runs[(runs.experiment == experiment) & (runs.phase == "pretrain")]
+    rows = []
+    for (size, cur, tokens), g in pre.groupby(["size", "curriculum", "tokens_seen"], sort=False):
+        by = g.groupby("schedule")[metric]
+        if not {"wsd", "cosine"} <= set(by.groups):
+            continue
+        stats = by.agg(["mean", "min", "max", "count"])
+        spread = float((stats["max"] - stats["min"]).max())
+        diff = float(stats.loc["wsd", "mean"] - stats.loc["cosine", "mean"])
+        rows.append({"size": size, "n_params": int(g.n_params.iloc[0]), "curriculum": cur, "tokens": int(tokens),
+                     "wsd": float(stats.loc["wsd", "mean"]), "cosine": float(stats.loc["cosine", "mean"]),
+                     "seeds": int(stats["count"].min()), "wsd_minus_cosine": diff, "seed_spread": spread,
+                     "within_seed_noise": bool(stats["count"].min() >= 2 and abs(diff) <= spread)})
+    return pd.DataFrame(rows, columns=["size", "n_params", "curriculum", "tokens", "wsd", "cosine", "seeds",
+                                       "wsd_minus_cosine", "seed_spread", "within_seed_noise"])
