@@ -3,8 +3,9 @@ one runs table gives one set of numbers (and one set of intervals) across the wh
 
 Results are cached on disk, keyed by a hash of the runs table's content, the call's arguments and
 the source of the analysis code that computes them (so a change to the fitting code never reads a
-stale fit). The cache lives in ``$TRANSFER_LAWS_FIT_CACHE``, else ``<download cache>/fits``; a
-failed fit (ValueError) is cached as its message and raised again.
+stale fit). The cache lives in ``$TRANSFER_LAWS_FIT_CACHE``, else ``_build/.fit_cache`` of the
+repository (one build's cache, never committed); a failed fit (ValueError) is cached as its message
+and raised again.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ _CODE = (Path(fitting.__file__), Path(effective_data.__file__), Path(laws.__file
 def cache_dir() -> Path:
     if os.environ.get("TRANSFER_LAWS_FIT_CACHE"):
         return Path(os.environ["TRANSFER_LAWS_FIT_CACHE"])
-    from transfer_laws.data.fetch import cache_dir as download_cache
+    repo = Path(__file__).resolve().parents[3]
+    if (repo / "pyproject.toml").exists():  # a checkout (editable install): beside the book's build
+        return repo / "_build" / ".fit_cache"
+    from transfer_laws.data.fetch import cache_dir as download_cache  # an installed package
 
     return download_cache() / "fits"
 
