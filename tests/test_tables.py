@@ -1,0 +1,28 @@
+"""The chapters' table formatter: significant digits, intervals, readable headers, no index."""
+
+import numpy as np
+import pandas as pd
+
+from transfer_laws.report.tables import formatted, interval, show, sig
+
+
+def test_significant_digits_and_missing_values():
+    assert [sig(x) for x in (0.447201, 85.2271, 12768, 3e7, 1.3e-5, np.nan, None, True, "text", 0.0)] == \
+        ["0.447", "85.2", "12,768", "3.00e7", "1.30e-5", "–", "–", "yes", "text", "0"]
+    assert sig(1234.5678, 3) == "1,235" and sig(0.0012345, 2) == "0.0012"
+
+
+def test_intervals_read_point_and_bounds():
+    assert interval(0.447, [0.3751546, 0.70547]) == "0.45 [0.38, 0.71]"
+    assert interval(85.2, [21.2287, 255.8016]) == "85 [21, 256]"
+    assert interval(0.5, None) == "0.50" and interval(0.5, [np.nan, 1.0]) == "0.50"
+
+
+def test_table_selects_renames_and_drops_the_index():
+    df = pd.DataFrame({"curriculum": ["text", "mix"], "alpha": [0.447201, 0.0344], "ci": [[0.38, 0.71], [-0.001, 0.115]],
+                       "n_points": [40, 41], "junk": [1, 2]}, index=[7, 9])
+    out = formatted(df, {"curriculum": "curriculum", "α": "α [95%]", "n_points": "points"}, {"α": ("alpha", "ci")})
+    assert list(out.columns) == ["curriculum", "α [95%]", "points"]
+    assert list(out["α [95%]"]) == ["0.45 [0.38, 0.71]", "0.034 [-0.0010, 0.12]"]
+    assert list(out.index) == [0, 1]
+    assert "<th" in show(df).to_html() and 'class="row_heading' not in show(df).to_html()
