@@ -57,3 +57,12 @@ def test_vs_checkpoint_is_paired_over_the_same_windows():
     out = store._vs_checkpoint(rec, pre)
     assert abs(out["vs_checkpoint_nats"] + 0.01) < 0.002 and out["vs_checkpoint_se"] < 0.001
     assert store._vs_checkpoint(rec, {"checkpoint_test_window_losses_nats": list(shared[:512])})["vs_checkpoint_se"] is None
+
+
+def test_converged_range_stops_at_the_first_unconverged_d():
+    df = _frame(run_id=list("abcdefg"), curriculum=["scratch"] * 7, size=["s"] * 4 + ["t"] * 3,
+                n_params=[1] * 4 + [2] * 3, d_train_chars=[1e3, 1e4, 1e5, 1e6, 1e3, 1e4, 1e5],
+                unresolved=[False, False, True, False, True, False, False])
+    out = selection.converged_range(df).set_index("size")
+    assert out.loc["s", "d_converged_max_chars"] == 1e4 and out.loc["s", "d_above_converged"] == 2
+    assert np.isnan(out.loc["t", "d_converged_max_chars"]) and out.loc["t", "d_above_converged"] == 3

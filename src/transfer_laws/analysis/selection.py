@@ -52,3 +52,21 @@ def exclusion_counts(refused: pd.DataFrame) -> pd.DataFrame:
     if refused.empty:
         return pd.DataFrame(columns=["curriculum", "reason", "runs"])
     return refused.groupby(["curriculum", "reason"]).size().rename("runs").reset_index()
+
+
+def converged_range(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per model size: the largest D whose from-scratch runs all passed their checks (early-stopped
+    with the minimum bracketed), the largest D tried, and how many D lie above the converged range
+    (issue 17: the curve above it is marked, and D_E is never read there)."""
+    sc = runs[(runs.phase == "target") & (runs.curriculum == "scratch")]
+    rows = []
+    for (size, n), g in sc.groupby(["size", "n_params"], sort=False):
+        ok = g.groupby("d_train_chars").apply(lambda x: bool((exclusion_reasons(x) == "").all()), include_groups=False)
+        ok = ok.sort_index()
+        # the converged range runs up to the first D (from the smallest) with an unconverged run
+        bad = ok.index[~ok.to_numpy()]
+        top = ok.index[ok.index < bad.min()].max() if len(bad) else ok.index.max()
+        rows.append({"size": size, "n_params": n, "d_converged_max_chars": float(top) if top == top else float("nan"),
+                     "d_max_chars": float(ok.index.max()), "d_above_converged": int((ok.index > top).sum())
+                     if top == top else len(ok)})
+    return pd.DataFrame(rows, columns=["size", "n_params", "d_converged_max_chars", "d_max_chars", "d_above_converged"])
