@@ -181,3 +181,16 @@ def test_schedule_comparison_reads_the_difference_against_seed_spread():
     assert len(out) == 2
     assert out.loc["n28k", "wsd_minus_cosine"] == pytest.approx(-0.005) and out.loc["n28k", "within_seed_noise"]
     assert out.loc["n100k", "wsd_minus_cosine"] == pytest.approx(-0.1) and not out.loc["n100k", "within_seed_noise"]
+
+
+def test_seed_noise_separates_data_and_pretraining_seeds():
+    base = {"experiment": "p", "phase": "target", "curriculum": "text", "size": "n28k", "n_params": 28368,
+            "d_train_chars": 1e3, "lr": 4e-4, "test_loss_se": 0.01}
+    rows = [{**base, "pretrain_seed": 0, "data_seed": k, "test_loss": v} for k, v in ((1, 5.0), (2, 5.2), (3, 5.4))]
+    rows += [{**base, "pretrain_seed": 1, "data_seed": 1, "test_loss": 5.5}]
+    rows += [{**base, "d_train_chars": 1e4, "pretrain_seed": 0, "data_seed": 1, "test_loss": 4.0}]  # one run: no noise read
+    out = experiments.seed_noise(pd.DataFrame(rows), "p")
+    assert len(out) == 1
+    r = out.iloc[0]
+    assert r.data_seed_sd == pytest.approx(0.2) and r.data_seeds == 3
+    assert r.pretrain_seed_difference == pytest.approx(0.5) and r.pretrain_seeds == 2 and r.eval_se == 0.01

@@ -256,3 +256,27 @@ def schedule_comparison(runs: pd.DataFrame, experiment: str, metric: str = "val_
                      "within_seed_noise": bool(stats["count"].min() >= 2 and abs(diff) <= spread)})
     return pd.DataFrame(rows, columns=["size", "n_params", "curriculum", "tokens", "wsd", "cosine", "seeds",
                                        "wsd_minus_cosine", "seed_spread", "within_seed_noise"])
+
+
+def seed_noise(runs: pd.DataFrame, experiment: str, loss_column: str = "test_loss") -> pd.DataFrame:
+    """Fine-tunes of one experiment repeated over data samples and over pre-training seeds, per
+    (curriculum, size, D_F, rate): the standard deviation of the loss over data seeds (at the
+    first pre-training seed), the mean difference between pre-training seeds (at the first data
+    seed), and the evaluation's own standard error beside them (issue 17: which noise dominates)."""
+    ft = runs[(runs.experiment == experiment) & (runs.phase == "target") & (runs.curriculum != "scratch")]
+    rows = []
+    for (cur, size, d, lr), g in ft.groupby(["curriculum", "size", "d_train_chars", "lr"], sort=False):
+        pre_seeds = sorted(g.pretrain_seed.dropna().unique())
+        data_seeds = sorted(g.data_seed.dropna().unique())
+        if len(pre_seeds) < 2 and len(data_seeds) < 2:
+            continue
+        base = g[g.pretrain_seed == pre_seeds[0]]
+        by_data = base.groupby("data_seed")[loss_column].mean()
+        first_data = g[g.data_seed == data_seeds[0]].groupby("pretrain_seed")[loss_column].mean()
+        rows.append({"curriculum": cur, "size": size, "n_params": int(g.n_params.iloc[0]), "d_train_chars": d, "lr": lr,
+                     "data_seeds": len(by_data), "data_seed_sd": float(by_data.std(ddof=1)) if len(by_data) > 1 else np.nan,
+                     "pretrain_seeds": len(first_data),
+                     "pretrain_seed_difference": float(first_data.iloc[-1] - first_data.iloc[0]) if len(first_data) > 1 else np.nan,
+                     "eval_se": float(g.test_loss_se.median())})
+    return pd.DataFrame(rows, columns=["curriculum", "size", "n_params", "d_train_chars", "lr", "data_seeds", "data_seed_sd",
+                                       "pretrain_seeds", "pretrain_seed_difference", "eval_se"])
