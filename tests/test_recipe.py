@@ -81,7 +81,7 @@ def test_checks_flag_unresolved_and_zero_shot():
 
 
 def _losses(r):
-    return np.array([p["val_loss"] for p in r["curve"]] + [r["test_loss"]])
+    return np.array([p["val_loss"] for p in r.curve] + [r.test_loss])
 
 
 def test_killed_and_resumed_run_matches_uninterrupted(data, tmp_path):
@@ -92,8 +92,8 @@ def test_killed_and_resumed_run_matches_uninterrupted(data, tmp_path):
     assert resume.in_progress_path(spec.run_id, tmp_path / "b").exists()
     assert not runs.record_path(spec.run_id, tmp_path / "b").exists(), "no record until the run is done"
     again = train(spec, data, device="cpu", results_root=tmp_path / "b")
-    assert again["resumed_at_steps"] == [17] and again["steps"] == whole["steps"] == 40
-    assert [p["step"] for p in again["curve"]] == [p["step"] for p in whole["curve"]]
+    assert again.resumed_at_steps == [17] and again.steps == whole.steps == 40
+    assert [p["step"] for p in again.curve] == [p["step"] for p in whole.curve]
     np.testing.assert_allclose(_losses(again), _losses(whole), rtol=0, atol=1e-6)
     assert not resume.in_progress_path(spec.run_id, tmp_path / "b").exists()
 
@@ -104,13 +104,13 @@ def test_wsd_branch_from_a_fork_matches_a_branch_run_alone(data, tmp_path):
     long = RunSpec.make(train_tokens=8 * 32 * 50, **kw)
     assert resume.family(short) == resume.family(long)
     alone = train(long, data, device="cpu", results_root=tmp_path / "alone")
-    assert "forked_from" not in alone
+    assert alone.forked_from is None
     train(short, data, device="cpu", results_root=tmp_path / "f")  # saves a fork at its cool-down start
     assert cooldown_start(30, 0.2) == 24 and resume.fork_path(resume.family(short), 24, tmp_path / "f").exists()
     forked = train(long, data, device="cpu", results_root=tmp_path / "f")
-    assert forked["forked_from"].endswith("step_0000024.ckpt") and forked["resumed_at_steps"] == [24]
+    assert forked.forked_from.endswith("step_0000024.ckpt") and forked.resumed_at_steps == [24]
     np.testing.assert_allclose(_losses(forked), _losses(alone), rtol=0, atol=1e-6)
-    assert "checkpoint_test_loss" in forked and len(forked["checkpoint_test_window_losses_nats"]) == 64
+    assert forked.checkpoint_test_loss is not None and len(forked.checkpoint_test_window_losses_nats) == 64
 
 
 def test_finetune_is_never_worse_than_its_checkpoint(data, tmp_path):
@@ -119,9 +119,9 @@ def test_finetune_is_never_worse_than_its_checkpoint(data, tmp_path):
     ft = RunSpec.make(phase="target", curriculum="mix", pretrain_id=pre.run_id, d_train_chars=1_000, data_seed=1,
                       lr=0.5, max_steps=30, min_steps=30, patience=5, batch_rule="one_pass", warmup_steps=0, **R2)
     r = train(ft, data, device="cpu", results_root=tmp_path)
-    assert r["curve"][0]["step"] == 0
-    assert r["best_step"] == 0 and r["checks"]["zero_shot"], "a rate this high only makes the checkpoint worse"
-    assert r["test_loss"] == pytest.approx(p["checkpoint_test_loss"], abs=1e-6)
+    assert r.curve[0]["step"] == 0
+    assert r.best_step == 0 and r.checks["zero_shot"], "a rate this high only makes the checkpoint worse"
+    assert r.test_loss == pytest.approx(p.checkpoint_test_loss, abs=1e-6)
     saved = json.loads(runs.record_path(ft.run_id, tmp_path).read_text())
     assert saved["batch_size"] * 32 <= saved["d_train_tokens"]
 
@@ -136,3 +136,15 @@ def test_tokenizer_is_a_spec_field_with_its_own_data():
     from transfer_laws.data.tokenizer import tokenizer_file
 
     assert (frozen_dir() / tokenizer_file("text")).exists() and (frozen_dir() / hashes_file("text")).exists()
+
+
+def test_every_committed_record_reads_as_a_run_record_and_writes_back_unchanged(tmp_path):
+    from transfer_laws.runs import RunRecord
+
+    for r in runs.load_records():
+        rec = RunRecord.from_dict(r)
+        assert rec.to_dict() == r, r["run_id"]
+    with pytest.raises(ValueError, match="unknown fields"):
+        RunRecord.from_dict({**r, "lossy": 1})
+    with pytest.raises(ValueError, match="missing fields"):
+        RunRecord.from_dict({k: v for k, v in r.items() if k != "test_loss"})

@@ -32,5 +32,5 @@ def test_cheapest_committed_cpu_runs_reproduce(tmp_path):
             (tmp_path / "checkpoints").mkdir(exist_ok=True)
             shutil.copy(runs.checkpoint_path(spec.pretrain_id), tmp_path / "checkpoints")
         again = train(spec, data, device="cpu", results_root=tmp_path)
-        assert abs(again["test_loss"] - rec["test_loss"]) < TOLERANCE_NATS, (rec["run_id"], again["test_loss"], rec["test_loss"])
-        assert again["data_hashes"] == rec["data_hashes"]
+        assert abs(again.test_loss - rec["test_loss"]) < TOLERANCE_NATS, (rec["run_id"], again.test_loss, rec["test_loss"])
+        assert again.data_hashes == rec["data_hashes"]

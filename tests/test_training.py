@@ -28,9 +28,9 @@ def test_record_is_complete(data, tmp_path):
                 "versions", "git_commit", "data_hashes", "wall_seconds", "flops_kaplan", "flops_full"):
         assert key in saved, key
     assert saved["data_hashes"] == data.token_hashes
-    assert r["steps"] == 24 and r["stop_reason"] == "budget"
-    assert r["curve"][0]["step"] == 10 and all(math.isfinite(p["val_loss"]) for p in r["curve"])
-    assert r["test_loss"] < math.log(data.vocab_size), "it learned something"
+    assert r.steps == 24 and r.stop_reason == "budget"
+    assert r.curve[0]["step"] == 10 and all(math.isfinite(p["val_loss"]) for p in r.curve)
+    assert r.test_loss < math.log(data.vocab_size), "it learned something"
     windows = runs.window_losses([saved])[spec.run_id]
     assert len(windows) == saved["eval"]["test_windows"]
     assert windows.mean() == pytest.approx(saved["test_loss"], abs=1e-6)
@@ -42,23 +42,23 @@ def test_same_spec_same_curve(data, tmp_path):
     spec = RunSpec.make(phase="target", curriculum="scratch", d_train_chars=20_000, **TINY)
     a = train(spec, data, device="cpu", results_root=tmp_path / "a")
     b = train(spec, data, device="cpu", results_root=tmp_path / "b")
-    assert [p["val_loss"] for p in a["curve"]] == [p["val_loss"] for p in b["curve"]]
-    assert a["test_loss"] == b["test_loss"]
+    assert [p["val_loss"] for p in a.curve] == [p["val_loss"] for p in b.curve]
+    assert a.test_loss == b.test_loss
     c = train(RunSpec.make(phase="target", curriculum="scratch", d_train_chars=20_000, seed=1, **TINY), data,
               device="cpu", results_root=tmp_path / "c")
-    assert c["test_loss"] != a["test_loss"], "the seed changes init and data order"
+    assert c.test_loss != a.test_loss, "the seed changes init and data order"
 
 
 def test_pretrain_checkpoint_and_finetune(data, tmp_path):
     pre = RunSpec.make(phase="pretrain", curriculum="mix", train_tokens=8 * 32 * 24, **TINY)
     r = train(pre, data, device="cpu", results_root=tmp_path)
-    assert "zero_shot_loss" in r["curve"][0]
+    assert "zero_shot_loss" in r.curve[0]
     assert runs.checkpoint_path(pre.run_id, tmp_path).exists()
     ft = RunSpec.make(phase="target", curriculum="mix", pretrain_id=pre.run_id, d_train_chars=20_000, **TINY)
     r2 = train(ft, data, device="cpu", results_root=tmp_path)
     scratch = train(RunSpec.make(phase="target", curriculum="scratch", d_train_chars=20_000, **TINY), data,
                     device="cpu", results_root=tmp_path)
-    assert r2["curve"][0]["val_loss"] < scratch["curve"][0]["val_loss"], "fine-tune starts from the pre-trained weights"
+    assert r2.curve[0]["val_loss"] < scratch.curve[0]["val_loss"], "fine-tune starts from the pre-trained weights"
     from transfer_laws.train import checkpoints
     from transfer_laws.train.model import GPT, GPTConfig
 

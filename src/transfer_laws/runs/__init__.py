@@ -1,8 +1,9 @@
 """Runs: specs and ids (``spec``), the record store and its tables (``store``), the checks a record
-carries (``checks``), every grid's plan (``plan``), the sweep that executes a plan (``sweep``) and the
+carries (``checks``), the typed record (``record``), every grid's plan (``plan``), the sweep that executes a plan (``sweep``) and the
 GPU payload (``payload``, ``gpu_pass``). The spec and the store are re-exported here, so that
 ``from transfer_laws import runs; runs.RunSpec, runs.load_records`` reads as one API."""
 
+from transfer_laws.runs.record import RunRecord  # noqa: F401
 from transfer_laws.runs.spec import (  # noqa: F401
     BATCH_RULES, LEGACY, PHASES, PRETRAIN_CURRICULA, SCHEDULES, RunSpec, spec_id,
 )

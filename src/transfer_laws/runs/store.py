@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from transfer_laws.runs.record import RunRecord
 from transfer_laws.runs.spec import RunSpec
 
 def results_dir(root: str | os.PathLike | None = None) -> Path:
@@ -51,9 +52,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def write_record(record: dict, root: Path | None = None) -> Path:
-    path = record_path(record["run_id"], root)
-    atomic_write_bytes(path, (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
+def write_record(record: RunRecord | dict, root: Path | None = None) -> Path:
+    """Write a record atomically (a dict is checked against ``RunRecord`` first)."""
+    rec = record if isinstance(record, RunRecord) else RunRecord.from_dict(record)
+    path = record_path(rec.run_id, root)
+    atomic_write_bytes(path, (json.dumps(rec.to_dict(), indent=1, sort_keys=True) + "\n").encode())
     return path
 
 

@@ -1,5 +1,5 @@
 """Training: the window sampler, a thin LightningModule, scheduled evaluation with Lightning's
-early stopping, and ``train(spec) -> record``.
+early stopping, and ``train(spec, data) -> RunRecord`` (the store writes it).
 
 The reported loss of a run is its *test*-split loss at the best-validation checkpoint.
 """
@@ -398,7 +398,8 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
             z = evaluate(stored.to(torch.device(device)), data.test_set(n_test, spec.n_ctx))
             record["checkpoint_test_loss"] = z["loss"]
             record["checkpoint_test_window_losses_nats"] = [round(x, 6) for x in z["window_losses"]]
-    runs.write_record(record, results_root)
+    rec = runs.RunRecord.from_dict(record)
+    runs.write_record(rec, results_root)
     if in_progress is not None:
         in_progress.unlink(missing_ok=True)
-    return record
+    return rec
