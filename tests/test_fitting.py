@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transfer_laws.analysis.fitting import fit_scratch_curve, fit_transfer, fit_transfer_direct
+from transfer_laws.analysis.fitting import fit_transfer, fit_transfer_direct
+from transfer_laws.analysis.scratch import fit_scratch_curve
 
 K, ALPHA, BETA = 50.0, 0.3, 0.4
 NS = np.array([1e4, 3e4, 1e5, 3e5, 1e6, 3e6])
@@ -61,8 +62,8 @@ def test_degenerate_inputs():
         fit_transfer_direct([1, 10], [5, 6], [1, 2])
 
 
-from transfer_laws.analysis.fitting import (compute_frontier, fit_transfer_paper, leave_one_d_out, ossification_map,
-                                   shared_beta_test, time_on_frontier, transfer_points)
+from transfer_laws.analysis.compute import compute_frontier, ossification_map, time_on_frontier
+from transfer_laws.analysis.fitting import fit_transfer_paper, leave_one_d_out, shared_beta_test, transfer_points
 
 
 def test_paper_method_exact():
@@ -152,7 +153,7 @@ def test_alpha_at_one_size():
 
 def test_joint_fits_recover_planted_laws():
     from transfer_laws.analysis import laws
-    from transfer_laws.analysis.fitting import fit_joint_scratch
+    from transfer_laws.analysis.scratch import fit_joint_scratch
 
     n, d = np.meshgrid(np.logspace(6, 9, 6), np.logspace(8, 12, 9))
     n, d = n.ravel(), d.ravel()

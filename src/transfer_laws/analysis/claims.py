@@ -9,7 +9,8 @@ import pandas as pd
 
 from transfer_laws.analysis.experiments import ExperimentDataError, finetune_lr
 from transfer_laws.analysis import fits as fits_
-from transfer_laws.analysis.fitting import compute_frontier, leave_one_d_out, ossification_map, time_on_frontier
+from transfer_laws.analysis.compute import compute_frontier, ossification_map, time_on_frontier
+from transfer_laws.analysis.fitting import leave_one_d_out
 
 CLAIMS = {
     1: "D_T follows a power law in D_F and N in the low-data regime.",

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from transfer_laws.analysis import effective_data, fitting, laws
+from transfer_laws.analysis import effective_data, fitting, laws, scratch
 
 STUDY_BOOTSTRAP = 200  # bootstrap draws behind every interval the book shows
 STUDY_SEED = 0
-_CODE = (Path(fitting.__file__), Path(effective_data.__file__), Path(laws.__file__), Path(__file__))
+_CODE = tuple(Path(m.__file__) for m in (fitting, scratch, effective_data, laws)) + (Path(__file__),)
 
 
 def cache_dir() -> Path:

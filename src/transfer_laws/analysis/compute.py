@@ -1,0 +1,60 @@
+"""Ossification and compute efficiency: fine-tuned against from-scratch loss at the same D, and
+compute-efficient frontiers from the evaluation curves (pandas/numpy only).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def ossification_map(runs: pd.DataFrame, loss_column: str = "test_loss") -> pd.DataFrame:
+    """Per (curriculum, N, D_F): mean fine-tuned minus from-scratch loss at the same D (the scratch
+    curve interpolated in log D), with the seed spread of the fine-tuned runs beside it."""
+    scratch = runs[runs.curriculum == "scratch"]
+    rows = []
+    for (cur, n, d), g in runs[runs.curriculum != "scratch"].groupby(["curriculum", "n_params", "d_train_chars"]):
+        s = scratch[scratch.n_params == n]
+        if s.d_train_chars.nunique() < 2:
+            continue
+        sd = s.groupby("d_train_chars")[loss_column].mean()
+        if not (sd.index.min() <= d <= sd.index.max()):
+            continue
+        l_scratch = float(np.interp(np.log(d), np.log(sd.index.to_numpy(float)), sd.to_numpy(float)))
+        rows.append({"curriculum": cur, "n_params": n, "d_train_chars": d, "finetuned_minus_scratch": g[loss_column].mean() - l_scratch,
+                     "seed_sd": float(g[loss_column].std(ddof=1)) if len(g) > 1 else np.nan, "n_seeds": len(g),
+                     "ossified": g[loss_column].mean() > l_scratch})
+    return pd.DataFrame(rows)
+
+
+def compute_frontier(curves: pd.DataFrame, runs: pd.DataFrame, include_pretrain: bool = False,
+                     compute_column: str = "flops_full", loss_column: str = "val_loss") -> pd.DataFrame:
+    """Compute-efficient frontier per curriculum: the lowest loss reached at each compute, pooled over
+    runs' evaluation points. With ``include_pretrain``, fine-tunes are charged their pre-training."""
+    pts = curves.merge(runs[["run_id", "curriculum", "phase", "pretrain_id"]], on="run_id")
+    pts = pts[pts.phase == "target"].copy()
+    if include_pretrain:
+        pre = runs.set_index("run_id")["flops_full" if compute_column == "flops_full" else "flops_kaplan"]
+        pts[compute_column] = pts[compute_column] + pts.pretrain_id.map(pre).fillna(0.0)
+    pts = pts.sort_values(compute_column)
+    pts["frontier_loss"] = np.nan
+    for cur, g in pts.groupby("curriculum"):
+        pts.loc[g.index, "frontier_loss"] = _frontier_at(g[compute_column], g[loss_column])
+    return pts
+
+
+def _frontier_at(compute: pd.Series, loss: pd.Series) -> np.ndarray:
+    """The lowest loss reached by any point at compute <= each point's compute (ties count)."""
+    best = loss.groupby(compute).min().sort_index().cummin()
+    return compute.map(best).to_numpy(float)
+
+
+def time_on_frontier(points: pd.DataFrame, tolerance: float = 0.01, loss_column: str = "val_loss",
+                     compute_column: str = "flops_full") -> pd.DataFrame:
+    """Per run: the fraction of its evaluation points within ``tolerance`` (relative) of the frontier
+    of all curricula together at the same compute."""
+    p = points.sort_values(compute_column).copy()
+    p["overall_frontier"] = _frontier_at(p[compute_column], p[loss_column])
+    p["on_frontier"] = p[loss_column] <= (1 + tolerance) * p["overall_frontier"]
+    return p.groupby(["run_id", "curriculum"], as_index=False).on_frontier.mean().rename(
+        columns={"on_frontier": "fraction_on_frontier"})
