@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from transfer_laws.train.model import GPT, GPTConfig, flops_per_token
-from transfer_laws.train.loop import LitGPT, WindowStream
+from transfer_laws.train.loop import LitGPT, WindowStream, make_trainer
 
 BENCH_SIZES = ("n28k", "n336k", "n3m")
 BATCH, N_CTX = 32, 128
@@ -89,10 +89,7 @@ def lightning_tokens_per_second(size: str, data, steps: int = 20, device: str = 
     loader = torch.utils.data.DataLoader(WindowStream([_train_tokens(data)], [1.0], BATCH, N_CTX, seed=0), batch_size=None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        L.Trainer(accelerator="gpu" if device == "cuda" else "cpu", devices=1, max_steps=warmup + steps,
-                  precision="bf16-mixed" if device == "cuda" else "32-true", gradient_clip_val=1.0, logger=False,
-                  enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                  limit_val_batches=0, num_sanity_val_steps=0, callbacks=[timer]).fit(lit, loader)
+        make_trainer(device, warmup + steps, callbacks=[timer]).fit(lit, loader)
     return steps * BATCH * N_CTX / (timer.t1 - timer.t0)
 
 

@@ -276,6 +276,18 @@ PATIENCE_RULE = ("stop after `patience` evaluations in a row without a lower val
                  "run stops at most growth**patience x its best step (or patience steps after it)")
 
 
+def make_trainer(device: str, max_steps: int, **overrides) -> L.Trainer:
+    """The one place a Lightning Trainer is built: one device, bf16 autocast on CUDA and float32 on
+    the CPU (where bf16 is slower), no logger, checkpoints or validation loop (evaluation is our own
+    callback's), gradient clipping at 1.0 unless overridden."""
+    kwargs = dict(accelerator="gpu" if device == "cuda" else "cpu", devices=1, max_steps=max_steps,
+                  precision="bf16-mixed" if device == "cuda" else "32-true", gradient_clip_val=1.0, logger=False,
+                  enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                  num_sanity_val_steps=0, limit_val_batches=0)
+    kwargs.update(overrides)
+    return L.Trainer(**kwargs)
+
+
 def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | None = None,
           trainer_kwargs: dict | None = None, progress: bool | None = None, fork_steps=(),
           save_every_s: float = 600.0, stop_at_step: int | None = None) -> dict | None:
@@ -327,13 +339,9 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
     lit = LitGPT(model, spec.lr, max_steps, warmup, spec.weight_decay, schedule=spec.schedule,
                  cooldown_frac=spec.cooldown_frac)
     datamodule = WindowDataModule(arrays, weights, batch, spec.n_ctx, seed=spec.seed + 1_000_003, indexed=recipe2)
-    kwargs = dict(accelerator="gpu" if device == "cuda" else "cpu", devices=1,
-                  max_steps=max_steps if stop_at_step is None else stop_at_step,
-                  precision="bf16-mixed" if device == "cuda" else "32-true", gradient_clip_val=spec.grad_clip,
-                  logger=False, enable_checkpointing=False, enable_progress_bar=sys.stderr.isatty() if progress is None else progress,
-                  enable_model_summary=False, callbacks=[evaluator], deterministic=device == "cpu",
-                  num_sanity_val_steps=0, limit_val_batches=0)
-    kwargs.update(trainer_kwargs or {})
+    kwargs = dict(max_steps=max_steps if stop_at_step is None else stop_at_step, gradient_clip_val=spec.grad_clip,
+                  enable_progress_bar=sys.stderr.isatty() if progress is None else progress, callbacks=[evaluator],
+                  deterministic=device == "cpu", **(trainer_kwargs or {}))
     quiet = logging.getLogger("lightning.pytorch")
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # no "GPU available: ..." banners on stderr
@@ -344,7 +352,7 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
         warnings.filterwarnings("ignore", message=".*You defined a `validation_step`.*")
         warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch.*")
         warnings.filterwarnings("ignore", message=".*is not resumable.*")
-        trainer = L.Trainer(**kwargs)
+        trainer = make_trainer(device, **kwargs)
         trainer.fit(lit, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
     quiet.setLevel(level)
     if stop_at_step is not None:

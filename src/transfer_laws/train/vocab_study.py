@@ -21,7 +21,7 @@ from transfer_laws.data.report import chosen_vocab  # noqa: F401  (the study rep
 from transfer_laws.data.spec import load_sources
 from transfer_laws.data.tokenizer import EOT, chars_per_token, plain_encoder, train_tokenizer
 from transfer_laws.train.model import GPT, GPTConfig, flops_per_token
-from transfer_laws.train.loop import EvalSet, LitGPT, WindowStream, evaluate
+from transfer_laws.train.loop import EvalSet, LitGPT, WindowStream, evaluate, make_trainer
 
 VOCABS = (1024, 4096, 16384)
 SIZES = ("n100k", "n336k")
@@ -63,9 +63,7 @@ def run(out: Path, vocabs=VOCABS, log=print) -> pd.DataFrame:
             lit = LitGPT(model, learning_rate(size, "target", "scratch"), steps, max(1, steps // 20), 0.1)
             loader = torch.utils.data.DataLoader(WindowStream([tr_tokens], [1.0], BATCH, N_CTX, seed=1), batch_size=None)
             t1 = time.perf_counter()
-            L.Trainer(accelerator="cpu", max_steps=steps, logger=False, enable_checkpointing=False,
-                      enable_progress_bar=False, enable_model_summary=False, gradient_clip_val=1.0,
-                      limit_val_batches=0, num_sanity_val_steps=0).fit(lit, loader)
+            make_trainer("cpu", steps).fit(lit, loader)
             ev = evaluate(model, val)
             rows.append({"vocab_size": vocab, "size": size, "n_params": cfg.n_params(),
                          "n_params_total": cfg.n_params(False), "flops_per_token": fpt, "steps": steps,
