@@ -61,4 +61,12 @@ def formatted(df: pd.DataFrame, columns: dict[str, str] | None = None, intervals
 def show(df: pd.DataFrame, columns: dict[str, str] | None = None, intervals: dict | None = None,
          digits: int = 3, ci_digits: int = 2):
     """``formatted`` as a styled table without its index column, for a chapter's cell output."""
-    return formatted(df, columns, intervals, digits, ci_digits).style.hide(axis="index")
+    return (formatted(df, columns, intervals, digits, ci_digits).style.hide(axis="index")
+            .set_table_styles([{"selector": "th, td", "props": "padding: 0.15em 0.7em; text-align: left;"}]))
+
+
+def note(text: str):
+    """A sentence as a cell's output (rendered as text, not as a quoted string)."""
+    from IPython.display import Markdown
+
+    return Markdown(text)
