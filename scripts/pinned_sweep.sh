@@ -3,12 +3,14 @@
 # code can change while it trains (issue 17). Records land in THIS checkout's results/ (each run's
 # record names the pinned commit) and are committed here as they land, results/ paths only.
 #
-#   scripts/pinned_sweep.sh COMMIT GRID [sweep options...]     e.g. scripts/pinned_sweep.sh HEAD grids/pilot2.toml
+#   scripts/pinned_sweep.sh COMMIT GRID[,GRID...] [sweep options...]   e.g. scripts/pinned_sweep.sh HEAD grids/pilot2.toml
+#
+# Several grids, comma-separated, run one after the other (each to completion) in one background job.
 #
 # Worktree: ../sweep-wt, venv: ../sweep-venv (created when missing; torch installed first). Switch the
 # pinned commit only between runs: stop the sweep (a run in progress resumes from its checkpoint in
 # results/in_progress/, saved every 10 minutes), check the id test on the new commit, start again.
-# Pause it for a build or a test run with kill -STOP / kill -CONT on the pid it prints.
+# Pause it for a build or a test run with kill -STOP / kill -CONT on the process group it prints.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 commit=$(git -C "$here" rev-parse "${1:?usage: pinned_sweep.sh COMMIT GRID [options]}")
@@ -26,10 +28,13 @@ fi
 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$wt/tests/test_recipe.py::test_every_committed_id_is_its_specs_hash" \
   --rootdir "$wt" >/dev/null || { echo "run-id test fails at $commit: not sweeping" >&2; exit 2; }
 log=$here/../sweep-$(date +%Y%m%d-%H%M%S).log
-(cd "$wt" && TRANSFER_LAWS_RESULTS="$here/results" PYTHONUNBUFFERED=1 \
-  exec "$venv/bin/python" -m transfer_laws sweep "$wt/$grid" --results "$here/results" "$@") >"$log" 2>&1 &
+# its own session and process group: `kill -STOP -- -PID` pauses (and -CONT resumes) the whole sweep
+export SWEEP_WT="$wt" SWEEP_PY="$venv/bin/python" SWEEP_GRIDS="$grid" TRANSFER_LAWS_RESULTS="$here/results" PYTHONUNBUFFERED=1
+setsid bash -c 'cd "$SWEEP_WT" && for g in ${SWEEP_GRIDS//,/ }; do
+    "$SWEEP_PY" -m transfer_laws sweep "$SWEEP_WT/$g" --results "$TRANSFER_LAWS_RESULTS" "$@" || exit $?
+  done' sweep "$@" >"$log" 2>&1 < /dev/null &
 pid=$!
-echo "sweep pid $pid at ${commit:0:7}, log $log"
+echo "sweep pid $pid at ${commit:0:7} (pause: kill -STOP -- -$pid; resume: kill -CONT -- -$pid), log $log"
 # commit each record as it lands (results/ paths only, never the code being edited here)
 (
   while kill -0 "$pid" 2>/dev/null; do
@@ -38,7 +43,7 @@ echo "sweep pid $pid at ${commit:0:7}, log $log"
     if [ -n "$(git status --porcelain -- results/runs results/checkpoints)" ]; then
       git add -- results/runs results/checkpoints
       n=$(git diff --cached --name-only -- results/runs | wc -l)
-      git commit -q -m "$(basename "$grid" .toml): $n run record(s) as they land (sweep at ${commit:0:7})" \
+      git commit -q -m "$(basename "${grid//,/+}" .toml): $n run record(s) as they land (sweep at ${commit:0:7})" \
         -- results/runs results/checkpoints || true
     fi
   done
