@@ -21,22 +21,28 @@ def parabola_optimum(log_lr: np.ndarray, loss: np.ndarray) -> float:
     i = int(np.argmin(loss))
     if i == 0 or i == len(loss) - 1:
         return float(np.exp(log_lr[i]))
-    a, b, _ = np.polyfit(log_lr[i - 1 : i + 2], loss[i - 1 : i + 2], 2)
+    x, y = log_lr[i - 1 : i + 2], loss[i - 1 : i + 2]
+    # the parabola through three points, solved exactly (no least-squares conditioning warnings)
+    a, b, _ = np.linalg.solve(np.column_stack([x**2, x, np.ones(3)]), y)
     if a <= 0:
         return float(np.exp(log_lr[i]))
     return float(np.exp(np.clip(-b / (2 * a), log_lr[i - 1], log_lr[i + 1])))
 
 
 def lr_sweeps(runs: pd.DataFrame, metric: str = "val_loss", min_rates: int = 3) -> pd.DataFrame:
-    """One row per cell with at least ``min_rates`` rates: the rates and losses tried, the best rate,
-    ``bracketed``, the parabola's optimum ``lr_opt`` and the loss spread across the rates."""
+    """One row per cell with at least ``min_rates`` distinct rates: the rates and losses tried, the
+    best rate, ``bracketed``, the parabola's optimum ``lr_opt`` and the loss spread across the rates.
+    Pass the runs of the current plan (``in_plan``), so that a superseded run does not join the
+    cell of its successor."""
     cols = [c for c in CELL_COLUMNS if c in runs.columns]
     df = runs.copy()
     df[cols] = df[cols].astype(object).where(df[cols].notna(), "-")
     rows = []
     for key, g in df.groupby(cols, sort=True, dropna=False):
-        g = g.sort_values("lr")
-        if g["lr"].nunique() < min_rates:
+        # repeated runs at one rate (seeds, or a cell that does not hold every other field fixed:
+        # pass only the current plan's runs) are averaged
+        g = g.groupby("lr", as_index=False)[metric].mean().sort_values("lr")
+        if len(g) < min_rates:
             continue
         lr, loss = g["lr"].to_numpy(float), g[metric].to_numpy(float)
         i = int(np.argmin(loss))
