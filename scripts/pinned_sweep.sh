@@ -36,6 +36,7 @@ setsid bash -c 'cd "$SWEEP_WT" && for g in ${SWEEP_GRIDS//,/ }; do
 pid=$!
 echo "sweep pid $pid at ${commit:0:7} (pause: kill -STOP -- -$pid; resume: kill -CONT -- -$pid), log $log"
 # commit each record as it lands (results/ paths only, never the code being edited here)
+names=$(for g in ${grid//,/ }; do basename "$g" .toml; done | paste -sd+)
 (
   while kill -0 "$pid" 2>/dev/null; do
     sleep 60
@@ -43,7 +44,7 @@ echo "sweep pid $pid at ${commit:0:7} (pause: kill -STOP -- -$pid; resume: kill 
     if [ -n "$(git status --porcelain -- results/runs results/checkpoints)" ]; then
       git add -- results/runs results/checkpoints
       n=$(git diff --cached --name-only -- results/runs | wc -l)
-      git commit -q -m "$(basename "${grid//,/+}" .toml): $n run record(s) as they land (sweep at ${commit:0:7})" \
+      git commit -q -m "$names: $n run record(s) as they land (sweep at ${commit:0:7})" \
         -- results/runs results/checkpoints || true
     fi
   done
