@@ -194,3 +194,17 @@ def test_seed_noise_separates_data_and_pretraining_seeds():
     r = out.iloc[0]
     assert r.data_seed_sd == pytest.approx(0.2) and r.data_seeds == 3
     assert r.pretrain_seed_difference == pytest.approx(0.5) and r.pretrain_seeds == 2 and r.eval_se == 0.01
+
+
+def test_resolution_summary_counts_checks_per_cell():
+    base = {"experiment": "p", "phase": "target", "curriculum": "text", "size": "n28k", "n_params": 28368,
+            "d_train_chars": 1e3}
+    rows = [{**base, "best_step": b, "unresolved": u, "zero_shot": z, "vs_checkpoint_nats": v, "vs_checkpoint_se": 0.01}
+            for b, u, z, v in ((10, False, False, -1.2), (30, True, False, -1.0), (0, False, True, 0.0))]
+    rows += [{**base, "curriculum": "scratch", "best_step": 5, "unresolved": False, "zero_shot": False,
+              "vs_checkpoint_nats": None, "vs_checkpoint_se": None}]
+    out = experiments.resolution_summary(pd.DataFrame(rows), "p")
+    assert len(out) == 1
+    r = out.iloc[0]
+    assert (r.runs, r.unresolved, r.zero_shot, r.median_best_step) == (3, 1, 1, 10)
+    assert r.vs_checkpoint_median == pytest.approx(-1.0) and r.vs_checkpoint_se_max == 0.01

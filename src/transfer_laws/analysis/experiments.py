@@ -280,3 +280,22 @@ def seed_noise(runs: pd.DataFrame, experiment: str, loss_column: str = "test_los
                      "eval_se": float(g.test_loss_se.median())})
     return pd.DataFrame(rows, columns=["curriculum", "size", "n_params", "d_train_chars", "lr", "data_seeds", "data_seed_sd",
                                        "pretrain_seeds", "pretrain_seed_difference", "eval_se"])
+
+
+def resolution_summary(runs: pd.DataFrame, experiment: str) -> pd.DataFrame:
+    """Fine-tunes of one experiment per (curriculum, size, D_F): how many, how many are unresolved
+    or zero-shot, the median best step, and the fine-tune minus its own checkpoint on the same test
+    windows (median, and the largest paired standard error): the pilot's question whether the new
+    evaluation resolves small D_F (issue 17)."""
+    ft = runs[(runs.experiment == experiment) & (runs.phase == "target") & (runs.curriculum != "scratch")]
+    rows = []
+    for (cur, size, d), g in ft.groupby(["curriculum", "size", "d_train_chars"], sort=False):
+        rows.append({"curriculum": cur, "size": size, "n_params": int(g.n_params.iloc[0]), "d_train_chars": d,
+                     "runs": len(g), "unresolved": int(g.unresolved.fillna(False).astype(bool).sum()),
+                     "zero_shot": int(g.zero_shot.fillna(False).astype(bool).sum()),
+                     "median_best_step": float(g.best_step.median()),
+                     "vs_checkpoint_median": float(g.vs_checkpoint_nats.astype(float).median()),
+                     "vs_checkpoint_se_max": float(g.vs_checkpoint_se.astype(float).max())})
+    cols = ["curriculum", "size", "n_params", "d_train_chars", "runs", "unresolved", "zero_shot", "median_best_step",
+            "vs_checkpoint_median", "vs_checkpoint_se_max"]
+    return pd.DataFrame(rows, columns=cols).sort_values(["curriculum", "n_params", "d_train_chars"]).reset_index(drop=True)
