@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 
 from transfer_laws.analysis.effective_data import (EXTRAPOLATED, INTERPOLATED, UNDEFINED, effective_data,
-                                          effective_data_table, monotone_curve, share_interpolated)
+                                                   effective_data_table, share_interpolated)
+from transfer_laws.analysis.scratch import fit_scratch_curve, measured_curve, monotone_curve
 
 
 def law(d):  # a known from-scratch curve: L = 2 + (1e6 / D)**0.3
@@ -15,15 +16,31 @@ D = np.logspace(4, 8, 9)
 
 def test_recovers_planted_d_effective():
     for d_true in (3e4, 1e6, 5e7):
-        d_e, status = effective_data(law(d_true), D, law(D))
+        d_e, status = effective_data(law(d_true), measured_curve(D, law(D)))
         assert status == INTERPOLATED and d_e == pytest.approx(d_true, rel=0.15)
 
 
 def test_outside_the_grid():
-    assert effective_data(law(1e3), D, law(D))[1] == UNDEFINED
-    assert effective_data(law(1e9), D, law(D))[1] == UNDEFINED
-    d_e, status = effective_data(law(1e9), D, law(D), extrapolate=lambda l: 1e6 / (l - 2) ** (1 / 0.3))
-    assert status == EXTRAPOLATED and d_e == pytest.approx(1e9, rel=1e-6)
+    curve = measured_curve(D, law(D))
+    assert effective_data(law(1e3), curve)[1] == UNDEFINED
+    assert effective_data(law(1e9), curve)[1] == UNDEFINED  # no law: nothing to extrapolate along
+    d_e, status = effective_data(law(1e9), fit_scratch_curve(D, law(D), 1e3))
+    assert status == EXTRAPOLATED and d_e == pytest.approx(1e9, rel=1e-3)
+
+
+def test_d_effective_is_the_exact_inverse_of_the_curve():
+    """One curve: the loss the curve gives at D maps back to D (inside the data and along the law),
+    and D_E is monotone in the loss, so the loss-space fit, D_E and the plots cannot disagree."""
+    rng = np.random.default_rng(0)
+    loss = law(D) * np.exp(rng.normal(0, 0.01, len(D)))
+    c = fit_scratch_curve(D, loss, 1e3)
+    d = np.logspace(4.05, 9.5, 60)  # across the head, the tail and past the data
+    l_at = c.loss(d)
+    keep = np.r_[True, np.diff(l_at) < 0]  # points past a flat stretch map to its left end
+    d_back, status = c.d_effective(l_at[keep])
+    assert np.all(status != UNDEFINED)
+    assert d_back == pytest.approx(d[keep], rel=1e-3)
+    assert np.all(np.diff(c.d_effective(np.linspace(l_at[0], l_at[-1], 50))[0]) >= 0)
 
 
 def test_monotone_and_seed_average():

@@ -93,7 +93,9 @@ def _fit(args) -> int:
         for c in curricula:
             f = fit_transfer(runs, c, args.loss_column, args.low_data_fraction, args.bootstrap, args.seed)
             out[c] = {"k": f.k, "alpha": f.alpha, "beta": f.beta, "ci95": f.ci95, "n_points": f.n_points,
-                      "share_interpolated": f.share_interpolated}
+                      "share_interpolated": f.share_interpolated, "n_convention": "n_params as the table holds it (non-embedding parameters in runs.csv)",
+                      "bias": f.diagnostics.get("bias", {}), "mc_error": f.diagnostics.get("mc_error", {}),
+                      "interval_kind": f.diagnostics.get("interval_kind", {}), "bootstrap_levels": f.levels}
         if len(curricula) >= 2:
             sb = shared_beta_test(runs, tuple(curricula[:2]), args.loss_column, args.low_data_fraction,
                                   args.bootstrap, args.seed)

@@ -7,20 +7,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from transfer_laws.analysis.scratch import scratch_curves
+
 
 def ossification_map(runs: pd.DataFrame, loss_column: str = "test_loss") -> pd.DataFrame:
-    """Per (curriculum, N, D_F): mean fine-tuned minus from-scratch loss at the same D (the scratch
-    curve interpolated in log D), with the seed spread of the fine-tuned runs beside it."""
-    scratch = runs[runs.curriculum == "scratch"]
+    """Per (curriculum, N, D_F): mean fine-tuned minus from-scratch loss at the same D (the size's
+    ``ScratchCurve``, inside its measured range), with the seed spread of the fine-tuned runs beside it."""
+    curves = scratch_curves(runs, loss_column)
     rows = []
     for (cur, n, d), g in runs[runs.curriculum != "scratch"].groupby(["curriculum", "n_params", "d_train_chars"]):
-        s = scratch[scratch.n_params == n]
-        if s.d_train_chars.nunique() < 2:
+        c = curves.get(n)
+        if c is None or c.d_max_chars <= np.exp(c.knots_log_d[0]) or not c.measured(d):
             continue
-        sd = s.groupby("d_train_chars")[loss_column].mean()
-        if not (sd.index.min() <= d <= sd.index.max()):
-            continue
-        l_scratch = float(np.interp(np.log(d), np.log(sd.index.to_numpy(float)), sd.to_numpy(float)))
+        l_scratch = float(c.loss(d))
         rows.append({"curriculum": cur, "n_params": n, "d_train_chars": d, "finetuned_minus_scratch": g[loss_column].mean() - l_scratch,
                      "seed_sd": float(g[loss_column].std(ddof=1)) if len(g) > 1 else np.nan, "n_seeds": len(g),
                      "ossified": g[loss_column].mean() > l_scratch})

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from transfer_laws.analysis.effective_data import effective_data_table
+from transfer_laws.analysis.scratch import scratch_curves
 from transfer_laws.analysis.laws import TransferLaw, crossover_at_n
 from transfer_laws.runs.checks import paired_difference  # noqa: F401  (used by callers as experiments.paired_difference)
 
@@ -131,12 +132,15 @@ def high_data_comparison(runs: pd.DataFrame, sizes=None, experiments=("main", "a
     t = runs[(runs.phase == "target") & runs.experiment.isin(experiments)]
     if sizes is not None:
         t = t[t["size"].isin(sizes)]
-    wide = (t.groupby(["size", "n_params", "d_train_chars", "curriculum"]).test_loss.mean()
+    wide = (t[t.curriculum != "scratch"].groupby(["size", "n_params", "d_train_chars", "curriculum"]).test_loss.mean()
             .unstack("curriculum").reset_index())
-    for c in ("text", "mix", "scratch"):
+    for c in ("text", "mix"):
         if c not in wide:
             wide[c] = np.nan
     wide = wide.dropna(subset=["text", "mix"])
+    curves = scratch_curves(t)  # the from-scratch loss at D, inside each size's measured range
+    wide["scratch"] = [float(curves[n].loss(d)) if n in curves and curves[n].measured(d) else np.nan
+                       for n, d in zip(wide.n_params, wide.d_train_chars)]
     # passes over the fine-tuning set: below ~1 the fine-tune is limited by its step budget, not by D_F
     epochs = (t[t.curriculum.isin(["text", "mix"])].groupby(["size", "d_train_chars"]).epochs.mean()
               .rename("finetune_epochs").reset_index())
@@ -171,12 +175,11 @@ def finetune_lr(runs: pd.DataFrame, experiment: str = "finetune-lr", reference: 
         r = ref[(ref["size"] == e["size"]) & (ref.curriculum == e.curriculum) & (ref.d_train_chars == e.d_train_chars)
                 & (ref.pretrain_id == e.pretrain_id)]
         s = _scratch(runs, e["size"], reference)
-        s = s[s.d_train_chars == e.d_train_chars]
-        if r.empty or s.empty:
-            raise ExperimentDataError(f"no {reference!r} fine-tune or from-scratch run of size {e['size']} at "
+        if r.empty or not (s.d_train_chars.min() <= e.d_train_chars <= s.d_train_chars.max()):
+            raise ExperimentDataError(f"no {reference!r} fine-tune or from-scratch curve of size {e['size']} at "
                                       f"D = {e.d_train_chars:g} to compare run {e.run_id} with")
         r = r.iloc[0]
-        scratch = float(s.test_loss.mean())
+        scratch = float(scratch_curves(s)[e.n_params].loss(e.d_train_chars))
         rows.append({"size": e["size"], "n_params": e.n_params, "curriculum": e.curriculum,
                      "d_train_chars": e.d_train_chars, "lr_reference": r.lr, "lr_experiment": e.lr,
                      "loss_reference_lr_nats": r.test_loss, "loss_experiment_lr_nats": e.test_loss,

@@ -1,7 +1,7 @@
 """The transfer law's fits as pure functions returning small result objects (numpy/scipy only;
 never read files): three ways (direct log-space fit of D_T; the paper's logit method; in loss
 space through the from-scratch curves, ``analysis.scratch``); a bootstrap stratified by
-(curriculum, N); the shared-beta test; leave-one-D_F-out prediction; alpha at one size.
+the hierarchical bootstrap (``analysis.bootstrap``); the shared-beta test; leave-one-D_F-out prediction; alpha at one size.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
+from transfer_laws.analysis import bootstrap
 from transfer_laws.analysis.effective_data import INTERPOLATED, effective_data_table
 from transfer_laws.analysis.scratch import DEFAULT_EPSILON, scratch_curves
 
@@ -27,6 +28,10 @@ class TransferFit:
     ci95: dict = field(default_factory=dict)
     share_interpolated: float = float("nan")
     draws: np.ndarray = field(default=None, repr=False, compare=False)  # bootstrap (log k, alpha, beta)
+    # per parameter: bias (median of the draws minus the point; log k for k), Monte-Carlo error of
+    # each interval end, and the interval's kind (percentile or basic)
+    diagnostics: dict = field(default_factory=dict, compare=False)
+    levels: dict = field(default_factory=dict, compare=False)  # what the bootstrap resampled
 
 
 def fit_transfer_direct(d_train_chars, n_params, d_transferred) -> tuple[float, float, float]:
@@ -52,8 +57,7 @@ def transfer_points(runs: pd.DataFrame, loss_column: str = "test_loss",
                     curves: dict | None = None):
     """D_E table with D(N) and the low-data flag (D_F <= f * D(N)) from per-N from-scratch fits."""
     curves = scratch_curves(runs, loss_column) if curves is None else curves
-    ext = {n: (lambda l, c=c: float(c.d_for_loss(l))) for n, c in curves.items()}
-    table = effective_data_table(runs, loss_column, ext)
+    table = effective_data_table(runs, loss_column, curves)
     if table.empty:
         return table.assign(d_converged=[], low_data=[]), curves
     table["d_converged"] = table.n_params.map(lambda n: curves[n].d_converged(epsilon) if n in curves else np.nan)
@@ -89,7 +93,7 @@ def fit_transfer_loss_space(ft: pd.DataFrame, curves: dict, loss_column: str = "
     """Fine-tuned loss = L_N(D_F + k D_F^alpha N^beta) through the from-scratch curves (measured
     points below each curve's power-law tail, the fitted tail above): uses every low-data fine-tune,
     including noisy or ossified ones (no censoring of D_T <= 0)."""
-    ft = ft[ft.n_params.isin(list(curves))]
+    ft = ft[ft.n_params.isin([n for n, c in curves.items() if c.has_law])]
     if len(ft) < 3 or ft.n_params.nunique() < 2:
         raise ValueError("the loss-space fit needs at least 3 fine-tunes over 2 values of N")
     dF, n, loss = ft.d_train_chars.to_numpy(float), ft.n_params.to_numpy(float), ft[loss_column].to_numpy(float)
@@ -126,50 +130,51 @@ def _fit_method(method, table, curves, curriculum, loss_column):
     return fit_transfer_loss_space(ft, curves, loss_column)
 
 
-def _centred(resid: np.ndarray, n_fitted: int) -> np.ndarray:
-    """Residuals centred and rescaled by sqrt(n / (n - p)) for the p parameters fitted to them
-    (fitted residuals are smaller than the noise they estimate)."""
-    n = len(resid)
-    scale = np.sqrt(n / (n - n_fitted)) if n > n_fitted else 1.0
-    return (resid - resid.mean()) * scale
+def replicates(runs: pd.DataFrame, statistic, n_bootstrap: int, seed: int, loss_column: str = "test_loss",
+               low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, epsilon: float = DEFAULT_EPSILON,
+               predict=None, noise: pd.DataFrame | None = None):
+    """The hierarchical bootstrap (``analysis.bootstrap``) of any statistic of the transfer points:
+    each replicate resamples checkpoints, data samples, runs and from-scratch runs, refits every
+    size's from-scratch curve (from the full data's law), recomputes D(N), the low-data regime and
+    every D_E, and calls ``statistic(table, curves)``; a replicate whose statistic raises ValueError
+    is skipped. Returns (draws as an array, the resampler's levels)."""
+    table, curves = transfer_points(runs, loss_column, low_data_fraction, epsilon)
+    noise = bootstrap.checkpoint_noise(table) if noise is None else noise
+    res = bootstrap.Resampler(runs, curves, table, noise, predict, loss_column)
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_bootstrap):
+        boot = res.sample(rng)
+        try:
+            bcurves = scratch_curves(boot, loss_column, starts=curves)
+            bt, _ = transfer_points(boot, loss_column, low_data_fraction, epsilon, curves=bcurves)
+            draws.append(statistic(bt, bcurves))
+        except ValueError:
+            continue
+    return np.array(draws, dtype=float), res.levels()
 
 
-def bootstrap_sample(runs: pd.DataFrame, rng, curves: dict, loss_column: str = "test_loss",
-                     law: tuple[float, float, float] | None = None) -> pd.DataFrame:
-    """One bootstrap replicate, stratified by (curriculum, N).
-
-    Fine-tuned runs are resampled with replacement within their stratum. From-scratch runs keep
-    their design (every D stays, so the interpolation grid does not lose points): their losses are
-    the fitted curve times resampled log-residuals of the same N (a fixed-design residual
-    bootstrap). Sizes without a fitted curve fall back to resampling runs. With ``law`` = (k, alpha,
-    beta), fine-tunes get the same fixed-design treatment around L_N(D_F + k D_F^alpha N^beta)."""
-    parts = []
-    for (cur, n), g in runs.groupby(["curriculum", "n_params"]):
-        if cur != "scratch" and law is not None and n in curves:
-            d_f = g.d_train_chars.to_numpy(float)
-            fitted = curves[n].loss(d_f + law[0] * d_f ** law[1] * n ** law[2])
-            resid = _centred(np.log(g[loss_column].to_numpy(float)) - np.log(fitted), 0)
-            parts.append(g.assign(**{loss_column: fitted * np.exp(rng.choice(resid, size=len(resid), replace=True))}))
-        elif cur == "scratch" and n in curves:
-            fitted = curves[n].loss(g.d_train_chars.to_numpy(float))
-            # the noise is estimated on the fitted tail (below it the curve runs through the points)
-            tail = g.d_train_chars.to_numpy(float) >= curves[n].d_fit_min_chars
-            resid = _centred((np.log(g[loss_column].to_numpy(float)) - np.log(fitted))[tail], 3)
-            parts.append(g.assign(**{loss_column: fitted * np.exp(rng.choice(resid, size=len(g), replace=True))}))
-        else:
-            parts.append(g.loc[rng.choice(g.index.to_numpy(), size=len(g), replace=True)])
-    return pd.concat(parts).reset_index(drop=True)
+def _law_predictor(curves: dict, law: tuple[float, float, float]):
+    def predict(curriculum, rows):
+        d_f, n = rows.d_train_chars.to_numpy(float), rows.n_params.to_numpy(float)
+        out = np.full(len(rows), np.nan)
+        for x in np.unique(n):
+            if x in curves and curves[x].has_law:
+                i = n == x
+                out[i] = np.log(curves[x].loss(d_f[i] + law[0] * d_f[i] ** law[1] * x ** law[2]))
+        return out
+    return predict
 
 
 def fit_transfer(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_loss",
                  low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, n_bootstrap: int = 200, seed: int = 0,
-                 epsilon: float = DEFAULT_EPSILON, method: str = "direct", residual_bootstrap: bool = True) -> TransferFit:
-    """One pre-training curriculum, one method, with a stratified bootstrap (95% percentile intervals).
+                 epsilon: float = DEFAULT_EPSILON, method: str = "direct",
+                 noise: pd.DataFrame | None = None) -> TransferFit:
+    """One pre-training curriculum, one method, with the hierarchical bootstrap's 95% intervals
+    (``replicates``; percentile, or basic where the bias matters: ``bootstrap.interval``).
 
-    The bootstrap (``bootstrap_sample``) resamples fine-tunes within each (curriculum, N) and the
-    from-scratch residuals within each N, recomputes every D_E and refits; the
-    from-scratch curves (which set D(N), the low-data regime and the extrapolations) stay those of
-    the full data, so the regime does not move between replicates."""
+    ``noise`` (``bootstrap.checkpoint_noise``) sets the checkpoint level where the table itself has
+    no checkpoint replicates (e.g. from a pre-training-seed experiment)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r} (expected {METHODS})")
     sub = runs[runs.curriculum.isin(["scratch", curriculum])].reset_index(drop=True)
@@ -178,26 +183,30 @@ def fit_transfer(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_l
     n_points = len(_fit_points(table, curriculum)) if method != "loss" else int(
         (table[table.curriculum == curriculum].low_data).sum())
     share = float((table[table.curriculum == curriculum].d_effective_status == INTERPOLATED).mean())
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(n_bootstrap):
-        boot = bootstrap_sample(sub, rng, curves, loss_column, law=(k, a, b) if residual_bootstrap else None)
-        bt, _ = transfer_points(boot, loss_column, low_data_fraction, epsilon, curves=curves)
-        try:
-            bk, ba, bb = _fit_method(method, bt, curves, curriculum, loss_column)
-            draws.append((np.log(bk), ba, bb))
-        except ValueError:
-            continue
-    return TransferFit(k, a, b, n_points, _ci(draws), share, np.array(draws))
+
+    def statistic(bt, bcurves):
+        bk, ba, bb = _fit_method(method, bt, bcurves, curriculum, loss_column)
+        return np.log(bk), ba, bb
+
+    draws, levels = replicates(sub, statistic, n_bootstrap, seed, loss_column, low_data_fraction, epsilon,
+                               predict=_law_predictor(curves, (k, a, b)), noise=noise)
+    ci, extra = _intervals(draws, (np.log(k), a, b))
+    return TransferFit(k, a, b, n_points, ci, share, draws, extra, levels)
 
 
-def _ci(draws) -> dict:
+def _intervals(draws: np.ndarray, point) -> tuple[dict, dict]:
+    """ci95 per parameter (k on its own scale, from log k), and bias / Monte-Carlo error / kind."""
     if len(draws) < 10:
-        return {}
-    arr = np.array(draws)
-    lo, hi = np.percentile(arr, [2.5, 97.5], axis=0)
-    return {"k": [float(np.exp(lo[0])), float(np.exp(hi[0]))], "alpha": [float(lo[1]), float(hi[1])],
-            "beta": [float(lo[2]), float(hi[2])]}
+        return {}, {}
+    ci, extra = {}, {"bias": {}, "mc_error": {}, "interval_kind": {}}
+    for j, name in enumerate(("k", "alpha", "beta")):
+        r = bootstrap.interval(draws[:, j], point[j])
+        lo, hi = r["ci"]
+        ci[name] = [float(np.exp(lo)), float(np.exp(hi))] if name == "k" else [lo, hi]
+        extra["bias"][name] = r["bias"] if name != "k" else r["bias"]  # log k for k
+        extra["mc_error"][name] = r["mc_error"]
+        extra["interval_kind"][name] = r["kind"]
+    return ci, extra
 
 
 # ---- shared beta ----------------------------------------------------------------------------
@@ -238,17 +247,13 @@ def shared_beta_test(runs: pd.DataFrame, curricula=("text", "mix"), loss_column:
 
     diff = fit_transfer_direct(pa.d_train_chars, pa.n_params, pa.d_transferred)[2] - \
         fit_transfer_direct(pb.d_train_chars, pb.n_params, pb.d_transferred)[2]
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(n_bootstrap):
-        boot = bootstrap_sample(sub, rng, curves, loss_column)
-        bt, _ = transfer_points(boot, loss_column, low_data_fraction, epsilon, curves=curves)
-        try:
-            qa, qb = _fit_points(bt, a), _fit_points(bt, b)
-            draws.append(fit_transfer_direct(qa.d_train_chars, qa.n_params, qa.d_transferred)[2]
-                         - fit_transfer_direct(qb.d_train_chars, qb.n_params, qb.d_transferred)[2])
-        except ValueError:
-            continue
+
+    def statistic(bt, _curves):
+        qa, qb = _fit_points(bt, a), _fit_points(bt, b)
+        return (fit_transfer_direct(qa.d_train_chars, qa.n_params, qa.d_transferred)[2]
+                - fit_transfer_direct(qb.d_train_chars, qb.n_params, qb.d_transferred)[2])
+
+    draws, _ = replicates(sub, statistic, n_bootstrap, seed, loss_column, low_data_fraction, epsilon)
     draws = np.array(draws)
     lo95, hi95 = np.percentile(draws, [2.5, 97.5]) if len(draws) >= 10 else (np.nan, np.nan)
     lo90, hi90 = np.percentile(draws, [5, 95]) if len(draws) >= 10 else (np.nan, np.nan)

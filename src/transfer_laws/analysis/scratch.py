@@ -1,6 +1,7 @@
-"""The from-scratch curve of each model size, L_N(D) = E + B * D**(-b) above its flat start, the
-convergence point D(N), and the joint law L(N, D) over all sizes (Kaplan's or the Chinchilla form).
-Pure numpy/scipy.
+"""The from-scratch curve of each model size: the one object through which the study reads the loss a
+size reaches from scratch with D characters (its plots, D_E and D_T, the loss-space fit, the
+ossification map, the experiments), the convergence point D(N), and the joint law L(N, D) over all
+sizes (Kaplan's or the Chinchilla form). Pure numpy/scipy.
 """
 
 from __future__ import annotations
@@ -12,33 +13,66 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from transfer_laws.analysis.effective_data import monotone_curve
-
 DEFAULT_EPSILON = 0.05  # D(N): within 5% of the infinite-data loss ("a few percent", PAPER.md)
+INTERPOLATED, EXTRAPOLATED, UNDEFINED = "interpolated", "extrapolated", "undefined"
+_GRID_PER_SEGMENT = 64  # points per knot interval of the dense table that inverts the curve
+
+
+def monotone_curve(d, loss) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted D and the best loss reached with at most that much data (running minimum).
+
+    Several runs at one D (seeds, data samples) are averaged first."""
+    d, loss = np.asarray(d, float).ravel(), np.asarray(loss, float).ravel()
+    levels, inv = np.unique(d, return_inverse=True)
+    mean = np.bincount(inv, weights=loss, minlength=len(levels)) / np.bincount(inv, minlength=len(levels))
+    return levels, np.minimum.accumulate(mean)
 
 
 @dataclass(frozen=True)
 class ScratchCurve:
-    """One model size's from-scratch loss against D.
+    """One model size's from-scratch loss against D: what every reader of "the from-scratch loss at D"
+    uses.
 
-    The tail, D >= ``d_fit_min_chars``, is the fitted law e + b_coef * D**(-b_exp), which sets the
-    plateau e, D(N) and every extrapolation past the largest D. Below the tail (where small models'
-    curves are flat, then fall steeply: not a power law) ``loss`` follows the measured best losses
-    (``knots``: log D and loss, monotone), joined to the tail at its start; below the smallest
-    measured D it stays at the first knot's loss.
+    - **Measured** (``knots``: log D and the running minimum of the seed-mean losses): between the
+      smallest and the largest D the curve is the monotone cubic (PCHIP) through the knots in log D;
+      below the smallest D it stays at the first knot's loss.
+    - **Fitted** (the tail law e + b_coef * D**(-b_exp), fitted from ``d_fit_min_chars`` on; absent,
+      all nan, with fewer than 3 distinct D): beyond the largest D the curve continues as the law,
+      shifted to join the last knot, and D(N) is read off the law.
+
+    ``loss`` is that curve and ``d_effective`` is its exact inverse (the first D reaching a loss),
+    so D_E, the loss-space fit and every plot agree. ``model_loss`` (the knots below the tail's
+    start, the law from it on) is the smooth model whose residuals the bootstrap resamples.
     """
 
     n_params: float
-    e: float
-    b_coef: float
-    b_exp: float
-    d_fit_min_chars: float = 0.0
-    knots_log_d: tuple = ()
-    knots_loss: tuple = ()
+    knots_log_d: tuple
+    knots_loss: tuple
+    e: float = float("nan")
+    b_coef: float = float("nan")
+    b_exp: float = float("nan")
+    d_fit_min_chars: float = float("nan")
+
+    @property
+    def has_law(self) -> bool:
+        return bool(np.isfinite(self.e))
+
+    @property
+    def d_max_chars(self) -> float:
+        """The largest measured D."""
+        return float(np.exp(self.knots_log_d[-1]))
+
+    def measured(self, d) -> bool:
+        """Whether D lies inside the measured range (from the smallest to the largest D run)."""
+        return bool(np.exp(self.knots_log_d[0]) * (1 - 1e-9) <= d <= self.d_max_chars * (1 + 1e-9))
 
     def tail_loss(self, d):
         """The fitted law e + B D^-b (valid from ``d_fit_min_chars`` on)."""
         return self.e + self.b_coef * np.power(np.asarray(d, float), -self.b_exp)
+
+    @cached_property
+    def _knots(self):
+        return np.asarray(self.knots_log_d, float), np.asarray(self.knots_loss, float)
 
     @cached_property
     def _head(self):
@@ -46,27 +80,73 @@ class ScratchCurve:
         calls ``loss`` tens of thousands of times)."""
         from scipy.interpolate import PchipInterpolator
 
-        return PchipInterpolator(np.array(self.knots_log_d), np.array(self.knots_loss))
+        x, y = self._knots
+        if len(x) < 2:
+            return lambda z: np.full_like(np.asarray(z, float), y[0])
+        return PchipInterpolator(x, y)
+
+    @cached_property
+    def _inverse_table(self):
+        """(-loss, log D) on a dense grid of the measured range, strictly increasing in -loss: the
+        first D reaching each loss (flat stretches keep their left end)."""
+        x, _ = self._knots
+        if len(x) < 2:
+            return -np.asarray(self.knots_loss, float), x
+        gx = np.concatenate([np.linspace(a, b, _GRID_PER_SEGMENT, endpoint=False) for a, b in zip(x[:-1], x[1:])]
+                            + [x[-1:]])
+        gl = np.minimum.accumulate(self._head(gx))
+        keep = np.r_[True, np.diff(gl) < 0]
+        return -gl[keep], gx[keep]
 
     def loss(self, d):
+        """The from-scratch loss with D characters (vectorised)."""
         d = np.asarray(d, float)
-        if len(self.knots_log_d) < 2:
-            return self.tail_loss(d)
-        x = self.knots_log_d
+        x, y = self._knots
         with np.errstate(divide="ignore"):
             log_d = np.log(np.maximum(d, np.exp(x[0])))
-        head = self._head(np.minimum(log_d, x[-1]))
-        return np.where(d >= self.d_fit_min_chars, self.tail_loss(d), head)
+        inside = self._head(np.minimum(log_d, x[-1]))
+        if not self.has_law:
+            return inside
+        beyond = y[-1] + self.tail_loss(d) - self.tail_loss(np.exp(x[-1]))
+        return np.where(log_d > x[-1], beyond, inside)
 
-    def d_for_loss(self, loss):
-        """Inverse of the tail law: the D reaching ``loss`` (inf at or below e). Used only to
-        extrapolate below the lowest measured from-scratch loss, which lies in the tail."""
-        loss = np.asarray(loss, float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(loss > self.e, np.power(self.b_coef / (loss - self.e), 1.0 / self.b_exp), np.inf)
+    def d_effective(self, loss) -> tuple[np.ndarray, np.ndarray]:
+        """D_E for each loss and how it was obtained: interpolated on the measured range, extrapolated
+        along the joined law below the lowest measured loss, undefined (nan) above the smallest D's
+        loss or past the law's plateau."""
+        loss = np.atleast_1d(np.asarray(loss, float))
+        x, y = self._knots
+        d_e = np.full(loss.shape, np.nan)
+        status = np.full(loss.shape, UNDEFINED, dtype=object)
+        inside = np.isfinite(loss) & (loss <= y[0]) & (loss >= y[-1])
+        nx, gx = self._inverse_table
+        d_e[inside] = np.exp(np.interp(-loss[inside], nx, gx))
+        status[inside] = INTERPOLATED
+        below = np.isfinite(loss) & (loss < y[-1])
+        if self.has_law and below.any():
+            target = loss[below] - y[-1] + self.tail_loss(np.exp(x[-1]))  # on the law's own scale
+            with np.errstate(divide="ignore", invalid="ignore"):
+                de = np.where(target > self.e, np.power(self.b_coef / (target - self.e), 1.0 / self.b_exp), np.inf)
+            ok = np.isfinite(de)
+            idx = np.flatnonzero(below)
+            d_e[idx[ok]] = de[ok]
+            status[idx[ok]] = EXTRAPOLATED
+        return d_e, status
+
+    def model_loss(self, d):
+        """The smooth model the bootstrap perturbs: the knots below the tail's start, the law from it on."""
+        d = np.asarray(d, float)
+        if not self.has_law:
+            return self.loss(d)
+        x, _ = self._knots
+        with np.errstate(divide="ignore"):
+            log_d = np.log(np.maximum(d, np.exp(x[0])))
+        return np.where(d >= self.d_fit_min_chars, self.tail_loss(d), self._head(np.minimum(log_d, x[-1])))
 
     def d_converged(self, epsilon: float = DEFAULT_EPSILON) -> float:
-        """D(N): the smallest D with L_N(D) <= (1 + epsilon) * L_N(inf), from the tail law."""
+        """D(N): the smallest D with L_N(D) <= (1 + epsilon) * L_N(inf), from the tail law (nan without one)."""
+        if not self.has_law:
+            return float("nan")
         return float(np.power(self.b_coef / (epsilon * self.e), 1.0 / self.b_exp))
 
 
@@ -79,7 +159,7 @@ def power_law_tail_start(d, loss) -> float:
     the steepest decline is the first segment, so only the smallest D is dropped. At least the 3
     largest D are always kept.
     """
-    d_m, l_m = monotone_curve(np.asarray(d, float), np.asarray(loss, float))
+    d_m, l_m = monotone_curve(d, loss)
     if len(d_m) < 3:
         return float(d_m[0])
     slopes = -np.diff(l_m) / np.diff(np.log(d_m))
@@ -87,57 +167,82 @@ def power_law_tail_start(d, loss) -> float:
     return float(d_m[start])
 
 
-def fit_scratch_curve(d, loss, n_params: float = np.nan, tail: bool = True) -> ScratchCurve:
-    """Log-space Huber fit of E + B D^-b, from a grid of starts; E constrained below the best loss.
+def measured_curve(d, loss, n_params: float = np.nan) -> ScratchCurve:
+    """The curve through the measured points only (no law: no extrapolation, no D(N))."""
+    d_m, l_m = monotone_curve(d, loss)
+    if len(d_m) == 0:
+        raise ValueError(f"no from-scratch points at N={n_params:g}")
+    return ScratchCurve(float(n_params), tuple(map(float, np.log(d_m))), tuple(map(float, l_m)))
 
-    With ``tail`` (the default) only points from :func:`power_law_tail_start` on are fitted.
+
+def fit_scratch_curve(d, loss, n_params: float = np.nan, tail: bool = True, start: ScratchCurve | None = None) -> ScratchCurve:
+    """The measured curve with its tail law: a log-space Huber fit of E + B D^-b, from a grid of
+    starts; E constrained below the best loss.
+
+    With ``tail`` (the default) only points from :func:`power_law_tail_start` on are fitted, and the
+    tail is extended backwards while the next smaller D lies on the law within its noise. With
+    ``start`` (the full data's curve, as the bootstrap's refits pass), the tail keeps that curve's
+    start and the law is refitted from that curve's law alone.
     """
     d, loss = np.asarray(d, float), np.asarray(loss, float)
     if len(np.unique(d)) < 3:
         raise ValueError(f"need at least 3 from-scratch points to fit L(D) at N={n_params:g}, got {len(np.unique(d))}")
-    d_all, loss_all = d, loss
+    if start is not None and start.has_law:
+        law = _fit_tail(d, loss, start.d_fit_min_chars, (start.e, start.b_coef, start.b_exp))
+        m = measured_curve(d, loss, n_params)
+        return ScratchCurve(m.n_params, m.knots_log_d, m.knots_loss, *law, start.d_fit_min_chars)
     d_min = power_law_tail_start(d, loss) if tail else float(d.min())
-    curve = _fit_tail(d_all, loss_all, d_min, n_params)
-    if tail:  # extend the tail backwards while the next smaller D lies on the law within its noise
-        d_m, l_m = monotone_curve(d_all, loss_all)
+    law = _fit_tail(d, loss, d_min)
+    if tail:
+        d_m, l_m = monotone_curve(d, loss)
         while (d_m < d_min).any():
             prev = d_m[d_m < d_min][-1]
-            on = d_all >= d_min
-            rms = float(np.sqrt(np.mean((np.log(loss_all[on]) - np.log(curve.tail_loss(d_all[on]))) ** 2)))
-            miss = abs(float(np.log(l_m[d_m == prev][0]) - np.log(curve.tail_loss(prev))))
+            on = d >= d_min
+            rms = float(np.sqrt(np.mean((np.log(loss[on]) - np.log(_law(law, d[on]))) ** 2)))
+            miss = abs(float(np.log(l_m[d_m == prev][0]) - np.log(_law(law, prev))))
             if miss > max(3 * rms, 0.05):  # 5% in loss: a point off the law by more is not its tail
                 break
             d_min = float(prev)
-            curve = _fit_tail(d_all, loss_all, d_min, n_params)
-    d_m, l_m = monotone_curve(d_all, loss_all)
-    head = d_m < d_min
-    if not head.any():
-        return curve
-    x = np.append(np.log(d_m[head]), np.log(d_min))
-    y = np.minimum.accumulate(np.append(l_m[head], float(curve.tail_loss(d_min))))
-    return ScratchCurve(curve.n_params, curve.e, curve.b_coef, curve.b_exp, d_min, tuple(map(float, x)),
-                        tuple(map(float, y)))
+            law = _fit_tail(d, loss, d_min)
+    m = measured_curve(d, loss, n_params)
+    return ScratchCurve(m.n_params, m.knots_log_d, m.knots_loss, *law, d_min)
 
 
-def _fit_tail(d_all, loss_all, d_min: float, n_params: float) -> ScratchCurve:
+def _law(p, d):
+    return p[0] + p[1] * np.power(np.asarray(d, float), -p[2])
+
+
+def _fit_tail(d_all, loss_all, d_min: float, start=None) -> tuple[float, float, float]:
     keep = d_all >= d_min
     d, loss = d_all[keep], loss_all[keep]
     lmin = loss.min()
 
+    log_d, log_loss = np.log(d), np.log(loss)
+
     def resid(p):
         e, log_b, b = p
-        return np.log(e + np.exp(log_b) * np.power(d, -b)) - np.log(loss)
+        return np.log(e + np.exp(log_b - b * log_d)) - log_loss
 
+    def jac(p):
+        e, log_b, b = p
+        t = np.exp(log_b - b * log_d)
+        f = e + t
+        return np.column_stack([1 / f, t / f, -log_d * t / f])
+
+    if start is not None:
+        e0, b_coef0, b0 = start
+        starts = [(min(e0, 0.999 * lmin), np.log(b_coef0), b0)]
+    else:
+        starts = [(e0, np.log(max(loss.max() - e0, 1e-3)) + b0 * np.log(d.min()), b0)
+                  for e0 in (0.3 * lmin, 0.7 * lmin, 0.95 * lmin) for b0 in (0.1, 0.3, 0.6)]
     best = None
-    for e0 in (0.3 * lmin, 0.7 * lmin, 0.95 * lmin):
-        for b0 in (0.1, 0.3, 0.6):
-            log_b0 = np.log(max(loss.max() - e0, 1e-3)) + b0 * np.log(d.min())
-            r = least_squares(resid, [e0, log_b0, b0], loss="huber", f_scale=0.01,
-                              bounds=([1e-6, -50, 1e-3], [lmin, 80, 3.0]))
-            if best is None or r.cost < best.cost:
-                best = r
+    for s in starts:
+        s = np.clip(s, [1e-6, -50, 1e-3], [lmin, 80, 3.0])
+        r = least_squares(resid, s, jac=jac, loss="huber", f_scale=0.01, bounds=([1e-6, -50, 1e-3], [lmin, 80, 3.0]))
+        if best is None or r.cost < best.cost:
+            best = r
     e, log_b, b = best.x
-    return ScratchCurve(float(n_params), float(e), float(np.exp(log_b)), float(b), d_min)
+    return float(e), float(np.exp(log_b)), float(b)
 
 
 @dataclass(frozen=True)
@@ -204,7 +309,14 @@ def fit_joint_scratch(n_params, d, loss, form: str = "chinchilla", delta: float 
     return JointFit(form, params, float(best.fun))
 
 
-def scratch_curves(runs: pd.DataFrame, loss_column: str = "test_loss") -> dict[float, ScratchCurve]:
-    """Per-N from-scratch fits (sizes with at least 3 distinct D)."""
-    return {n: fit_scratch_curve(g.d_train_chars, g[loss_column], n)
-            for n, g in runs[runs.curriculum == "scratch"].groupby("n_params") if g.d_train_chars.nunique() >= 3}
+def scratch_curves(runs: pd.DataFrame, loss_column: str = "test_loss", starts: dict | None = None) -> dict[float, ScratchCurve]:
+    """Every size's from-scratch curve: with its tail law where it has at least 3 distinct D, the
+    measured points alone otherwise. ``starts`` (N -> a curve) refits each law from that curve's
+    law alone (the bootstrap's replicates)."""
+    out = {}
+    for n, g in runs[runs.curriculum == "scratch"].groupby("n_params"):
+        if g.d_train_chars.nunique() >= 3:
+            out[n] = fit_scratch_curve(g.d_train_chars, g[loss_column], n, start=(starts or {}).get(n))
+        else:
+            out[n] = measured_curve(g.d_train_chars, g[loss_column], n)
+    return out

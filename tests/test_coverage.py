@@ -1,0 +1,73 @@
+"""Coverage of the hierarchical bootstrap's intervals on planted worlds drawn from a model that is
+*not* the bootstrap's own (issue 19): each world has three pre-training checkpoints per size whose
+D_T is scaled by a log-normal multiplier, from-scratch curves with a flat start (the smallest
+models learn only unigram statistics at the smallest D), a Kaplan-like bend into the plateau instead
+of E + B D^-b, fine-tunes whose D_T is censored at the plateau (D_T <= 0 rows stay in the table),
+and Gaussian noise on the loss. The bootstrap never sees the multiplier's spread: it estimates it
+from the checkpoints' scatter, pooled across sizes."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from transfer_laws.analysis.fitting import fit_transfer
+
+K, ALPHA, BETA = 30.0, 0.35, 0.35
+NS = np.array([1e4, 3e4, 1e5, 3e5, 1e6, 3e6])
+CHECKPOINT_SD = 0.25  # sd of log D_T between pre-training checkpoints (the pilot's n57k pair moved it ~2x)
+
+
+def scratch_loss(n, d):
+    """Kaplan-like L(N, D) with a flat start: min(flat, (a N^-x + b D^-y)^z)."""
+    curve = ((4e4 / n) ** 0.45 + (3e5 / d) ** 0.5) ** 0.22 * 2.2
+    flat = 2.2 * 3.0 ** 0.22 * 1.6  # the unigram-like plateau at the smallest D
+    return np.minimum(curve, flat)
+
+
+def planted_world(seed: int, noise: float = 0.006, checkpoints: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in NS:
+        for d in np.logspace(3, 9, 13):
+            rows.append({"curriculum": "scratch", "n_params": n, "d_train_chars": d, "pretrain_id": None,
+                         "test_loss": scratch_loss(n, d) * np.exp(rng.normal(0, noise))})
+        for p in range(checkpoints):
+            m = np.exp(rng.normal(0, CHECKPOINT_SD))
+            for d in np.logspace(3, 6, 7):
+                d_e = d + K * d ** ALPHA * n ** BETA * m
+                rows.append({"curriculum": "text", "n_params": n, "d_train_chars": d, "pretrain_id": f"{n:g}-{p}",
+                             "test_loss": scratch_loss(n, d_e) * np.exp(rng.normal(0, noise))})
+    return pd.DataFrame(rows)
+
+
+def test_planted_world_runs_through_the_hierarchical_bootstrap():
+    fit = fit_transfer(planted_world(0), "text", n_bootstrap=30, seed=0)
+    assert fit.levels["checkpoints"] == len(NS) * 3
+    assert fit.levels["checkpoint_level"] == "parametric, pooled"
+    for name in ("alpha", "beta"):  # the point lies inside its own interval
+        lo, hi = fit.ci95[name]
+        assert lo <= getattr(fit, name) <= hi
+        assert fit.diagnostics["interval_kind"][name] in ("percentile", "basic")
+        assert all(e >= 0 for e in fit.diagnostics["mc_error"][name])
+
+
+@pytest.mark.slow
+def test_interval_coverage_over_planted_worlds():
+    """95% intervals for alpha and beta cover the truth in 90-98% of 100 worlds (direct method).
+
+    Measured (2026-12-02, this seed sequence, 60 replicates per world, 2-core CPU): see the
+    printed line; the assertion is the issue's target band."""
+    hits = {"alpha": 0, "beta": 0}
+    inside = 0
+    n_worlds = 100
+    for s in range(n_worlds):
+        fit = fit_transfer(planted_world(1000 + s), "text", n_bootstrap=60, seed=s)
+        for name, truth in (("alpha", ALPHA), ("beta", BETA)):
+            lo, hi = fit.ci95[name]
+            hits[name] += lo <= truth <= hi
+            inside += lo <= getattr(fit, name) <= hi
+    coverage = {k: v / n_worlds for k, v in hits.items()}
+    print(f"measured coverage of 95% intervals over {n_worlds} worlds: {coverage}; "
+          f"points inside their intervals: {inside}/{2 * n_worlds}")
+    assert inside == 2 * n_worlds
+    assert all(0.90 <= c <= 0.98 for c in coverage.values()), coverage
