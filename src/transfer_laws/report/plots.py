@@ -107,6 +107,8 @@ def scratch_curves(runs: pd.DataFrame, fits: dict, loss_column: str = "test_loss
     pts = runs[runs.curriculum == "scratch"].assign(size_label=lambda d: d["size"])
     lines = []
     for n, c in fits.items():
+        if not c.has_law:
+            continue
         lo = max(pts.d_train_chars.min(), c.d_fit_min_chars)
         for d in np.logspace(np.log10(lo), np.log10(pts.d_train_chars.max()), 40):
             lines.append({"n_params": n, "d_train_chars": d, "fit": float(c.tail_loss(d)),
@@ -187,14 +189,21 @@ def high_data_gap(table: pd.DataFrame) -> alt.LayerChart:
 def effective_data_picture(runs: pd.DataFrame, table: pd.DataFrame, size: str) -> alt.LayerChart:
     """The paper's Figure 1 for one size: the from-scratch loss against D (line), each fine-tune at
     its D_F (points), and a horizontal segment from D_F to D_E at the fine-tuned loss: D_T is that gap."""
-    sc = runs[(runs.curriculum == "scratch") & (runs["size"] == size)].groupby("d_train_chars", as_index=False).test_loss.mean()
+    from transfer_laws.analysis.scratch import scratch_curves
+
+    own = runs[(runs.curriculum == "scratch") & (runs["size"] == size)]
+    curve = next(iter(scratch_curves(own).values()))  # the one curve D_E was read from
+    grid = np.logspace(np.log10(own.d_train_chars.min()), np.log10(own.d_train_chars.max()), 80)
+    sc = pd.DataFrame({"d_train_chars": grid, "test_loss": curve.loss(grid)})
+    measured = own.groupby("d_train_chars", as_index=False).test_loss.mean()
     ft = table[(table["size"] == size) & np.isfinite(table.d_effective)]
     ft = ft.groupby(["curriculum", "d_train_chars"], as_index=False).agg(test_loss=("test_loss", "mean"),
                                                                         d_effective=("d_effective", "mean"))
     x = _logx("d_train_chars", "D: Python training characters (log)")
     y = alt.Y("test_loss:Q", scale=alt.Scale(zero=False), title="test loss (nats/token)")
-    line = alt.Chart(sc.assign(curve="from scratch")).mark_line(point=True, color="black").encode(
-        x=x, y=y, tooltip=["d_train_chars", "test_loss"])
+    line = alt.Chart(sc.assign(curve="from scratch")).mark_line(color="black").encode(x=x, y=y)
+    line = line + alt.Chart(measured).mark_point(color="black").encode(
+        x="d_train_chars:Q", y="test_loss:Q", tooltip=["d_train_chars", "test_loss"])
     seg = alt.Chart(ft).mark_rule(strokeDash=[4, 3]).encode(
         x="d_train_chars:Q", x2="d_effective:Q", y="test_loss:Q", color=alt.Color("curriculum:N", title="pre-training"))
     pts = alt.Chart(ft).mark_point(filled=True, size=70).encode(
