@@ -231,7 +231,10 @@ def interval(draws: np.ndarray, point: float, level: float = 0.95) -> dict:
     """The interval the analysis plan prescribes (item 10): the percentile interval, or the basic
     (reflected) one where the bias (median of the draws minus the point) exceeds a quarter of the
     percentile interval's half-width; with the bias, the Monte-Carlo error of each end (from the
-    order statistics within one binomial standard error of each end's rank) and the kind used."""
+    order statistics within one binomial standard error of each end's rank) and the kind used.
+    When the point lies outside the central range of its own draws (a strongly biased estimator
+    under resampling), both intervals exclude it: the interval is then widened to the point and
+    its kind says so, so that no interval the book prints excludes its own estimate."""
     x = np.sort(np.asarray(draws, float)[np.isfinite(draws)])
     b = len(x)
     if b < 10:
@@ -242,6 +245,8 @@ def interval(draws: np.ndarray, point: float, level: float = 0.95) -> dict:
     kind = "percentile"
     if abs(bias) > 0.25 * (hi - lo) / 2:
         lo, hi, kind = 2 * point - hi, 2 * point - lo, "basic"
+    if not lo <= point <= hi:  # the point outside its draws' central range: no reflection holds it
+        lo, hi, kind = min(lo, point), max(hi, point), kind + ", widened to the point"
     err = []
     for p in (a, 1 - a):
         s = np.sqrt(p * (1 - p) / b)
