@@ -82,7 +82,8 @@ def test_beta_coverage(coverage):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="measured alpha coverage 0.89 on 2026-12-02, one world below the 90% "
-                                       "target (issue 19 open): strict, so reaching the target fails this mark")
+@pytest.mark.xfail(strict=False, reason="measured alpha coverage 0.89 on 2026-12-02, one world below the 90% "
+                                        "target (issue 19 open); not strict, because a borderline world may flip on "
+                                        "another CPU's floating point: CI reports XPASS when it reaches the target")
 def test_alpha_coverage(coverage):
     assert 0.90 <= coverage["alpha"] <= 0.98, coverage
