@@ -54,3 +54,16 @@ def test_table_allows_negative_transfer():
     t = effective_data_table(runs)
     assert t.d_transferred.iloc[0] > 0 and t.d_transferred.iloc[1] < 0  # ossified: D_T < 0 is data, not an error
     assert share_interpolated(t) == 1.0
+
+
+def test_curve_slope_is_the_derivative_of_its_loss():
+    """The loss-space fit's Jacobian uses ``loss_and_slope``: it must be d loss / d D of ``loss``."""
+    rng = np.random.default_rng(1)
+    c = fit_scratch_curve(D, law(D) * np.exp(rng.normal(0, 0.01, len(D))), 1e3)
+    d = np.logspace(3.5, 9.5, 40)
+    loss, slope = c.loss_and_slope(d)
+    assert loss == pytest.approx(c.loss(d))
+    h = 1e-5
+    numeric = (c.loss(d * (1 + h)) - c.loss(d * (1 - h))) / (2 * h * d)
+    inner = np.abs(np.log(d) - np.log(D)[:, None]).min(axis=0) > 1e-3  # away from the knots' kinks
+    assert slope[inner] == pytest.approx(numeric[inner], rel=1e-3, abs=1e-12)

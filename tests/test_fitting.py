@@ -180,3 +180,19 @@ def test_scratch_curve_follows_the_measured_points_below_its_tail():
     assert c.loss(1.0) == pytest.approx(loss[0])  # flat below the smallest D
     grid = np.logspace(2, 9, 200)
     assert np.all(np.diff(c.loss(grid)) <= 1e-12)  # monotone across the join
+
+
+def test_vectorised_refit_matches_the_reference_fit():
+    """The bootstrap's batched refit of the tail law reaches the same optimum as least_squares."""
+    from transfer_laws.analysis.scratch import refit_laws
+
+    rng = np.random.default_rng(3)
+    d = np.logspace(3, 10, 15)
+    ds, losses, starts, refs = [], [], [], []
+    for n in NS:
+        loss = scratch_loss(n, d) * np.exp(rng.normal(0, 0.01, len(d)))
+        start = fit_scratch_curve(d, scratch_loss(n, d), n)  # the noiseless curve: a start off the optimum
+        ref = fit_scratch_curve(d, loss, n, start=start)
+        ds.append(d), losses.append(loss), starts.append(start), refs.append((ref.e, ref.b_coef, ref.b_exp))
+    for got, ref in zip(refit_laws(ds, losses, starts), refs):
+        assert got[0] == pytest.approx(ref[0], rel=1e-3) and got[2] == pytest.approx(ref[2], rel=1e-3)

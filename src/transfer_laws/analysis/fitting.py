@@ -36,7 +36,7 @@ class TransferFit:
 
 def fit_transfer_direct(d_train_chars, n_params, d_transferred) -> tuple[float, float, float]:
     """log D_T = log k + alpha log D_F + beta log N, Huber loss in log space (started from OLS)."""
-    x1, x2, y = np.log(d_train_chars), np.log(n_params), np.log(d_transferred)
+    x1, x2, y = (np.log(np.asarray(v, float)) for v in (d_train_chars, n_params, d_transferred))
     if len(y) < 3:
         raise ValueError(f"need at least 3 points with positive D_T to fit the transfer law, got {len(y)}")
     if np.ptp(x2) == 0:
@@ -47,7 +47,7 @@ def fit_transfer_direct(d_train_chars, n_params, d_transferred) -> tuple[float, 
     # linear in log space: start from least squares, then a Huber refinement (robust to outliers)
     X = np.column_stack([np.ones_like(x1), x1, x2])
     start, *_ = np.linalg.lstsq(X, y, rcond=None)
-    best = least_squares(resid, start, loss="huber", f_scale=0.5)
+    best = least_squares(resid, start, jac=lambda p: X, loss="huber", f_scale=0.5)
     log_k, alpha, beta = best.x
     return float(np.exp(log_k)), float(alpha), float(beta)
 
@@ -89,37 +89,54 @@ def fit_transfer_paper(d_train_chars, n_params, fraction) -> tuple[float, float,
     return float(np.exp(log_k)), float(slope + 1.0), float(beta)
 
 
-def fit_transfer_loss_space(ft: pd.DataFrame, curves: dict, loss_column: str = "test_loss") -> tuple[float, float, float]:
-    """Fine-tuned loss = L_N(D_F + k D_F^alpha N^beta) through the from-scratch curves (measured
-    points below each curve's power-law tail, the fitted tail above): uses every low-data fine-tune,
-    including noisy or ossified ones (no censoring of D_T <= 0)."""
+def fit_transfer_loss_space(ft: pd.DataFrame, curves: dict, loss_column: str = "test_loss",
+                            start: tuple[float, float, float] | None = None) -> tuple[float, float, float]:
+    """Fine-tuned loss = L_N(D_F + k D_F^alpha N^beta) through each size's from-scratch curve
+    (``ScratchCurve``): uses every low-data fine-tune, including noisy or ossified ones (no
+    censoring of D_T <= 0). Log-space Huber loss with the curve's analytic slope in the Jacobian;
+    from a grid of 9 starts, or from ``start`` = (k, alpha, beta) alone (the bootstrap's refits)."""
     ft = ft[ft.n_params.isin([n for n, c in curves.items() if c.has_law])]
     if len(ft) < 3 or ft.n_params.nunique() < 2:
         raise ValueError("the loss-space fit needs at least 3 fine-tunes over 2 values of N")
     dF, n, loss = ft.d_train_chars.to_numpy(float), ft.n_params.to_numpy(float), ft[loss_column].to_numpy(float)
+    log_df, log_n, log_loss = np.log(dF), np.log(n), np.log(loss)
     groups = [(curves[x], n == x) for x in np.unique(n)]
+    cache = {}
 
-    def resid(p):
-        d_e = dF + np.exp(p[0]) * dF ** p[1] * n ** p[2]
-        pred = np.empty_like(d_e)
-        for c, idx in groups:
-            pred[idx] = c.loss(d_e[idx])
-        return np.log(pred) - np.log(loss)
+    def evaluate(p):
+        key = tuple(p)
+        if key not in cache:
+            d_t = np.exp(p[0] + p[1] * log_df + p[2] * log_n)
+            d_e = dF + d_t
+            pred, slope = np.empty_like(d_e), np.empty_like(d_e)
+            for c, idx in groups:
+                pred[idx], slope[idx] = c.loss_and_slope(d_e[idx])
+            cache.clear()
+            cache[key] = (np.log(pred) - log_loss, d_t * slope / pred)  # d log L / d log D_T
+        return cache[key]
 
+    resid = lambda p: evaluate(p)[0]
+
+    def jac(p):
+        g = evaluate(p)[1]
+        return np.column_stack([g, g * log_df, g * log_n])
+
+    starts = [(np.log(start[0]), start[1], start[2])] if start is not None else [
+        (np.log(10.0), a0, b0) for a0 in (0.1, 0.4, 0.8) for b0 in (0.0, 0.4, 0.8)]
+    lo, hi = np.array([-30, -1, -2]), np.array([60, 2, 3])
     best = None
-    for a0 in (0.1, 0.4, 0.8):
-        for b0 in (0.0, 0.4, 0.8):
-            r = least_squares(resid, [np.log(10.0), a0, b0], loss="huber", f_scale=0.01,
-                              bounds=([-30, -1, -2], [60, 2, 3]))
-            if best is None or r.cost < best.cost:
-                best = r
+    for s0 in starts:
+        r = least_squares(resid, np.clip(s0, lo + 1e-9, hi - 1e-9), jac=jac, loss="huber", f_scale=0.01,
+                          bounds=(lo, hi))
+        if best is None or r.cost < best.cost:
+            best = r
     return float(np.exp(best.x[0])), float(best.x[1]), float(best.x[2])
 
 
 METHODS = ("direct", "paper", "loss")
 
 
-def _fit_method(method, table, curves, curriculum, loss_column):
+def _fit_method(method, table, curves, curriculum, loss_column, start=None):
     if method == "direct":
         pts = _fit_points(table, curriculum)
         return fit_transfer_direct(pts.d_train_chars, pts.n_params, pts.d_transferred)
@@ -127,18 +144,19 @@ def _fit_method(method, table, curves, curriculum, loss_column):
         pts = _fit_points(table, curriculum)
         return fit_transfer_paper(pts.d_train_chars, pts.n_params, pts.fraction_from_transfer)
     ft = table[(table.curriculum == curriculum) & table.low_data]
-    return fit_transfer_loss_space(ft, curves, loss_column)
+    return fit_transfer_loss_space(ft, curves, loss_column, start)
 
 
 def replicates(runs: pd.DataFrame, statistic, n_bootstrap: int, seed: int, loss_column: str = "test_loss",
                low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, epsilon: float = DEFAULT_EPSILON,
-               predict=None, noise: pd.DataFrame | None = None):
+               predict=None, noise: pd.DataFrame | None = None, points=None):
     """The hierarchical bootstrap (``analysis.bootstrap``) of any statistic of the transfer points:
     each replicate resamples checkpoints, data samples, runs and from-scratch runs, refits every
     size's from-scratch curve (from the full data's law), recomputes D(N), the low-data regime and
     every D_E, and calls ``statistic(table, curves)``; a replicate whose statistic raises ValueError
-    is skipped. Returns (draws as an array, the resampler's levels)."""
-    table, curves = transfer_points(runs, loss_column, low_data_fraction, epsilon)
+    is skipped. ``points``: the full data's (table, curves), when the caller has them. Returns (draws
+    as an array, the resampler's levels)."""
+    table, curves = transfer_points(runs, loss_column, low_data_fraction, epsilon) if points is None else points
     noise = bootstrap.checkpoint_noise(table) if noise is None else noise
     res = bootstrap.Resampler(runs, curves, table, noise, predict, loss_column)
     rng = np.random.default_rng(seed)
@@ -185,11 +203,11 @@ def fit_transfer(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_l
     share = float((table[table.curriculum == curriculum].d_effective_status == INTERPOLATED).mean())
 
     def statistic(bt, bcurves):
-        bk, ba, bb = _fit_method(method, bt, bcurves, curriculum, loss_column)
+        bk, ba, bb = _fit_method(method, bt, bcurves, curriculum, loss_column, start=(k, a, b))
         return np.log(bk), ba, bb
 
     draws, levels = replicates(sub, statistic, n_bootstrap, seed, loss_column, low_data_fraction, epsilon,
-                               predict=_law_predictor(curves, (k, a, b)), noise=noise)
+                               predict=_law_predictor(curves, (k, a, b)), noise=noise, points=(table, curves))
     ci, extra = _intervals(draws, (np.log(k), a, b))
     return TransferFit(k, a, b, n_points, ci, share, draws, extra, levels)
 
@@ -253,7 +271,8 @@ def shared_beta_test(runs: pd.DataFrame, curricula=("text", "mix"), loss_column:
         return (fit_transfer_direct(qa.d_train_chars, qa.n_params, qa.d_transferred)[2]
                 - fit_transfer_direct(qb.d_train_chars, qb.n_params, qb.d_transferred)[2])
 
-    draws, _ = replicates(sub, statistic, n_bootstrap, seed, loss_column, low_data_fraction, epsilon)
+    draws, _ = replicates(sub, statistic, n_bootstrap, seed, loss_column, low_data_fraction, epsilon,
+                          points=(table, curves))
     draws = np.array(draws)
     lo95, hi95 = np.percentile(draws, [2.5, 97.5]) if len(draws) >= 10 else (np.nan, np.nan)
     lo90, hi90 = np.percentile(draws, [5, 95]) if len(draws) >= 10 else (np.nan, np.nan)

@@ -110,6 +110,28 @@ class ScratchCurve:
         beyond = y[-1] + self.tail_loss(d) - self.tail_loss(np.exp(x[-1]))
         return np.where(log_d > x[-1], beyond, inside)
 
+    @cached_property
+    def _head_slope(self):
+        x, _ = self._knots
+        if len(x) < 2:
+            return lambda z: np.zeros_like(np.asarray(z, float))
+        return self._head.derivative()
+
+    def loss_and_slope(self, d) -> tuple[np.ndarray, np.ndarray]:
+        """``loss(d)`` and its derivative d loss / d D (zero on the flat stretch below the smallest D)."""
+        d = np.asarray(d, float)
+        x, _ = self._knots
+        with np.errstate(divide="ignore"):
+            log_d = np.log(np.maximum(d, np.exp(x[0])))
+        inside = np.minimum(log_d, x[-1])
+        loss = self._head(inside)
+        slope = np.where((log_d > x[0]) & (log_d <= x[-1]), self._head_slope(inside) / d, 0.0)
+        if self.has_law:
+            beyond = log_d > x[-1]
+            loss = np.where(beyond, loss[...] + self.tail_loss(d) - self.tail_loss(np.exp(x[-1])), loss)
+            slope = np.where(beyond, -self.b_exp * self.b_coef * np.power(d, -self.b_exp - 1.0), slope)
+        return loss, slope
+
     def d_effective(self, loss) -> tuple[np.ndarray, np.ndarray]:
         """D_E for each loss and how it was obtained: interpolated on the measured range, extrapolated
         along the joined law below the lowest measured loss, undefined (nan) above the smallest D's
@@ -311,12 +333,74 @@ def fit_joint_scratch(n_params, d, loss, form: str = "chinchilla", delta: float 
 
 def scratch_curves(runs: pd.DataFrame, loss_column: str = "test_loss", starts: dict | None = None) -> dict[float, ScratchCurve]:
     """Every size's from-scratch curve: with its tail law where it has at least 3 distinct D, the
-    measured points alone otherwise. ``starts`` (N -> a curve) refits each law from that curve's
-    law alone (the bootstrap's replicates)."""
+    measured points alone otherwise. ``starts`` (N -> the full data's curve) refits every size's law
+    at once from that curve's law and tail start (``refit_laws``: the bootstrap's replicates)."""
     out = {}
     for n, g in runs[runs.curriculum == "scratch"].groupby("n_params"):
-        if g.d_train_chars.nunique() >= 3:
-            out[n] = fit_scratch_curve(g.d_train_chars, g[loss_column], n, start=(starts or {}).get(n))
+        d, loss = g.d_train_chars.to_numpy(float), g[loss_column].to_numpy(float)
+        s = (starts or {}).get(n)
+        if s is not None and s.has_law and len(np.unique(d)) >= 3:
+            out[n] = (d, loss, s)
+        elif len(np.unique(d)) >= 3:
+            out[n] = fit_scratch_curve(d, loss, n)
         else:
-            out[n] = measured_curve(g.d_train_chars, g[loss_column], n)
+            out[n] = measured_curve(d, loss, n)
+    refits = {n: v for n, v in out.items() if isinstance(v, tuple)}
+    if refits:
+        laws = refit_laws([v[0] for v in refits.values()], [v[1] for v in refits.values()],
+                          [v[2] for v in refits.values()])
+        for (n, (d, loss, s)), law in zip(refits.items(), laws):
+            m = measured_curve(d, loss, n)
+            out[n] = ScratchCurve(m.n_params, m.knots_log_d, m.knots_loss, *law, s.d_fit_min_chars)
     return out
+
+
+def refit_laws(ds: list, losses: list, starts: list, iterations: int = 40, f_scale: float = 0.01) -> list:
+    """The tail law of several sizes at once, each from its ``start`` curve's law and on that curve's
+    tail (D >= its ``d_fit_min_chars``): the same log-space Huber objective as ``fit_scratch_curve``,
+    minimised by a damped Gauss-Newton (Levenberg-Marquardt) iteration vectorised over the sizes,
+    with the same bounds (E below the best tail loss). Returns (e, b_coef, b_exp) per size."""
+    tails = [(np.asarray(d, float), np.asarray(l, float)) for d, l in zip(ds, losses)]
+    tails = [(d[d >= s.d_fit_min_chars], l[d >= s.d_fit_min_chars]) for (d, l), s in zip(tails, starts)]
+    width = max(len(d) for d, _ in tails)
+    pad = lambda v, fill: np.array([np.r_[x, np.full(width - len(x), fill)] for x in v])
+    log_d = pad([np.log(d) for d, _ in tails], 0.0)
+    log_l = pad([np.log(l) for _, l in tails], 0.0)
+    mask = pad([np.ones(len(d)) for d, _ in tails], 0.0)
+    lmin = np.array([l.min() for _, l in tails])
+    lo = np.column_stack([np.full(len(tails), 1e-6), np.full(len(tails), -50.0), np.full(len(tails), 1e-3)])
+    hi = np.column_stack([lmin, np.full(len(tails), 80.0), np.full(len(tails), 3.0)])
+    p = np.array([[min(s.e, 0.999 * m), np.log(s.b_coef), s.b_exp] for s, m in zip(starts, lmin)])
+    p = np.clip(p, lo, hi)
+
+    def parts(p):
+        t = np.exp(p[:, 1:2] - p[:, 2:3] * log_d)
+        f = p[:, 0:1] + t
+        r = (np.log(f) - log_l) * mask
+        a = np.abs(r)
+        cost = np.sum(np.where(a <= f_scale, 0.5 * r**2, f_scale * a - 0.5 * f_scale**2) * mask, axis=1)
+        return t, f, r, cost
+
+    lam = np.full(len(tails), 1e-3)
+    t, f, r, cost = parts(p)
+    for _ in range(iterations):
+        jac = np.stack([1 / f, t / f, -log_d * t / f], axis=2) * mask[..., None]
+        w = np.where(np.abs(r) <= f_scale, 1.0, f_scale / np.maximum(np.abs(r), 1e-300)) * mask
+        g = np.einsum("smi,sm->si", jac * w[..., None], r)
+        # a parameter at a bound whose descent direction leaves the box is held there (active set)
+        held = ((p >= hi - 1e-12 * np.abs(hi)) & (g < 0)) | ((p <= lo + 1e-12 * np.abs(lo)) & (g > 0))
+        jac = jac * ~held[:, None, :]
+        jw = jac * w[..., None]
+        a = np.einsum("smi,smj->sij", jw, jac)
+        g = g * ~held
+        diag = np.maximum(np.diagonal(a, axis1=1, axis2=2), 1e-12) + held
+        a_damped = a + np.eye(3) * (held + lam[:, None] * diag)[:, None, :]
+        step = -np.linalg.solve(a_damped, g[..., None])[..., 0]
+        trial = np.clip(p + step, lo, hi)
+        t2, f2, r2, cost2 = parts(trial)
+        better = cost2 < cost
+        p = np.where(better[:, None], trial, p)
+        t, f, r = (np.where(better[:, None], x2, x) for x2, x in ((t2, t), (f2, f), (r2, r)))
+        cost = np.where(better, cost2, cost)
+        lam = np.where(better, lam / 3, lam * 4)
+    return [(float(e), float(np.exp(lb)), float(b)) for e, lb, b in p]
