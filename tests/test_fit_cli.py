@@ -150,3 +150,31 @@ def test_fit_on_the_committed_table_reads_what_the_book_reads(tmp_path):
     r2 = subprocess.run([sys.executable, "-c", code, str(copy)], capture_output=True, text=True)
     assert r2.returncode == 0, r2.stderr
     assert json.loads(r2.stdout) == out
+
+
+def test_fit_json_carries_the_analysis_keys(tmp_path):
+    """bias, mc_error, interval_kind, method_spread, n_convention, both N conventions, and gamma:
+    recovered where two budgets exist at every size, null with its reason where P follows N."""
+    rng = np.random.default_rng(4)
+    w = world(seed=9)
+    ft = w[w.curriculum == "text"]
+    rows = [w[w.curriculum == "scratch"].assign(pretrain_tokens=np.nan)]
+    for p_tokens in (1e6, 4e6):  # gamma 0.2: D_T grows as P^0.2 at fixed N
+        from test_fitting import scratch_loss, K, ALPHA, BETA
+        d_e = ft.d_train_chars + K * ft.d_train_chars ** ALPHA * ft.n_params ** BETA * (p_tokens / 1e6) ** 0.2
+        rows.append(ft.assign(pretrain_tokens=p_tokens,
+                              test_loss=scratch_loss(ft.n_params, d_e) * np.exp(rng.normal(0, 0.004, len(ft)))))
+    runs = pd.concat(rows).assign(n_params_total=lambda d: d.n_params + 25_000)
+    p = tmp_path / "runs.csv"
+    runs.to_csv(p, index=False)
+    out = json.loads(fit(p, "--json", "--bootstrap", 30).stdout)["text"]
+    for key in ("bias", "mc_error", "interval_kind"):
+        assert set(out[key]) >= {"k", "alpha", "beta"}
+    assert set(out["method_spread"]["spread"]) == {"log10_k", "alpha", "beta"}
+    assert "non-embedding" in out["n_convention"] and out["total_params"]["beta"] != out["beta"]
+    assert out["gamma"] == pytest.approx(0.2, abs=0.08) and out["ci95"]["gamma"][0] <= out["gamma"] <= out["ci95"]["gamma"][1]
+    one = runs.assign(pretrain_tokens=lambda d: np.where(d.curriculum == "scratch", np.nan, 20 * d.n_params_total))
+    one = one.drop_duplicates(["curriculum", "n_params", "d_train_chars", "test_loss"])
+    one.to_csv(p, index=False)
+    out = json.loads(fit(p, "--json", "--bootstrap", 10).stdout)["text"]
+    assert out["gamma"] is None and "cannot be separated" in out["gamma_reason"]

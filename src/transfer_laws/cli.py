@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from transfer_laws.analysis.fitting import DEFAULT_LOW_DATA_FRACTION, fit_transfer, shared_beta_test
+from transfer_laws.analysis.fitting import (DEFAULT_LOW_DATA_FRACTION, fit_transfer, method_spread, pretraining_axis,
+                                            shared_beta_test)
 from transfer_laws.analysis.study import STUDY_EXPERIMENT
 
 
@@ -91,11 +92,24 @@ def _fit(args) -> int:
         if not curricula:
             raise RunsTableError(f"{args.runs}: no fine-tuned runs (curriculum other than 'scratch')")
         for c in curricula:
-            f = fit_transfer(runs, c, args.loss_column, args.low_data_fraction, args.bootstrap, args.seed)
-            out[c] = {"k": f.k, "alpha": f.alpha, "beta": f.beta, "ci95": f.ci95, "n_points": f.n_points,
-                      "share_interpolated": f.share_interpolated, "n_convention": "n_params as the table holds it (non-embedding parameters in runs.csv)",
+            f = fit_transfer(runs, c, args.loss_column, args.low_data_fraction, args.bootstrap, args.seed,
+                             method=args.method)
+            out[c] = {"method": args.method, "k": f.k, "alpha": f.alpha, "beta": f.beta, "ci95": f.ci95,
+                      "n_points": f.n_points, "share_interpolated": f.share_interpolated,
+                      "n_convention": "n_params (non-embedding parameters in this project's runs.csv)",
                       "bias": f.diagnostics.get("bias", {}), "mc_error": f.diagnostics.get("mc_error", {}),
-                      "interval_kind": f.diagnostics.get("interval_kind", {}), "bootstrap_levels": f.levels}
+                      "interval_kind": f.diagnostics.get("interval_kind", {}), "bootstrap_levels": f.levels,
+                      "method_spread": method_spread(runs, c, args.loss_column, args.low_data_fraction)}
+            if "n_params_total" in runs:  # the other N convention, beside the primary one
+                t = fit_transfer(runs.assign(n_params=runs.n_params_total), c, args.loss_column,
+                                 args.low_data_fraction, args.bootstrap, args.seed, method=args.method)
+                out[c]["total_params"] = {"beta": t.beta, "ci95": t.ci95.get("beta"), "alpha": t.alpha}
+            g = pretraining_axis(runs, c, args.loss_column, args.low_data_fraction, args.bootstrap, args.seed)
+            out[c]["gamma"], out[c]["gamma_reason"] = g["gamma"], g["gamma_reason"]
+            if g["gamma"] is not None:
+                out[c]["ci95"] = {**out[c]["ci95"], "gamma": g["ci95"]}
+                out[c]["bias"] = {**out[c]["bias"], "gamma": g["bias"]}
+                out[c]["mc_error"] = {**out[c]["mc_error"], "gamma": g["mc_error"]}
         if len(curricula) >= 2:
             sb = shared_beta_test(runs, tuple(curricula[:2]), args.loss_column, args.low_data_fraction,
                                   args.bootstrap, args.seed)
@@ -276,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--low-data-fraction", type=float, default=DEFAULT_LOW_DATA_FRACTION)
     f.add_argument("--bootstrap", type=int, default=200)
     f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--method", default="direct", choices=["direct", "paper", "loss"],
+                   help="direct (log-space fit of D_T > 0), paper (logit), loss (through the from-scratch "
+                        "curves, uncensored: the analysis plan's primary)")
     f.add_argument("--experiment", default=STUDY_EXPERIMENT,
                    help=f"rows of this experiment only (default the study's, {STUDY_EXPERIMENT})")
     f.set_defaults(func=_fit)

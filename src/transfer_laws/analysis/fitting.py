@@ -318,3 +318,75 @@ def alpha_at_fixed_n(runs: pd.DataFrame, curriculum: str, loss_column: str = "te
             rows.append({"curriculum": curriculum, "n_params": n, "alpha": float(slope), "points": len(g),
                          "d_finetune_values": g.d_train_chars.nunique()})
     return pd.DataFrame(rows)
+
+
+# ---- the sensitivity reported beside every fit ------------------------------------------------
+
+def method_spread(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_loss",
+                  low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, epsilon: float = DEFAULT_EPSILON) -> dict:
+    """The systematic error of the method (analysis plan, item 6): per parameter, the largest minus
+    the smallest point estimate over the methods that could be fitted (log10 k for k), and the points."""
+    sub = runs[runs.curriculum.isin(["scratch", curriculum])].reset_index(drop=True)
+    table, curves = transfer_points(sub, loss_column, low_data_fraction, epsilon)
+    points = {}
+    for m in METHODS:
+        try:
+            points[m] = _fit_method(m, table, curves, curriculum, loss_column)
+        except ValueError:
+            continue
+    if len(points) < 2:
+        return {"methods": sorted(points), "spread": {}}
+    arr = np.array([(np.log10(k), a, b) for k, a, b in points.values()])
+    spread = dict(zip(("log10_k", "alpha", "beta"), map(float, arr.max(axis=0) - arr.min(axis=0))))
+    return {"methods": sorted(points), "spread": spread,
+            "points": {m: {"k": k, "alpha": a, "beta": b} for m, (k, a, b) in points.items()}}
+
+
+def pretraining_identified(table: pd.DataFrame, curriculum: str) -> tuple[bool, str]:
+    """gamma (the exponent of pre-training tokens P) is identified only where at least 2 budgets
+    exist at each of at least 2 sizes among the fitted points (analysis plan, item 8)."""
+    if "pretrain_tokens" not in table:
+        return False, "the table has no pretrain_tokens column"
+    pts = _fit_points(table, curriculum)
+    budgets = pts.groupby("n_params").pretrain_tokens.nunique()
+    if (budgets >= 2).sum() >= 2:
+        return True, ""
+    return False, (f"{int((budgets >= 2).sum())} size(s) have 2 or more pre-training budgets among the fitted "
+                   "points (2 needed at each of 2 sizes); with one budget per size P is a function of N "
+                   "(the first grid: 20 x N_total), so gamma cannot be separated from beta")
+
+
+def fit_with_pretraining(d_train_chars, n_params, pretrain_tokens, d_transferred) -> tuple[float, ...]:
+    """log D_T = log k + alpha log D_F + beta log N + gamma log P (Huber in log space, as the direct fit)."""
+    cols = [np.log(np.asarray(v, float)) for v in (d_train_chars, n_params, pretrain_tokens)]
+    y = np.log(np.asarray(d_transferred, float))
+    X = np.column_stack([np.ones_like(y)] + cols)
+    if len(y) < 5 or np.linalg.matrix_rank(X) < 4:
+        raise ValueError("log D_F, log N and log P are collinear or too few points: gamma is not identifiable")
+    start, *_ = np.linalg.lstsq(X, y, rcond=None)
+    best = least_squares(lambda p: X @ p - y, start, jac=lambda p: X, loss="huber", f_scale=0.5)
+    log_k, alpha, beta, gamma = best.x
+    return float(np.exp(log_k)), float(alpha), float(beta), float(gamma)
+
+
+def pretraining_axis(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_loss",
+                     low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, n_bootstrap: int = 200, seed: int = 0,
+                     epsilon: float = DEFAULT_EPSILON) -> dict:
+    """D_T = k D_F^alpha N^beta P^gamma where gamma is identified (with the hierarchical bootstrap's
+    interval), else gamma None and the reason."""
+    sub = runs[runs.curriculum.isin(["scratch", curriculum])].reset_index(drop=True)
+    table, curves = transfer_points(sub, loss_column, low_data_fraction, epsilon)
+    ok, reason = pretraining_identified(table, curriculum)
+    if not ok:
+        return {"gamma": None, "gamma_reason": reason}
+
+    def statistic(bt, _curves):
+        p = _fit_points(bt, curriculum)
+        return fit_with_pretraining(p.d_train_chars, p.n_params, p.pretrain_tokens, p.d_transferred)[3]
+
+    pts = _fit_points(table, curriculum)
+    gamma = fit_with_pretraining(pts.d_train_chars, pts.n_params, pts.pretrain_tokens, pts.d_transferred)[3]
+    draws, _ = replicates(sub, statistic, n_bootstrap, seed, loss_column, low_data_fraction, epsilon,
+                          points=(table, curves))
+    r = bootstrap.interval(draws, gamma)
+    return {"gamma": gamma, "gamma_reason": "", "ci95": r.get("ci"), "bias": r.get("bias"), "mc_error": r.get("mc_error")}
