@@ -196,3 +196,18 @@ def test_vectorised_refit_matches_the_reference_fit():
         ds.append(d), losses.append(loss), starts.append(start), refs.append((ref.e, ref.b_coef, ref.b_exp))
     for got, ref in zip(refit_laws(ds, losses, starts), refs):
         assert got[0] == pytest.approx(ref[0], rel=1e-3) and got[2] == pytest.approx(ref[2], rel=1e-3)
+
+
+def test_flat_head_is_flagged_and_left_out():
+    """A D_E read on a segment whose slope is within two standard errors of zero is flagged flat and
+    never fitted; on the falling part of the curve nothing is flagged."""
+    from transfer_laws.analysis.fitting import transfer_points
+    from transfer_laws.analysis.scratch import flat_at, local_slopes
+
+    d = np.array([1e3, 1e3, 3e3, 3e3, 1e4, 1e4, 1e5, 1e5])
+    loss = np.array([6.0, 6.04, 6.01, 5.97, 5.5, 5.52, 4.5, 4.52])  # flat from 1e3 to 3e3, then falling
+    ends, slope, se = local_slopes(d, loss)
+    assert flat_at([2e3, 5e3, 3e4], ends, slope, se).tolist() == [True, False, False]
+    w = world(seed=2).assign(test_loss_se=0.004)
+    table, _ = transfer_points(w)
+    assert not table.flat.any()  # a power law has no flat head

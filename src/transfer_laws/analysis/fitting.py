@@ -14,7 +14,7 @@ from scipy.optimize import least_squares
 
 from transfer_laws.analysis import bootstrap
 from transfer_laws.analysis.effective_data import INTERPOLATED, effective_data_table
-from transfer_laws.analysis.scratch import DEFAULT_EPSILON, scratch_curves
+from transfer_laws.analysis.scratch import DEFAULT_EPSILON, flat_at, local_slopes, scratch_curves
 
 DEFAULT_LOW_DATA_FRACTION = 0.1  # low-data regime: D_F <= 10% of D(N), as the paper
 
@@ -59,16 +59,25 @@ def transfer_points(runs: pd.DataFrame, loss_column: str = "test_loss",
     curves = scratch_curves(runs, loss_column) if curves is None else curves
     table = effective_data_table(runs, loss_column, curves)
     if table.empty:
-        return table.assign(d_converged=[], low_data=[]), curves
+        return table.assign(d_converged=[], low_data=[], flat=[]), curves
     table["d_converged"] = table.n_params.map(lambda n: curves[n].d_converged(epsilon) if n in curves else np.nan)
     largest = runs[runs.curriculum == "scratch"].groupby("n_params").d_train_chars.max()
     table["d_converged_beyond_data"] = table.d_converged > table.n_params.map(largest)
     table["low_data"] = table.d_train_chars <= low_data_fraction * table.d_converged
+    table["flat"] = False
+    sc = runs[runs.curriculum == "scratch"]
+    for n, g in sc.groupby("n_params"):
+        idx = table.index[(table.n_params == n) & (table.d_effective_status == INTERPOLATED)]
+        if len(idx):
+            ends, slope, se = local_slopes(g.d_train_chars, g[loss_column], g["test_loss_se"] if
+                                           "test_loss_se" in g and loss_column == "test_loss" else None)
+            table.loc[idx, "flat"] = flat_at(table.loc[idx, "d_effective"], ends, slope, se)
     return table, curves
 
 
 def _fit_points(table: pd.DataFrame, curriculum: str) -> pd.DataFrame:
-    return table[(table.curriculum == curriculum) & table.low_data & (table.d_transferred > 0)
+    """The points the direct and the paper's fits read: low-data, D_T > 0, not on a flat head."""
+    return table[(table.curriculum == curriculum) & table.low_data & ~table.flat & (table.d_transferred > 0)
                  & np.isfinite(table.d_transferred)]
 
 
@@ -143,7 +152,7 @@ def _fit_method(method, table, curves, curriculum, loss_column, start=None):
     if method == "paper":
         pts = _fit_points(table, curriculum)
         return fit_transfer_paper(pts.d_train_chars, pts.n_params, pts.fraction_from_transfer)
-    ft = table[(table.curriculum == curriculum) & table.low_data]
+    ft = table[(table.curriculum == curriculum) & table.low_data & ~table.flat]
     return fit_transfer_loss_space(ft, curves, loss_column, start)
 
 
@@ -199,7 +208,7 @@ def fit_transfer(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_l
     table, curves = transfer_points(sub, loss_column, low_data_fraction, epsilon)
     k, a, b = _fit_method(method, table, curves, curriculum, loss_column)
     n_points = len(_fit_points(table, curriculum)) if method != "loss" else int(
-        (table[table.curriculum == curriculum].low_data).sum())
+        (table[table.curriculum == curriculum].low_data & ~table[table.curriculum == curriculum].flat).sum())
     share = float((table[table.curriculum == curriculum].d_effective_status == INTERPOLATED).mean())
 
     def statistic(bt, bcurves):

@@ -197,6 +197,39 @@ def measured_curve(d, loss, n_params: float = np.nan) -> ScratchCurve:
     return ScratchCurve(float(n_params), tuple(map(float, np.log(d_m))), tuple(map(float, l_m)))
 
 
+def local_slopes(d, loss, se=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The from-scratch curve's local slope d loss / d log D between neighbouring measured D (seed
+    means), and its standard error: from the seeds' spread where a D has several runs, else from
+    the runs' own evaluation SE (``se``), else unknown (nan). Returns (log D of each segment's
+    ends, shape (k, 2); slopes; their SEs)."""
+    d, loss = np.asarray(d, float).ravel(), np.asarray(loss, float).ravel()
+    se = np.full_like(loss, np.nan) if se is None else np.asarray(se, float).ravel()
+    levels, inv = np.unique(d, return_inverse=True)
+    count = np.bincount(inv, minlength=len(levels))
+    mean = np.bincount(inv, weights=loss, minlength=len(levels)) / count
+    var = np.bincount(inv, weights=(loss - mean[inv]) ** 2, minlength=len(levels)) / np.maximum(count - 1, 1)
+    eval_var = np.bincount(inv, weights=np.nan_to_num(se, nan=0.0) ** 2, minlength=len(levels)) / count ** 2
+    has_eval = np.bincount(inv, weights=np.isfinite(se).astype(float), minlength=len(levels)) == count
+    mean_var = np.where(count > 1, var / count, np.where(has_eval, eval_var, np.nan))
+    x = np.log(levels)
+    ends = np.column_stack([x[:-1], x[1:]])
+    slope = np.diff(mean) / np.diff(x)
+    return ends, slope, np.sqrt(mean_var[:-1] + mean_var[1:]) / np.diff(x)
+
+
+def flat_at(d_effective, ends, slope, slope_se, z: float = 2.0) -> np.ndarray:
+    """Whether each D_E lies on a segment whose slope is within ``z`` standard errors of zero (the
+    analysis plan's flat head, item 4: the loss does not identify D there). Unknown SE: not flat."""
+    log_de = np.log(np.asarray(d_effective, float))
+    out = np.zeros(log_de.shape, bool)
+    if len(slope) == 0:
+        return out
+    seg = np.clip(np.searchsorted(ends[:, 1], log_de), 0, len(slope) - 1)
+    inside = np.isfinite(log_de) & (log_de >= ends[0, 0]) & (log_de <= ends[-1, 1])
+    flat = np.abs(slope[seg]) < z * slope_se[seg]  # False where the SE is nan
+    return inside & flat
+
+
 def fit_scratch_curve(d, loss, n_params: float = np.nan, tail: bool = True, start: ScratchCurve | None = None) -> ScratchCurve:
     """The measured curve with its tail law: a log-space Huber fit of E + B D^-b, from a grid of
     starts; E constrained below the best loss.
