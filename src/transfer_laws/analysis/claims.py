@@ -89,15 +89,22 @@ def ledger(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_b
     else:
         add(2, "needs fits for both text and mix", "not testable")
 
-    # 3: k and alpha ordering
+    # 3: the mix has higher k and lower alpha: k compared where it is measured (D_T at a reference
+    # (N, D_F) inside the grid) and alpha by its difference, both on paired draws
     if {"text", "mix"} <= set(ok):
-        t, m = ok["text"], ok["mix"]
-        a_sep = m.ci95.get("alpha", [np.nan, np.nan])[1] < t.ci95.get("alpha", [np.nan, np.nan])[0]
-        a_rev = m.ci95.get("alpha", [np.nan, np.nan])[0] > t.ci95.get("alpha", [np.nan, np.nan])[1]
-        verdict = "reproduced" if a_sep and m.k > t.k else "not reproduced" if a_rev else "inconclusive"
-        fmt = lambda ci: "[" + ", ".join(f"{x:.2f}" for x in ci) + "]" if ci else "(no interval)"
-        add(3, f"alpha text {t.alpha:.2f} {fmt(t.ci95.get('alpha'))}, mix {m.alpha:.2f} {fmt(m.ci95.get('alpha'))}; "
-               f"k text {t.k:.3g}, mix {m.k:.3g}", verdict)
+        try:
+            pc = fits_.paired(runs, ("mix", "text"), n_bootstrap=n_bootstrap, seed=seed)
+            ratio, dal = pc["log_d_transferred_ratio"], pc["alpha_difference"]
+            higher = ratio["ci"][0] > 0  # mix transfers more at the reference point
+            lower = dal["ci"][1] < 0  # alpha_mix - alpha_text < 0
+            reversed_ = ratio["ci"][1] < 0 or dal["ci"][0] > 0
+            verdict = "reproduced" if higher and lower else "not reproduced" if reversed_ else "inconclusive"
+            add(3, f"D_T mix / text at N = {pc['reference_n_params']:,.0f}, D_F = {pc['reference_d_train_chars']:,.0f} "
+                   f"characters: {np.exp(ratio['point']):.3g}x [{np.exp(ratio['ci'][0]):.3g}, {np.exp(ratio['ci'][1]):.3g}]; "
+                   f"alpha_mix - alpha_text = {dal['point']:.2f} [{dal['ci'][0]:.2f}, {dal['ci'][1]:.2f}]",
+                verdict, f"the hierarchical bootstrap's paired draws ({ratio.get('draws', 0)})")
+        except ValueError as exc:
+            add(3, str(exc), "not testable")
     else:
         add(3, "needs fits for both text and mix", "not testable")
 
@@ -161,17 +168,23 @@ def ledger(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_b
     else:
         add(6, "no fine-tunes within the from-scratch range", "not testable")
 
-    # 8: multiplier at the smallest D_F (judged on text, the paper's Figure 1 case; mix shown beside)
+    # 8: multiplier at the smallest D_F with its interval (judged on text, the paper's Figure 1 case)
     table = table0
-    if len(table):
-        smallest = table[table.d_train_chars == table.d_train_chars.min()]
-        per = smallest.groupby("curriculum").multiplier.median()
-        text_mult = per.get("text", np.nan)
-        add(8, f"median D_E/D_F at D_F = {smallest.d_train_chars.min():,.0f} characters: "
-               + ", ".join(f"{c} {v:.1f}x" for c, v in per.items())
-               + f" ({smallest.d_effective_status.eq('interpolated').mean():.0%} interpolated)",
-            "reproduced (smaller than the paper's)" if text_mult > 10 else
-            "not reproduced at this scale" if np.isfinite(text_mult) else "not testable")
+    if len(table) and {"text", "mix"} <= set(ok):
+        try:
+            pc = fits_.paired(runs, ("mix", "text"), n_bootstrap=n_bootstrap, seed=seed)
+            smallest = table[table.d_train_chars == table.d_train_chars.min()]
+            fmt = lambda r: (f"{np.exp(r['point']):.3g}x [{np.exp(r['ci'][0]):.3g}, {np.exp(r['ci'][1]):.3g}]"
+                             if "ci" in r else f"{np.exp(r['point']):.3g}x")
+            t = pc["log_multiplier_text"]
+            verdict = ("not testable" if "ci" not in t else "reproduced (smaller than the paper's)" if t["ci"][0] > np.log(10)
+                       else "not reproduced at this scale" if t["ci"][1] < np.log(10) else "inconclusive")
+            add(8, f"median D_E/D_F at D_F = {pc['smallest_d_train_chars']:,.0f} characters: text {fmt(t)}, "
+                   f"mix {fmt(pc['log_multiplier_mix'])} ({smallest.d_effective_status.eq('interpolated').mean():.0%} "
+                   "interpolated); 'a lot' read as more than 10x", verdict,
+                f"the hierarchical bootstrap's draws ({t.get('draws', 0)})")
+        except ValueError as exc:
+            add(8, str(exc), "not testable")
     else:
-        add(8, "no fine-tunes", "not testable")
+        add(8, "needs fine-tunes of both curricula", "not testable")
     return pd.DataFrame(rows).sort_values("claim").reset_index(drop=True)

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from transfer_laws.analysis import effective_data, fitting, laws, scratch
+from transfer_laws.analysis import bootstrap, effective_data, fitting, laws, scratch
 
 STUDY_BOOTSTRAP = 200  # bootstrap draws behind every interval the book shows
 STUDY_SEED = 0
-_CODE = tuple(Path(m.__file__) for m in (fitting, scratch, effective_data, laws)) + (Path(__file__),)
+_CODE = tuple(Path(m.__file__) for m in (fitting, scratch, effective_data, laws, bootstrap)) + (Path(__file__),)
 
 
 def cache_dir() -> Path:
@@ -76,6 +76,13 @@ def shared_beta(runs: pd.DataFrame, curricula=("text", "mix"), n_bootstrap: int 
     """``fitting.shared_beta_test`` once per (table, arguments)."""
     return _cached("shared_beta", fitting.shared_beta_test, runs, curricula=tuple(curricula),
                    n_bootstrap=n_bootstrap, seed=seed, margin=margin, **kwargs)
+
+
+def paired(runs: pd.DataFrame, curricula=("mix", "text"), n_bootstrap: int = STUDY_BOOTSTRAP,
+           seed: int = STUDY_SEED, **kwargs) -> dict:
+    """``fitting.paired_curricula`` once per (table, arguments)."""
+    return _cached("paired", fitting.paired_curricula, runs, curricula=tuple(curricula), n_bootstrap=n_bootstrap,
+                   seed=seed, **kwargs)
 
 
 def points(runs: pd.DataFrame, **kwargs):

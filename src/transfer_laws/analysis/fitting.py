@@ -399,3 +399,53 @@ def pretraining_axis(runs: pd.DataFrame, curriculum: str, loss_column: str = "te
                           points=(table, curves))
     r = bootstrap.interval(draws, gamma)
     return {"gamma": gamma, "gamma_reason": "", "ci95": r.get("ci"), "bias": r.get("bias"), "mc_error": r.get("mc_error")}
+
+
+# ---- paired comparisons between curricula -----------------------------------------------------
+
+def reference_point(table: pd.DataFrame) -> tuple[float, float]:
+    """A reference (N, D_F) inside the grid, where k's comparison is measured instead of at
+    N = D_F = 1: the size nearest the geometric middle of the sizes, and the D_F nearest the
+    geometric middle of the low-data D_F values."""
+    sizes = np.unique(table.n_params.to_numpy(float))
+    d_f = np.unique(table[table.low_data].d_train_chars.to_numpy(float)) if table.low_data.any() else np.unique(
+        table.d_train_chars.to_numpy(float))
+    mid = lambda v: float(v[np.argmin(np.abs(np.log(v) - np.log(v).mean()))])
+    return mid(sizes), mid(d_f)
+
+
+def paired_curricula(runs: pd.DataFrame, curricula=("text", "mix"), loss_column: str = "test_loss",
+                     low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, n_bootstrap: int = 200, seed: int = 0,
+                     epsilon: float = DEFAULT_EPSILON) -> dict:
+    """Both curricula fitted (direct) in every replicate of one hierarchical bootstrap, so that their
+    differences have paired draws: alpha_a - alpha_b, log D_T (a over b) at ``reference_point``, and
+    each curriculum's log median multiplier D_E / D_F at the smallest D_F (claim 8). Returns points,
+    95% intervals (``bootstrap.interval``) and the reference point."""
+    a, b = curricula
+    sub = runs[runs.curriculum.isin(["scratch", a, b])].reset_index(drop=True)
+    table, curves = transfer_points(sub, loss_column, low_data_fraction, epsilon)
+    n_ref, d_ref = reference_point(table[table.curriculum.isin([a, b])])
+
+    d_small = float(table.d_train_chars.min())
+
+    def statistic(bt, _curves):
+        out = []
+        for c in (a, b):
+            p = _fit_points(bt, c)
+            k, al, be = fit_transfer_direct(p.d_train_chars, p.n_params, p.d_transferred)
+            out += [al, np.log(k) + al * np.log(d_ref) + be * np.log(n_ref)]
+        mult = [np.log(np.nanmedian(np.where(np.isfinite(m := bt[(bt.curriculum == c) & (bt.d_train_chars == d_small)]
+                                                              .multiplier.to_numpy(float)), m, np.nan)))
+                for c in (a, b)]
+        return out[0] - out[2], out[1] - out[3], mult[0], mult[1]
+
+    point = statistic(table, curves)
+    draws, levels = replicates(sub, statistic, n_bootstrap, seed, loss_column, low_data_fraction, epsilon,
+                               points=(table, curves))
+    res = {"curricula": [a, b], "reference_n_params": n_ref, "reference_d_train_chars": d_ref,
+           "smallest_d_train_chars": d_small, "levels": levels}
+    names = ("alpha_difference", "log_d_transferred_ratio", f"log_multiplier_{a}", f"log_multiplier_{b}")
+    for j, name in enumerate(names):
+        res[name] = {"point": float(point[j]), **bootstrap.interval(draws[:, j], point[j])} if len(draws) else {
+            "point": float(point[j])}
+    return res
