@@ -211,3 +211,16 @@ def test_flat_head_is_flagged_and_left_out():
     w = world(seed=2).assign(test_loss_se=0.004)
     table, _ = transfer_points(w)
     assert not table.flat.any()  # a power law has no flat head
+
+
+def test_time_on_frontier_per_size():
+    """Each size's frontier is its own: a small model is not judged against a large one's curve."""
+    from transfer_laws.analysis.compute import time_on_frontier
+
+    pts = pd.DataFrame({"run_id": ["a", "a", "b", "b", "c", "c"], "curriculum": ["text", "text", "scratch", "scratch",
+                                                                              "text", "text"],
+                        "n_params": [1, 1, 1, 1, 2, 2], "flops_full": [1.0, 2.0, 1.0, 2.0, 1.0, 2.0],
+                        "val_loss": [5.0, 4.0, 6.0, 5.0, 3.0, 2.0]})
+    pooled = time_on_frontier(pts).set_index("run_id").fraction_on_frontier
+    per = time_on_frontier(pts, by="n_params").set_index("run_id").fraction_on_frontier
+    assert pooled["a"] == 0.0 and per["a"] == 1.0 and per["b"] == 0.0 and per["c"] == 1.0

@@ -130,8 +130,18 @@ def ledger(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_b
         mult = low.multiplier.median() if len(low) else np.nan
         add(5, f"low-data fine-tunes: median D_E/D_F = {mult:.2f} at equal fine-tuning data" + regime_note,
             "reproduced" if mult > 1 else "not reproduced" if mult < 1 else "not testable")
-        add(7, f"mean fraction of evaluation points within 1% of the frontier: fine-tunes {ft:.2f}, from scratch {sc:.2f}",
-            "reproduced" if ft > 0.5 and sc < ft else "not reproduced")
+        # 7, per size: each size's own frontier (its fine-tunes and from-scratch runs together)
+        sized = pts.merge(all_runs[["run_id", "n_params"]], on="run_id", how="left")
+        per = time_on_frontier(sized, by="n_params")
+        per["kind"] = np.where(per.curriculum == "scratch", "scratch", "fine-tuned")
+        wide = per.groupby(["n_params", "kind"]).fraction_on_frontier.mean().unstack("kind").dropna()
+        holds = (wide["fine-tuned"] > 0.5) & (wide["scratch"] < wide["fine-tuned"])
+        detail = ", ".join(f"N={n:,.0f}: {r['fine-tuned']:.2f} vs {r['scratch']:.2f}" for n, r in wide.iterrows())
+        verdict7 = ("reproduced" if len(wide) and holds.all() else "not reproduced" if len(wide) and not holds.any()
+                    else "inconclusive" if len(wide) else "not testable")
+        add(7, f"per size, mean fraction of evaluation points within 1% of that size's frontier, fine-tunes vs "
+               f"from scratch: {detail}; the rule (fine-tunes above 0.5 and above from scratch) holds at "
+               f"{int(holds.sum())} of {len(wide)} sizes", verdict7, "descriptive fractions of each run's evaluations")
     else:
         add(5, "needs curves of both kinds", "not testable")
         add(7, "needs curves of both kinds", "not testable")

@@ -49,11 +49,15 @@ def _frontier_at(compute: pd.Series, loss: pd.Series) -> np.ndarray:
 
 
 def time_on_frontier(points: pd.DataFrame, tolerance: float = 0.01, loss_column: str = "val_loss",
-                     compute_column: str = "flops_full") -> pd.DataFrame:
+                     compute_column: str = "flops_full", by: str | None = None) -> pd.DataFrame:
     """Per run: the fraction of its evaluation points within ``tolerance`` (relative) of the frontier
-    of all curricula together at the same compute."""
+    of all curricula together at the same compute; with ``by`` (e.g. ``n_params``), the frontier of
+    each group separately (claim 7 per size), and the group as a column."""
     p = points.sort_values(compute_column).copy()
-    p["overall_frontier"] = _frontier_at(p[compute_column], p[loss_column])
+    groups = [(None, p)] if by is None else list(p.groupby(by))
+    p["overall_frontier"] = np.nan
+    for _, g in groups:
+        p.loc[g.index, "overall_frontier"] = _frontier_at(g[compute_column], g[loss_column])
     p["on_frontier"] = p[loss_column] <= (1 + tolerance) * p["overall_frontier"]
-    return p.groupby(["run_id", "curriculum"], as_index=False).on_frontier.mean().rename(
-        columns={"on_frontier": "fraction_on_frontier"})
+    keys = ["run_id", "curriculum"] + ([by] if by is not None else [])
+    return p.groupby(keys, as_index=False).on_frontier.mean().rename(columns={"on_frontier": "fraction_on_frontier"})
