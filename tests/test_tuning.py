@@ -64,3 +64,24 @@ def test_recipe2_rules_are_the_fits_of_their_committed_sweeps():
         if kind not in hparams.RECIPE2_RULES:
             with pytest.raises(ValueError, match="no fitted"):
                 hparams.learning_rate("n28k", phase, curriculum, recipe=2, d_chars=1e4)
+
+
+def test_tuned_rates_from_a_bracketed_sweep_and_from_a_rule():
+    from transfer_laws.analysis.tuning import at_tuned_rate, tuned_rates
+    from transfer_laws.train.hparams import RateRule
+
+    rows = [{**r, "n_params": 1e4, "recipe": 2, "seed": 0} for r in _cell("a", [1e-3, 2e-3, 4e-3, 8e-3], 3e-3)]
+    # two more seeds at the sweep's best rate (tuned), one at an edge rate (not), and an edge-only cell
+    rows += [{**rows[2], "seed": s} for s in (1, 2)] + [{**rows[0], "seed": 1}]
+    rows += [{**r, "n_params": 1e4, "recipe": 2, "seed": 0} for r in _cell("a", [1e-3, 2e-3, 4e-3], 2e-2, d=1e5)]
+    df = pd.DataFrame(rows)
+    t = tuned_rates(df).set_index("d_train_chars")
+    assert t.loc[1e4, "lr_tuned"] == 4e-3 and t.loc[1e4, "tuned_by"].startswith("sweep")
+    assert 1e5 not in t.index, "an edge-only cell is not tuned"
+    tuned = at_tuned_rate(df)
+    assert tuned.sum() == 3 and set(df[tuned].seed) == {0, 1, 2}
+    # a fitted rule tunes a key without a bracketed sweep
+    rule = {"scratch": RateRule(lr_ref=4e-3, n_ref=1e4, n_exponent=-0.5, source="planted")}
+    t2 = tuned_rates(df, rules=rule).set_index("d_train_chars")
+    assert t2.loc[1e5, "lr_tuned"] == 4e-3 and t2.loc[1e5, "tuned_by"] == "rule (planted)"
+    assert at_tuned_rate(df, rules=rule).sum() == 4

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from transfer_laws.analysis.experiments import ExperimentDataError, finetune_lr
 from transfer_laws.analysis import bootstrap
 from transfer_laws.analysis import fits as fits_
-from transfer_laws.analysis.compute import compute_frontier, ossification_map, time_on_frontier
+from transfer_laws.analysis.compute import (compute_frontier, equal_compute, holm, ossification_map,
+                                            ossification_test, sign_test, time_on_frontier)
+from transfer_laws.analysis.tuning import at_tuned_rate
 from transfer_laws.analysis.fitting import _fit_points
 from transfer_laws.analysis.heldout import power_law_test
 
@@ -50,6 +51,7 @@ class Context:
     regime_note: str = ""
     fits: dict = field(default_factory=dict)
     ok: dict = field(default_factory=dict)
+    windows: dict = field(default_factory=dict)  # run id -> per-window test losses (claim 6)
 
 
 def _fit(runs, cur, n_bootstrap, seed):
@@ -59,7 +61,8 @@ def _fit(runs, cur, n_bootstrap, seed):
         return str(exc)
 
 
-def context(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_bootstrap: int, seed: int) -> Context:
+def context(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_bootstrap: int, seed: int,
+            windows: dict | None = None) -> Context:
     table0, fits0 = fits_.points(runs)
     scratch = runs[runs.curriculum == "scratch"]
     beyond = [n for n, c in fits0.items() if c.d_converged() > scratch[scratch.n_params == n].d_train_chars.max()]
@@ -67,7 +70,7 @@ def context(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_
                    "largest from-scratch run, so every D_F counts as low-data)") if beyond else ""
     fits = {c: _fit(runs, c, n_bootstrap, seed) for c in ("text", "mix") if (runs.curriculum == c).any()}
     return Context(runs, all_runs, curves, n_bootstrap, seed, runs.n_params.nunique(), table0, regime_note, fits,
-                   {c: f for c, f in fits.items() if not isinstance(f, str)})
+                   {c: f for c, f in fits.items() if not isinstance(f, str)}, windows or {})
 
 
 def claim_1(ctx: Context) -> tuple:
@@ -146,52 +149,112 @@ def claim_4(ctx: Context) -> tuple:
         return ("needs a text fit with bootstrap draws", "not testable")
 
 
+def _regime(ctx: Context) -> pd.DataFrame:
+    """Per fine-tune cell (curriculum, N, D_F): ``low_data`` as the D_E table sets it."""
+    keys = ["curriculum", "n_params", "d_train_chars"]
+    if ctx.table0 is None or not len(ctx.table0):
+        return pd.DataFrame(columns=[*keys, "low_data"])
+    return ctx.table0.groupby(keys, as_index=False).low_data.first()
+
+
+def _direction(t: dict) -> str:
+    """A sign test's reading: 'holds', 'fails' (significant the other way) or 'inconclusive'."""
+    if not t["n"]:
+        return "not testable"
+    if t["p"] < 0.05:
+        return "holds" if t["positive"] > t["n"] / 2 else "fails"
+    return "inconclusive"
+
+
+def _multiplier(m) -> str:
+    m = np.asarray(m, float)
+    m = m[np.isfinite(m)]
+    return f"elsewhere it needed a median {np.median(m):.3g}x the compute" if len(m) else "no finite multiplier"
+
+
 def claim_5(ctx: Context) -> tuple:
-    """Fine-tuning more efficient than from scratch in the low-data regime."""
-    # 5: effective data at equal fine-tuning data (the plan's test, loss at equal compute in both
-    # halves of the range, is still to be built)
-    if len(ctx.table0):
-        low = ctx.table0[ctx.table0.low_data]
-        mult = low.multiplier.median() if len(low) else np.nan
-        return (f"low-data fine-tunes: median D_E/D_F = {mult:.2f} at equal fine-tuning data" + ctx.regime_note,
-            "reproduced" if mult > 1 else "not reproduced" if mult < 1 else "not testable")
+    """Compute efficiency: fine-tuned against from-scratch loss at equal fine-tuning compute, in the
+    low-data regime (fine-tuning ahead) and near convergence (less ahead), with and without the
+    pre-training compute (``compute.equal_compute``; sign tests across cells)."""
+    keys = ["curriculum", "n_params", "d_train_chars"]
+    per_run = {inc: equal_compute(ctx.runs, ctx.curves, include_pretrain=inc, pretrain_runs=ctx.all_runs)
+               for inc in (False, True)}
+    if per_run[False].empty:
+        return ("needs fine-tunes with a from-scratch run of the same size on the same D, with curves", "not testable")
+    regime = _regime(ctx)
+    cells = {inc: df.groupby(keys, as_index=False)[["advantage_nats", "compute_multiplier"]].median()
+             .merge(regime, on=keys, how="inner") for inc, df in per_run.items()}
+    c = cells[False]
+    low, near = c[c.low_data.astype(bool)], c[~c.low_data.astype(bool)]
+    first = sign_test(low.advantage_nats)
+    # second half: per (curriculum, N) with both regimes, the advantage near convergence minus in the
+    # low-data regime (negative: less efficient near convergence)
+    pairs = [(g[~g.low_data.astype(bool)].advantage_nats.median() - g[g.low_data.astype(bool)].advantage_nats.median())
+             for _, g in c.groupby(["curriculum", "n_params"])
+             if g.low_data.astype(bool).any() and (~g.low_data.astype(bool)).any()]
+    second = sign_test(-np.asarray(pairs, float))
+    with_pre = cells[True]
+    wp = sign_test(with_pre[with_pre.low_data.astype(bool)].advantage_nats)
+    h1, h2 = _direction(first), _direction(second)
+    med = lambda x: f"{np.nanmedian(x):+.3f}" if len(x) else "n/a"
+    measured = (f"low-data cells: fine-tuned ahead at equal fine-tuning compute in {first['positive']} of "
+                f"{first['n']} (median {med(low.advantage_nats)} nats, p = {first['p']:.2g}; from scratch never "
+                f"reached the fine-tuned loss in {np.isinf(low.compute_multiplier).mean():.0%} of them, "
+                f"{_multiplier(low.compute_multiplier)}); near convergence: median advantage "
+                f"{med(near.advantage_nats)} nats over {len(near)} cell(s), smaller than in the low-data regime "
+                f"at {second['positive']} of {second['n']} (curriculum, N); counting the pre-training compute, "
+                + (f"fine-tuned ahead in {wp['positive']} of {wp['n']} low-data cells (from-scratch runs had stopped "
+                   f"before that compute in {per_run[True].scratch_exhausted.mean():.0%} of the fine-tunes)"
+                   if len(per_run[True]) else "not measured (no pre-training compute recorded)") + ctx.regime_note)
+    if h1 == "not testable":
+        verdict = "not testable"
+    elif h1 == "fails":
+        verdict = "not reproduced"
+    elif h1 == "inconclusive":
+        verdict = "inconclusive"
+    elif h2 == "holds":
+        verdict = "reproduced"
+    elif h2 == "fails":
+        verdict = "not reproduced (near convergence fine-tuning stays as far ahead)"
+    elif h2 == "not testable":
+        verdict = "reproduced (low-data half; near convergence not testable)"
     else:
-        return ("no fine-tunes", "not testable")
+        verdict = "inconclusive (near convergence)"
+    return (measured, verdict, "cells as replicates (two-sided sign tests at 5%); validation loss on the curves")
 
 
 def claim_6(ctx: Context) -> tuple:
-    """Ossification at the largest D_F of the smallest size, checked at the from-scratch learning rate."""
-    # 6: ossification at the largest D_F of the smallest size (the worse curriculum), checked against
-    # the finetune-lr experiment (the same fine-tune at the from-scratch learning rate) where it exists
-    m = ossification_map(ctx.runs)
-    if len(m):
-        small = m[m.n_params == m.n_params.min()]
-        small = small[small.d_train_chars == small.d_train_chars.max()]
-        worst = small.loc[small.finetuned_minus_scratch.idxmax()]
-        noise = worst.seed_sd if np.isfinite(worst.seed_sd) else np.nan
-        margin = 2 * noise if np.isfinite(noise) else 0.02
-        measured = (f"smallest size, largest D_F ({worst.d_train_chars:,.0f} chars): fine-tuned minus scratch = "
-                    f"{worst.finetuned_minus_scratch:+.3f} nats ({worst.curriculum}); cells ossified: "
-                    f"{int(m.ossified.sum())}/{len(m)}")
-        verdict = "reproduced" if worst.finetuned_minus_scratch > margin else "not reproduced"
-        try:
-            if "experiment" not in ctx.all_runs:
-                raise ExperimentDataError("the runs table has no experiment column")
-            lr = finetune_lr(ctx.all_runs)
-            cell = lr[(lr.n_params == worst.n_params) & (lr.curriculum == worst.curriculum)
-                      & (lr.d_train_chars == worst.d_train_chars)]
-        except ExperimentDataError:
-            cell = pd.DataFrame()
-        if len(cell):
-            at_scratch_lr = float(cell.experiment_minus_scratch_nats.iloc[0])
-            measured += f"; at the from-scratch learning rate {at_scratch_lr:+.3f} nats"
-            if verdict == "reproduced":
-                verdict = ("reproduced (also at the from-scratch learning rate)" if at_scratch_lr > margin else
-                           "not reproduced (a learning-rate effect: gone at the from-scratch rate)")
-        return (measured, verdict,
-            f"seed sd {noise:.4f} nats" if np.isfinite(noise) else "one seed (margin 0.02 nats)")
-    else:
-        return ("no fine-tunes within the from-scratch range", "not testable")
+    """Ossification: at D_F >= D(N)/10, fine-tuned minus from-scratch test loss at the tuned rate,
+    at least 3 seeds per side, paired per-window errors (``compute.ossification_test``); Holm across
+    sizes (each size's largest D_F)."""
+    regime = _regime(ctx)
+    high = regime[~regime.low_data.astype(bool)]
+    tuned = at_tuned_rate(ctx.runs)
+    cells = ossification_test(ctx.runs, ctx.windows, high, tuned)
+    if cells.empty:
+        # what the untuned, single-seed runs show, as context for 'not testable'
+        m = ossification_map(ctx.runs)
+        context_note = ""
+        if len(m):
+            small = m[m.n_params == m.n_params.min()]
+            worst = small.loc[small.d_train_chars.idxmax()]
+            context_note = (f"; without those checks (untuned rates, {int(worst.n_seeds)} seed(s)), the smallest size "
+                            f"at D_F = {worst.d_train_chars:,.0f}: fine-tuned minus scratch {worst.finetuned_minus_scratch:+.3f}"
+                            f" nats ({worst.curriculum})")
+        return (f"no high-data cell (D_F >= D(N)/10) with 3 seeds per side at the tuned rate and per-window test "
+                f"losses ({len(high)} high-data cell(s), {int(tuned.sum())} run(s) at a tuned rate){context_note}",
+                "not testable", "paired per-window errors plus seed spread (none qualify)")
+    top = cells.loc[cells.groupby(["curriculum", "n_params"]).d_train_chars.idxmax()].copy()
+    top["p_holm"] = holm(top.p.to_numpy())
+    top["ossified"] = (top.finetuned_minus_scratch > 0) & (top.p_holm < 0.05)
+    top["ahead"] = (top.finetuned_minus_scratch < 0) & (top.p_holm < 0.05)
+    smallest = top[top.n_params == top.n_params.min()]
+    detail = "; ".join(f"{r.curriculum} N={r.n_params:,.0f} D_F={r.d_train_chars:,.0f}: {r.finetuned_minus_scratch:+.3f} "
+                       f"± {r.se:.3f} nats (Holm p = {r.p_holm:.2g})" for r in top.itertuples())
+    verdict = ("reproduced" if smallest.ossified.any() else
+               "not reproduced" if smallest.ahead.all() else "inconclusive")
+    return (f"fine-tuned minus from-scratch test loss at the tuned rate, each size's largest high-data D_F: {detail}",
+            verdict, "paired per-window standard errors plus the seeds' spread (>= 3 per side), Holm across sizes")
 
 
 def claim_7(ctx: Context) -> tuple:
@@ -243,10 +306,11 @@ TESTS = {1: claim_1, 2: claim_2, 3: claim_3, 4: claim_4, 5: claim_5, 6: claim_6,
 
 
 def ledger(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_bootstrap: int = fits_.STUDY_BOOTSTRAP,
-           seed: int = fits_.STUDY_SEED) -> pd.DataFrame:
+           seed: int = fits_.STUDY_SEED, windows: dict | None = None) -> pd.DataFrame:
     """One row per claim: what the runs measure, the verdict of that claim's own test
-    (``TESTS``), and the noise it was judged against."""
-    ctx = context(runs, all_runs, curves, n_bootstrap, seed)
+    (``TESTS``), and the noise it was judged against. ``windows``: run id -> per-window test losses
+    (``study.window_losses``), which claim 6's paired errors read."""
+    ctx = context(runs, all_runs, curves, n_bootstrap, seed, windows)
     rows = []
     for i, test in TESTS.items():
         measured, verdict, *noise = test(ctx)

@@ -61,3 +61,116 @@ def time_on_frontier(points: pd.DataFrame, tolerance: float = 0.01, loss_column:
     p["on_frontier"] = p[loss_column] <= (1 + tolerance) * p["overall_frontier"]
     keys = ["run_id", "curriculum"] + ([by] if by is not None else [])
     return p.groupby(keys, as_index=False).on_frontier.mean().rename(columns={"on_frontier": "fraction_on_frontier"})
+
+
+def _best_within(compute: np.ndarray, loss: np.ndarray, budget: float) -> float:
+    """The lowest loss a curve reached at compute <= ``budget`` (NaN before its first evaluation)."""
+    ok = compute <= budget
+    return float(loss[ok].min()) if ok.any() else np.nan
+
+
+def _compute_to_reach(compute: np.ndarray, loss: np.ndarray, target: float) -> float:
+    """The compute at which a curve first reached ``target`` or lower (inf if it never did)."""
+    hit = np.nonzero(loss <= target)[0]
+    return float(compute[hit[0]]) if len(hit) else np.inf
+
+
+def equal_compute(runs: pd.DataFrame, curves: pd.DataFrame, include_pretrain: bool = False,
+                  compute_column: str = "flops_full", loss_column: str = "val_loss",
+                  pretrain_runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Claim 5's measurement, one row per fine-tune: its best validation loss, the compute it spent to
+    reach it (``include_pretrain``: plus its pre-training's), and, at that same compute, the lowest
+    validation loss the from-scratch runs of the same size on the same D reached (averaged over
+    those runs; the same data sample where one exists). Pre-training compute is read from
+    ``pretrain_runs`` (default ``runs``); a fine-tune whose pre-training is missing there is left out.
+
+    ``advantage_nats`` = from-scratch minus fine-tuned loss at equal compute (> 0: fine-tuning more
+    compute-efficient); ``compute_multiplier`` = the compute from scratch needed to reach the
+    fine-tune's best loss over the fine-tune's (inf where no from-scratch run reached it);
+    ``scratch_exhausted``: a from-scratch run ended before that compute (its best loss is used)."""
+    cols = ["run_id", "curriculum", "n_params", "d_train_chars", "pretrain_id"] + \
+        [c for c in ("data_seed", "seed") if c in runs]
+    target = runs[runs.phase == "target"] if "phase" in runs else runs
+    by_run = {r: (g[compute_column].to_numpy(float), g[loss_column].to_numpy(float))
+              for r, g in curves.sort_values(compute_column).groupby("run_id")}
+    source = runs if pretrain_runs is None else pretrain_runs
+    pre = None if not include_pretrain else (source.set_index("run_id")[compute_column] if compute_column in source
+                                             else pd.Series(dtype=float))
+    scratch = target[target.curriculum == "scratch"]
+    rows = []
+    for r in target[target.curriculum != "scratch"][cols].itertuples(index=False):
+        if r.run_id not in by_run:
+            continue
+        sc = scratch[(scratch.n_params == r.n_params) & (scratch.d_train_chars == r.d_train_chars)]
+        if "data_seed" in sc and (sc.data_seed == getattr(r, "data_seed", None)).any():
+            sc = sc[sc.data_seed == r.data_seed]
+        sc = [by_run[s] for s in sc.run_id if s in by_run]
+        if not sc:
+            continue
+        if pre is not None and (not r.pretrain_id or r.pretrain_id not in pre.index):
+            continue
+        c_ft, l_ft = by_run[r.run_id]
+        i = int(np.nanargmin(l_ft))
+        spent = c_ft[i] + (float(pre[r.pretrain_id]) if pre is not None else 0.0)
+        at = np.array([_best_within(c, l, spent) for c, l in sc])
+        need = np.array([_compute_to_reach(c, l, l_ft[i]) for c, l in sc])
+        rows.append({**r._asdict(), "compute": spent, "finetuned_loss": l_ft[i],
+                     "scratch_loss": float(np.mean(at)) if np.isfinite(at).all() else np.nan,
+                     "advantage_nats": float(np.mean(at)) - l_ft[i] if np.isfinite(at).all() else np.nan,
+                     "compute_multiplier": float(np.mean(need)) / spent if spent > 0 else np.nan,
+                     "scratch_exhausted": bool(any(c[-1] < spent for c, _ in sc)), "n_scratch": len(sc)})
+    return pd.DataFrame(rows, columns=[*cols, "compute", "finetuned_loss", "scratch_loss", "advantage_nats",
+                                       "compute_multiplier", "scratch_exhausted", "n_scratch"])
+
+
+def sign_test(x) -> dict:
+    """Two-sided exact binomial test of the signs of ``x`` (zeros and NaN dropped): how many are
+    positive, of how many, and the p-value."""
+    from scipy.stats import binomtest
+
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x) & (x != 0)]
+    if not len(x):
+        return {"positive": 0, "n": 0, "p": np.nan}
+    k = int((x > 0).sum())
+    return {"positive": k, "n": len(x), "p": float(binomtest(k, len(x)).pvalue)}
+
+
+def holm(p) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error), in the input's order."""
+    p = np.asarray(p, float)
+    order = np.argsort(p)
+    adj = np.empty_like(p)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p) - rank) * p[i]))
+        adj[i] = running
+    return adj
+
+
+def ossification_test(runs: pd.DataFrame, windows: dict, high_data: pd.DataFrame, tuned: pd.Series,
+                      min_seeds: int = 3) -> pd.DataFrame:
+    """Claim 6's measurement, per (curriculum, N, D_F) of the high-data regime (``high_data``: rows
+    with curriculum, n_params, d_train_chars): fine-tuned minus from-scratch test loss at the tuned
+    rate (``tuned``, a boolean per run), with at least ``min_seeds`` runs on each side that store
+    their per-window test losses. The standard error adds the paired per-window error of the
+    seed-averaged sides to the spread of each side's seeds (``checks.paired_difference``); ``p``
+    is two-sided (normal)."""
+    from scipy.stats import norm
+
+    from transfer_laws.runs.checks import paired_difference
+
+    ok = runs[tuned.reindex(runs.index, fill_value=False).astype(bool) & runs.run_id.isin(list(windows))]
+    rows = []
+    for (cur, n, d), _ in high_data.groupby(["curriculum", "n_params", "d_train_chars"]):
+        ft = ok[(ok.curriculum == cur) & (ok.n_params == n) & (ok.d_train_chars == d)]
+        sc = ok[(ok.curriculum == "scratch") & (ok.n_params == n) & (ok.d_train_chars == d)]
+        if len(ft) < min_seeds or len(sc) < min_seeds:
+            continue
+        diff, se_w = paired_difference([windows[r] for r in ft.run_id], [windows[r] for r in sc.run_id])
+        se = float(np.sqrt(se_w**2 + ft.test_loss.var(ddof=1) / len(ft) + sc.test_loss.var(ddof=1) / len(sc)))
+        rows.append({"curriculum": cur, "n_params": n, "d_train_chars": d, "finetuned_minus_scratch": diff,
+                     "se": se, "se_windows": se_w, "n_finetuned": len(ft), "n_scratch": len(sc),
+                     "p": float(2 * norm.sf(abs(diff) / se)) if se > 0 else np.nan})
+    return pd.DataFrame(rows, columns=["curriculum", "n_params", "d_train_chars", "finetuned_minus_scratch", "se",
+                                       "se_windows", "n_finetuned", "n_scratch", "p"])

@@ -76,3 +76,46 @@ def fit_rate_rule(cells: pd.DataFrame, source: str, with_d: bool = False, d_ref:
     coef, *_ = np.linalg.lstsq(x, np.log(ok.lr_opt.to_numpy(float)), rcond=None)
     return RateRule(lr_ref=float(np.exp(coef[0])), n_ref=n_ref, n_exponent=float(coef[1]), source=source,
                     d_ref=d_ref if with_d else 1.0, d_exponent=float(coef[2]) if with_d else 0.0)
+
+
+CELL_KEY = ["phase", "curriculum", "n_params", "d_train_chars"]
+
+
+def tuned_rates(runs: pd.DataFrame, rules: dict | None = None) -> pd.DataFrame:
+    """Per (phase, curriculum, N, D): the tuned learning rate and its source. A bracketed sweep's best
+    rate (the most common best over that key's sweep cells: seeds, data samples and checkpoints form
+    separate cells) where one exists; otherwise, for recipe-2 runs, the fitted rule of their kind
+    (``hparams.RECIPE2_RULES``, or ``rules``). Keys with neither are absent: not tuned."""
+    from transfer_laws.train.hparams import RECIPE2_RULES, kind_of_run
+
+    rules = RECIPE2_RULES if rules is None else rules
+    rows = {}
+    cells = lr_sweeps(runs) if {"lr", "val_loss"} <= set(runs.columns) else pd.DataFrame()
+    if len(cells):
+        for key, g in cells[cells.bracketed.astype(bool)].groupby(CELL_KEY, dropna=False):
+            rows[key] = {"lr_tuned": float(g.best_lr.mode().iloc[0]), "tuned_by": f"sweep ({len(g)} cell(s))"}
+    if "recipe" in runs and "lr" in runs:
+        r2 = runs[runs.recipe.fillna(1).astype(int) == 2]
+        for key, g in r2.groupby(CELL_KEY, dropna=False):
+            kind = kind_of_run(key[0], key[1])
+            if key in rows or kind not in rules:
+                continue
+            rule = rules[kind]
+            rows[key] = {"lr_tuned": rule(float(key[2]), float(key[3]) if rule.d_exponent else None),
+                         "tuned_by": f"rule ({rule.source})"}
+    out = pd.DataFrame([{**dict(zip(CELL_KEY, k)), **v} for k, v in rows.items()],
+                       columns=[*CELL_KEY, "lr_tuned", "tuned_by"])
+    return out
+
+
+def at_tuned_rate(runs: pd.DataFrame, rules: dict | None = None) -> pd.Series:
+    """True for each run whose learning rate is its key's tuned rate (``tuned_rates``), to 2
+    significant digits; False where the key was never tuned (the first grid's Kaplan rates)."""
+    from transfer_laws.train.hparams import significant
+
+    t = tuned_rates(runs, rules)
+    if t.empty or "lr" not in runs:
+        return pd.Series(False, index=runs.index)
+    m = runs[CELL_KEY].merge(t, on=CELL_KEY, how="left").set_index(runs.index)
+    lr = runs.lr.astype(float).map(significant)
+    return (m.lr_tuned.notna() & (m.lr_tuned.map(lambda x: significant(x) if np.isfinite(x) else np.nan) == lr))
