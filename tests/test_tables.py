@@ -9,12 +9,13 @@ from transfer_laws.report.tables import formatted, interval, show, sig
 def test_significant_digits_and_missing_values():
     assert [sig(x) for x in (0.447201, 85.2271, 12768, 3e7, 1.3e-5, np.nan, None, True, "text", 0.0)] == \
         ["0.447", "85.2", "12,768", "3.00e7", "1.30e-5", "–", "–", "yes", "text", "0"]
-    assert sig(1234.5678, 3) == "1,235" and sig(0.0012345, 2) == "0.0012"
+    assert sig(1234.5678, 3) == "1,230" and sig(0.0012345, 2) == "0.0012"  # rounded to 3 digits, not to units
+    assert sig(24242.7, 2) == "24,000" and sig(24242, 2) == "24,242"  # counts (integers) stay exact
 
 
 def test_intervals_read_point_and_bounds():
     assert interval(0.447, [0.3751546, 0.70547]) == "0.45 [0.38, 0.71]"
-    assert interval(85.2, [21.2287, 255.8016]) == "85 [21, 256]"
+    assert interval(85.2, [21.2287, 255.8016]) == "85 [21, 260]"
     assert interval(0.5, None) == "0.50" and interval(0.5, [np.nan, 1.0]) == "0.50"
 
 

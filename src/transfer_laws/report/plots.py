@@ -223,3 +223,70 @@ def fraction_from_transfer(table: pd.DataFrame) -> alt.Chart:
         strokeDash=alt.StrokeDash("curriculum:N", title="pre-training"),
         tooltip=["curriculum", "size", "d_train_chars", "fraction_from_transfer"],
     ).properties(width=440, height=280)
+
+
+def _size_order(df: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(df.sort_values("n_params")["size"]))
+
+
+def headline(table: pd.DataFrame, laws_by_curriculum: dict, paper: dict) -> alt.HConcatChart:
+    """The book's headline figure: D_T against D_F (both log) for each pre-training curriculum, one
+    colour per size. Filled points enter the fit (low-data, off the flat head, D_T > 0), hollow ones
+    do not; solid lines: the fitted law D_T = k D_F^alpha N^beta at each size's N; dashed lines: the
+    paper's law (``paper``: curriculum -> TransferLaw) at the same N."""
+    df = table[np.isfinite(table.d_transferred) & (table.d_transferred > 0)].copy()
+    df["in fit"] = np.where(df.low_data & ~df.flat, "in the fit", "outside the low-data regime or flat")
+    order = _size_order(table)
+    color = alt.Color("size:N", title="size", sort=order)
+    panels = []
+    for cur in [c for c in ("text", "mix") if c in set(df.curriculum)]:
+        d = df[df.curriculum == cur]
+        lines = []
+        lo, hi = table.d_train_chars.min(), table.d_train_chars.max()
+        for n, size in table.groupby("n_params")["size"].first().items():
+            for dF in np.logspace(np.log10(lo), np.log10(hi), 20):
+                for who, law in (("fitted here", laws_by_curriculum.get(cur)), ("paper, Table 1", paper.get(cur))):
+                    if law is not None:
+                        lines.append({"size": size, "n_params": n, "d_train_chars": dF, "law": who,
+                                      "d_transferred": float(law.d_transferred(dF, n))})
+        x = _logx("d_train_chars", "D_F: fine-tuning characters (log)")
+        y = alt.Y("d_transferred:Q", scale=alt.Scale(type="log"), title="D_T: effective data transferred (characters)")
+        pts = alt.Chart(d).mark_point(size=55).encode(
+            x=x, y=y, color=color,
+            fill=alt.condition(alt.datum["in fit"] == "in the fit", alt.Color("size:N", sort=order, legend=None),
+                               alt.value("white")),
+            shape=alt.Shape("in fit:N", title=None),
+            tooltip=["size", "seed", "d_train_chars", "d_effective", "d_transferred", "in fit"])
+        ln = alt.Chart(pd.DataFrame(lines)).mark_line(opacity=0.8).encode(
+            x="d_train_chars:Q", y="d_transferred:Q", color=color, detail="size:N",
+            strokeDash=alt.StrokeDash("law:N", title="law", sort=["fitted here", "paper, Table 1"]))
+        panels.append((ln + pts).properties(width=290, height=280, title=f"pre-trained on {cur}"))
+    return alt.hconcat(*panels).resolve_scale(y="shared").configure_legend(orient="bottom", columns=4)
+
+
+def forest(rows: pd.DataFrame) -> alt.FacetChart:
+    """A forest plot: one row per (quantity, estimate) with its point and 95% interval; ``rows`` has
+    quantity, estimate (e.g. 'text, loss method' or 'paper, Table 1'), value, lo, hi (NaN: no interval)."""
+    base = alt.Chart(rows).encode(y=alt.Y("estimate:N", title=None, sort=list(dict.fromkeys(rows.estimate))))
+    bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("lo:Q", title=None, scale=alt.Scale(zero=False)), x2="hi:Q",
+                                                color=alt.Color("source:N", title=None))
+    pts = base.mark_point(filled=True, size=60).encode(x="value:Q", color="source:N",
+                                                       tooltip=["quantity", "estimate", "value", "lo", "hi"])
+    return (bars + pts).properties(width=190, height=alt.Step(18)).facet(
+        column=alt.Column("quantity:N", title=None, sort=list(dict.fromkeys(rows.quantity)))
+    ).resolve_scale(x="independent").configure_legend(orient="bottom")
+
+
+def tornado(sens: pd.DataFrame, base_saving: float, labels: dict | None = None) -> alt.LayerChart:
+    """The timelines sensitivity as a tornado chart: per assumption, the range of the compute saving
+    as it moves alone over its range (log x), longest bar on top; the rule marks the base case."""
+    g = sens[sens.assumption != "constants"].groupby("assumption").compute_saving.agg(["min", "max"]).reset_index()
+    g["span"] = np.log10(g["max"] / g["min"])
+    g["label"] = [(labels or {}).get(a, a) for a in g.assumption]
+    order = list(g.sort_values("span", ascending=False).label)
+    bars = alt.Chart(g).mark_bar(height=14).encode(
+        y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=320)),
+        x=alt.X("min:Q", scale=alt.Scale(type="log"), title="compute saving: from scratch / with transfer (log)"),
+        x2="max:Q", tooltip=["label", "min", "max"])
+    rule = alt.Chart(pd.DataFrame({"x": [base_saving]})).mark_rule(color="black", strokeDash=[4, 3]).encode(x="x:Q")
+    return (bars + rule).properties(width=380, height=alt.Step(24))

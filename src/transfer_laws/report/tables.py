@@ -29,6 +29,8 @@ def sig(x, digits: int = 3) -> str:
     mag = math.floor(math.log10(abs(x)))
     if -3 <= mag < 6:
         decimals = max(digits - 1 - mag, 0)
+        if decimals == 0:  # large numbers: round to the significant digits too (24,242 -> 24,000 at 2)
+            x = round(x, digits - 1 - mag)
         return f"{x:,.{decimals}f}"
     return f"{x:.{digits - 1}e}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
 

@@ -1,0 +1,133 @@
+"""The opening's computed content: the findings in a few sentences, the verdicts at a glance with
+links to their evidence, and the rows of the constants' forest plot (pandas/numpy only; the fits
+and the ledger are computed by ``analysis`` and passed in).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from transfer_laws.analysis import bootstrap
+from transfer_laws.analysis.laws import PAPER_MIX, PAPER_TEXT, TransferLaw
+from transfer_laws.report.tables import interval, sig
+
+PAPER = {"text": PAPER_TEXT, "mix": PAPER_MIX}
+# marks drawn from fonts every system has (DejaVu, Liberation): no colour emoji needed
+MARKS = {"reproduced": "✓", "not reproduced": "✗", "inconclusive": "◐", "not testable": "–"}
+COLOURS = {"reproduced": "#1a7f37", "not reproduced": "#cf222e", "inconclusive": "#9a6700", "not testable": "#57606a"}
+# where each claim's evidence is shown (chapter file, without extension)
+EVIDENCE = {1: "07_transfer_law", 2: "07_transfer_law", 3: "07_transfer_law", 4: "07_transfer_law",
+            5: "08_ossification_compute", 6: "08_ossification_compute", 7: "08_ossification_compute",
+            8: "06_effective_data"}
+SHORT = {1: "D_T is a power law in D_F and N", 2: "β does not depend on the pre-training data",
+         3: "closer pre-training: higher k, lower α", 4: "β ≈ 2α for text",
+         5: "fine-tuning is more compute-efficient (low data)", 6: "ossification of small models",
+         7: "fine-tunes stay on the compute frontier", 8: "large multipliers at small D_F"}
+
+
+def verdict_word(verdict: str) -> str:
+    """The ledger verdict's leading category ('reproduced (low-data half...)' -> 'reproduced')."""
+    for word in ("not reproduced", "not testable", "inconclusive", "reproduced"):
+        if verdict.startswith(word):
+            return word
+    return verdict
+
+
+def verdict_table(ledger: pd.DataFrame, link: bool = True) -> pd.DataFrame:
+    """One row per claim: its short name, the verdict with its mark, and a link to the chapter that
+    shows the evidence (HTML, for ``tables.show``)."""
+    rows = []
+    for r in ledger.itertuples():
+        word = verdict_word(r.verdict)
+        chapter = EVIDENCE.get(r.claim)
+        where = f'<a href="{chapter}.html">{chapter.split("_", 1)[1].replace("_", " ")}</a>' if (link and chapter) \
+            else (chapter or "")
+        mark = (f'<span style="color:{COLOURS[word]};font-weight:bold">{MARKS[word]}</span> {r.verdict}'
+                if (link and word in MARKS) else f"{MARKS.get(word, '')} {r.verdict}")
+        rows.append({"claim": f"{r.claim}. {SHORT.get(r.claim, r.paper)}", "verdict": mark, "evidence": where})
+    return pd.DataFrame(rows)
+
+
+def verdict_counts(ledger: pd.DataFrame) -> dict:
+    words = ledger.verdict.map(verdict_word)
+    return {w: int((words == w).sum()) for w in MARKS}
+
+
+def _ci(fit, name):
+    return (fit.ci95 or {}).get(name)
+
+
+def sentences(fits: dict, paired: dict | None, shared, ledger: pd.DataFrame) -> list[str]:
+    """The findings in five or six sentences, every number computed: ``fits`` curriculum -> the
+    primary TransferFit; ``paired`` (``fitting.paired_curricula``, mix against text) or None;
+    ``shared`` (the shared-beta test) or None; ``ledger`` the claims ledger."""
+    out = []
+    text, mix = fits.get("text"), fits.get("mix")
+    if paired and text is not None:
+        n_ref, d_ref = paired["reference_n_params"], paired["reference_d_train_chars"]
+        dt = TransferLaw(text.k, text.alpha, text.beta).d_transferred(d_ref, n_ref)
+        r = paired["log_d_transferred_ratio"]
+        ratio = interval(np.exp(r["point"]), np.exp(r["ci"]) if "ci" in r else None)
+        out.append(f"Pre-training on English text is worth about {sig(dt, 2)} characters of Python to a model of "
+                   f"{n_ref:,.0f} non-embedding parameters fine-tuned on {d_ref:,.0f} characters; pre-training on "
+                   f"text and other code is worth {ratio} times as much (paired bootstrap draws of the direct fits).")
+    for cur, f in (("text", text), ("mix", mix)):
+        if f is None:
+            continue
+        p = PAPER[cur]
+        out.append(f"Pre-trained on {cur} (loss-space fit, the primary), $D_T$ grows as $D_F^{{\\alpha}}$ with "
+                   f"α = {interval(f.alpha, _ci(f, 'alpha'))} (paper {p.alpha}) and as $N^{{\\beta}}$ with "
+                   f"β = {interval(f.beta, _ci(f, 'beta'))} (paper {p.beta}).")
+    if shared is not None:
+        differ = shared.ci95[0] > 0 or shared.ci95[1] < 0
+        out.append(f"$\\beta_\\text{{text}} - \\beta_\\text{{mix}}$ = {interval(shared.beta_difference, shared.ci95)} by the direct fits: "
+                   + ("the two β differ here, where the paper found one β for both." if differ else
+                      "no difference is detected, within the narrowest margin this design can establish, "
+                      f"±{shared.smallest_margin_supported:.2f}."))
+    if paired:
+        t, m = paired["log_multiplier_text"], paired["log_multiplier_mix"]
+        fmt = lambda x: interval(np.exp(x["point"]), np.exp(x["ci"]) if "ci" in x else None)
+        out.append(f"At the smallest fine-tuning set ({paired['smallest_d_train_chars']:,.0f} characters) pre-training "
+                   f"multiplies the effective data by {fmt(t)} (text) and {fmt(m)} (text and code); the paper "
+                   "reports about 1,000× for a 40M-parameter model at 300,000 characters.")
+    c = verdict_counts(ledger)
+    out.append(f"Of the paper's {len(ledger)} claims, {c['reproduced']} reproduce at this scale, {c['not reproduced']} "
+               f"do not, {c['inconclusive']} are inconclusive and {c['not testable']} cannot be tested with these runs.")
+    return out
+
+
+def forest_rows(fits_by_method: dict, paired: dict | None = None) -> pd.DataFrame:
+    """Rows for ``plots.forest``: alpha and beta per (curriculum, method) with intervals, the paper's
+    Table 1 beside them, and log10 D_T at the paired reference point from each fit (k alone is D_T at
+    N = D_F = 1, decades outside the data). ``fits_by_method``: (curriculum, method) -> TransferFit."""
+    rows = []
+    ref = (paired["reference_n_params"], paired["reference_d_train_chars"]) if paired else None
+    for (cur, method), f in fits_by_method.items():
+        for q in ("alpha", "beta"):
+            ci = _ci(f, q) or [np.nan, np.nan]
+            rows.append({"quantity": q_label(q), "estimate": f"{cur}, {method}", "source": "this study",
+                         "value": getattr(f, q), "lo": ci[0], "hi": ci[1]})
+        if ref is not None:
+            n, d = ref
+            law = lambda k, a, b: np.log10(TransferLaw(k, a, b).d_transferred(d, n))
+            draws = getattr(f, "draws", None)
+            lo = hi = np.nan
+            if draws is not None and len(draws):
+                v = (draws[:, 0] + draws[:, 1] * np.log(d) + draws[:, 2] * np.log(n)) / np.log(10)
+                lo, hi = bootstrap.interval(v, law(f.k, f.alpha, f.beta)).get("ci", [np.nan, np.nan])
+            rows.append({"quantity": f"log10 D_T at N = {n:,.0f}, D_F = {d:,.0f}", "estimate": f"{cur}, {method}",
+                         "source": "this study", "value": law(f.k, f.alpha, f.beta), "lo": lo, "hi": hi})
+    for cur, p in PAPER.items():
+        for q in ("alpha", "beta"):
+            rows.append({"quantity": q_label(q), "estimate": f"{cur}, paper Table 1", "source": "paper",
+                         "value": getattr(p, q), "lo": np.nan, "hi": np.nan})
+        if ref is not None:
+            rows.append({"quantity": f"log10 D_T at N = {ref[0]:,.0f}, D_F = {ref[1]:,.0f}",
+                         "estimate": f"{cur}, paper Table 1", "source": "paper",
+                         "value": float(np.log10(p.d_transferred(ref[1], ref[0]))), "lo": np.nan, "hi": np.nan})
+    return pd.DataFrame(rows)
+
+
+def q_label(q: str) -> str:
+    return {"alpha": "α (exponent of D_F)", "beta": "β (exponent of N)"}.get(q, q)
