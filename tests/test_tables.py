@@ -27,3 +27,12 @@ def test_table_selects_renames_and_drops_the_index():
     assert list(out["α [95%]"]) == ["0.45 [0.38, 0.71]", "0.034 [-0.0010, 0.12]"]
     assert list(out.index) == [0, 1]
     assert "<th" in show(df).to_html() and 'class="row_heading' not in show(df).to_html()
+
+
+def test_bare_frames_get_readable_headers_and_no_raw_nan():
+    from transfer_laws.report.tables import _as_table, header
+
+    assert header("d_train_chars") == "D_F (chars)" and header("text_minus_mix_nats") == "text minus mix (nats)"
+    assert header("lower_loss") == "lower loss"
+    html = _as_table(pd.DataFrame({"n_params": [12768.0], "gap_nats": [np.nan]}).set_index("n_params"))
+    assert "N (non-embedding)" in html and "gap (nats)" in html and "nan" not in html.lower().replace("nan;", "")

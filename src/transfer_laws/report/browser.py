@@ -4,8 +4,10 @@ Serves the built HTML on a local port, loads every chapter page in headless Chro
 on any console message that is not on a short list of known informational ones (an uncaught
 error, a failed resource load), on any request the server answered with an error status, on a
 request that left the local server, on an interactive chart container without a rendered SVG or
-canvas, and on a static chart image that is missing or not an SVG. It saves a screenshot of one
-page next to the build output.
+canvas, and on a static chart image that is missing or not an SVG. At a 1400-px window it also
+fails on a table or figure wider than the content column, on a chart without a caption, and on a
+page that shows a Python traceback, a warning, stderr output or a raw ``nan``. It saves a
+screenshot of every chapter next to the build output.
 
     python -m transfer_laws browser _build/html --screenshot-page book/07_transfer_law.html
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import html
 import html.parser
 import http.server
 import re
@@ -161,6 +164,79 @@ def check_page(chromium: str, server: _Server, rel: str, site: Path, budget_ms: 
     return problems
 
 
+# Measures a page inside a same-origin iframe at the reader's window width and writes JSON into
+# the wrapper's DOM, which --dump-dom prints: what is wider than the article's content column,
+# which charts have no caption, and what the page shows that a reader must never see.
+_MEASURE = r"""<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"></head>
+<body style="margin:0"><pre id="tl-out">pending</pre>
+<iframe id="tl-frame" src="{src}" style="width:{width}px;height:2400px;border:0"></iframe>
+<script>
+document.getElementById("tl-frame").addEventListener("load", function () {{ setTimeout(function () {{
+  var out = document.getElementById("tl-out"), res = {{wide: [], uncaptioned: [], shows: []}};
+  try {{
+    var d = document.getElementById("tl-frame").contentDocument;
+    var art = d.querySelector("article") || d.querySelector("main") || d.body, ar = art.getBoundingClientRect();
+    res.article_width = Math.round(ar.width);
+    art.querySelectorAll("table, img, figure, .tl-interactive, .cell_output svg, .vega-embed").forEach(function (el) {{
+      var r = el.getBoundingClientRect();
+      if (r.width > ar.width + 2) {{
+        var cap = el.closest("figure") && el.closest("figure").querySelector("figcaption");
+        res.wide.push(el.tagName.toLowerCase() + " " + Math.round(r.width) + "px" +
+                      (cap ? " (" + cap.textContent.trim().slice(0, 50) + ")" : ""));
+      }}
+    }});
+    art.querySelectorAll("img[src$='.svg'], .tl-interactive").forEach(function (el) {{
+      var fig = el.closest("figure");
+      if (!fig || !fig.querySelector("figcaption") || !fig.querySelector("figcaption").textContent.trim())
+        res.uncaptioned.push((el.getAttribute("src") || el.id || el.tagName).split("/").pop());
+    }});
+    var text = art.innerText;
+    if (/Traceback \(most recent call last\)/.test(text)) res.shows.push("a Python traceback");
+    art.querySelectorAll(".output.stderr, .cell_output .stderr").forEach(function (el) {{
+      if (el.textContent.trim()) res.shows.push("stderr output: " + el.textContent.trim().slice(0, 80));
+    }});
+    art.querySelectorAll(".cell_output").forEach(function (el) {{
+      var m = el.innerText.match(/\w*Warning\b[^\n]{{0,60}}/);
+      if (m) res.shows.push("a warning: " + m[0]);
+    }});
+    var nan = text.match(/[^\n]{{0,30}}\b(nan|NaN)\b[^\n]{{0,30}}/);
+    if (nan) res.shows.push("a raw nan: ..." + nan[0].trim() + "...");
+  }} catch (e) {{ res.error = String(e); }}
+  out.textContent = JSON.stringify(res);
+}}, {settle_ms}); }});
+</script></body></html>"""
+
+
+def layout_problems(result: dict) -> list[str]:
+    """The layout check's findings as problems (see ``_MEASURE``)."""
+    if "error" in result:
+        return [f"layout check failed: {result['error']}"]
+    width = result.get("article_width")
+    return ([f"wider than the content column ({width}px): {w}" for w in result.get("wide", [])]
+            + [f"chart without a caption: {u}" for u in result.get("uncaptioned", [])]
+            + [f"the page shows {x}" for x in result.get("shows", [])])
+
+
+def measure_page(chromium: str, server: _Server, rel: str, site: Path, width: int = 1400,
+                 budget_ms: int = 12000) -> dict:
+    """Load ``rel`` in a same-origin wrapper at ``width`` px and return the layout check's JSON."""
+    import json
+
+    wrapper = site / f"_tl_measure_{abs(hash(rel))}.html"
+    wrapper.write_text(_MEASURE.format(src=rel, width=width, settle_ms=1500), encoding="utf-8")
+    try:
+        with tempfile.TemporaryDirectory(prefix="tl-chromium-") as profile:
+            proc = subprocess.run([chromium, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width + 40},2400",
+                                   f"--virtual-time-budget={budget_ms}", "--dump-dom", server.base + wrapper.name],
+                                  capture_output=True, text=True, timeout=120)
+    finally:
+        wrapper.unlink(missing_ok=True)
+    m = re.search(r'<pre id="tl-out">(.*?)</pre>', proc.stdout, re.S)
+    if not m or m.group(1).strip() == "pending":
+        return {"error": f"the layout check did not finish on {rel}"}
+    return json.loads(html.unescape(m.group(1)))
+
+
 def pages(site: Path) -> list[str]:
     """The index and every chapter page of the built book."""
     found = sorted(p.relative_to(site).as_posix() for p in (site / "book").glob("*.html"))
@@ -181,16 +257,23 @@ def screenshot(chromium: str, server: _Server, rel: str, out: Path, width: int =
 
 
 def run(site: Path, screenshot_page: str | None = "book/07_transfer_law.html",
-        screenshot_out: Path | None = None, log=print) -> dict:
-    """Check every page; raise BrowserTestError listing every problem. Returns counts."""
+        screenshot_out: Path | None = None, log=print, screenshot_all: bool = True) -> dict:
+    """Check every page; raise BrowserTestError listing every problem. Returns counts. With
+    ``screenshot_all``, every chapter's screenshot (1400 px wide) is saved under
+    ``<site>/../screenshots/`` beside the build, for a reader's eye."""
     site = Path(site)
     if not (site / "index.html").exists() and not (site / "book").is_dir():
         raise BrowserTestError(f"{site} is not a built site (no index.html or book/)")
     chromium = find_chromium()
     all_problems, n_interactive, n_static = {}, 0, 0
     with _Server(site) as server:
+        shots = site.parent / "screenshots"
         for rel in pages(site):
             problems = check_page(chromium, server, rel, site)
+            if rel != "index.html":  # index.html only redirects to the first chapter
+                problems += layout_problems(measure_page(chromium, server, rel, site))
+                if screenshot_all:
+                    screenshot(chromium, server, rel, shots / Path(rel).with_suffix(".png").name, width=1400)
             text = (site / rel).read_text(encoding="utf-8")
             n_interactive += text.count('class="tl-interactive"')
             n_static += len(_static_chart_images(text))

@@ -16,9 +16,13 @@ import pandas as pd
 
 
 def setup() -> None:
-    """Static SVG rendering for every chart shown in a notebook."""
+    """Static SVG rendering for every chart shown in a notebook, and the book's table formatter
+    (``tables.install``) for every DataFrame shown bare."""
+    from transfer_laws.report import tables
+
     alt.data_transformers.disable_max_rows()
     alt.renderers.enable("svg")
+    tables.install()
 
 
 class Interactive:

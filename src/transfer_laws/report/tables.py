@@ -63,8 +63,16 @@ def formatted(df: pd.DataFrame, columns: dict[str, str] | None = None, intervals
 def show(df: pd.DataFrame, columns: dict[str, str] | None = None, intervals: dict | None = None,
          digits: int = 3, ci_digits: int = 2):
     """``formatted`` as a styled table without its index column, for a chapter's cell output."""
-    return (formatted(df, columns, intervals, digits, ci_digits).style.hide(axis="index")
-            .set_table_styles([{"selector": "th, td", "props": "padding: 0.15em 0.7em; text-align: left;"}]))
+    out = formatted(df, columns, intervals, digits, ci_digits)
+    # wide tables get a smaller font and tighter cells, so that they fit the content column
+    size = "0.78em" if out.shape[1] > 10 else "0.85em" if out.shape[1] > 6 else "1em"
+    pad = "0.1em 0.4em" if out.shape[1] > 6 else "0.15em 0.7em"
+    return (out.style.hide(axis="index")
+            .set_table_styles([{"selector": "", "props": f"font-size: {size};"},
+                               {"selector": "th, td", "props": f"padding: {pad}; text-align: left;"},
+                               {"selector": "th", "props": "white-space: normal;"},
+                               # long unbroken values (lists, ids) may wrap, so the table fits its column
+                               {"selector": "td", "props": "overflow-wrap: anywhere;"}]))
 
 
 def note(text: str):
@@ -72,3 +80,44 @@ def note(text: str):
     from IPython.display import Markdown
 
     return Markdown(text)
+
+
+# readable headers for the runs table's columns, when a chapter shows a frame bare
+HEADERS = {"n_params": "N (non-embedding)", "n_params_total": "N (total)", "d_train_chars": "D_F (chars)",
+           "d_effective": "D_E (chars)", "d_transferred": "D_T (chars)", "d_effective_status": "D_E read by",
+           "test_loss": "test loss (nats)", "test_loss_se": "SE (nats)", "val_loss": "validation loss (nats)",
+           "pretrain_tokens": "pre-training tokens", "pretrain_id": "pre-training run", "lr": "learning rate",
+           "flops_full": "FLOPs", "wall_seconds": "wall (s)", "run_seconds": "run (s)", "best_step": "best step",
+           "stop_reason": "stop", "multiplier": "D_E / D_F"}
+
+
+def header(name: str) -> str:
+    """A column's readable header: ``HEADERS`` or its words (``text_minus_mix_nats`` ->
+    'text minus mix (nats)'), so that headers wrap inside the content column."""
+    if name in HEADERS:
+        return HEADERS[name]
+    words = str(name).split("_")
+    unit = {"nats": "(nats)", "chars": "(chars)", "s": "(s)", "seconds": "(s)"}.get(words[-1]) if len(words) > 1 else None
+    return " ".join(words[:-1] + [unit]) if unit else " ".join(words)
+
+
+def _as_table(df: pd.DataFrame) -> str:
+    """A DataFrame shown bare in a chapter, through ``show``: a meaningful index becomes columns,
+    headers are made readable (``header``)."""
+    if not isinstance(df.index, pd.RangeIndex) or any(n is not None for n in df.index.names):
+        df = df.reset_index()
+    df = df.copy()
+    df.columns = [header(" ".join(map(str, c)) if isinstance(c, tuple) else str(c)) for c in df.columns]
+    return show(df).to_html()
+
+
+def install() -> None:
+    """Every DataFrame a chapter shows bare is rendered by ``show`` (significant digits, '–' for a
+    missing value, no index column, wide tables in a smaller font). A no-op outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is not None:
+        ip.display_formatter.formatters["text/html"].for_type(pd.DataFrame, _as_table)
