@@ -8,10 +8,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install data assets book browser browser-deps test test-slow clean-book
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install -q --disable-pip-version-check -e .
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[train,book,slurm,test]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -24,7 +24,8 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check torch==2.13.0
 fi
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$wt" 2>/dev/null
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$wt/constraints.txt" -e "$wt[train,test]" 2>/dev/null \
+  || "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$wt" 2>/dev/null  # commits before the extras
 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$wt/tests/test_recipe.py::test_every_committed_id_is_its_specs_hash" \
   --rootdir "$wt" >/dev/null || { echo "run-id test fails at $commit: not sweeping" >&2; exit 2; }
 log=$here/../sweep-$(date +%Y%m%d-%H%M%S).log

@@ -355,12 +355,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# which extra provides a module a command needs (the core installs numpy, scipy and pandas only)
+EXTRA_OF = {"torch": "train", "lightning": "train", "tokenizers": "train", "safetensors": "train",
+            "platformdirs": "train", "altair": "book", "vl_convert": "book", "jupytext": "book",
+            "myst_nb": "book", "submitit": "slurm"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as exc:
+        top = (exc.name or "").split(".")[0]
+        if top not in EXTRA_OF:
+            raise
+        print(f"error: this command needs {top}, from the [{EXTRA_OF[top]}] extra: "
+              f"pip install 'transfer-laws[{EXTRA_OF[top]}]'", file=sys.stderr)
+        return 2
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
