@@ -133,19 +133,6 @@ def test_alpha_at_one_size():
     assert len(a) == len(NS) and (abs(a.alpha - ALPHA) < 0.1).all()
 
 
-def test_joint_fits_recover_planted_laws():
-    from transfer_laws.analysis import laws
-    from transfer_laws.analysis.scratch import fit_joint_scratch
-
-    n, d = np.meshgrid(np.logspace(6, 9, 6), np.logspace(8, 12, 9))
-    n, d = n.ravel(), d.ravel()
-    ch = fit_joint_scratch(n, d, laws.chinchilla_loss(n, d, 1.7, 400.0, 410.0, 0.34, 0.28), "chinchilla")
-    assert ch.params["alpha"] == pytest.approx(0.34, rel=0.05) and ch.params["beta"] == pytest.approx(0.28, rel=0.05)
-    assert ch.params["e"] == pytest.approx(1.7, rel=0.05)
-    ka = fit_joint_scratch(n, d, laws.kaplan_loss(n, d), "kaplan")
-    assert ka.params["alpha_n"] == pytest.approx(0.076, rel=0.05) and ka.params["alpha_d"] == pytest.approx(0.103, rel=0.05)
-
-
 def test_all_effective_data_undefined():
     w = world()
     bad = w.copy()

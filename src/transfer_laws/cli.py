@@ -84,7 +84,62 @@ def load_runs_table(path: str, loss_column: str = "test_loss", experiment: str =
     return df.reset_index(drop=True)
 
 
+def load_law_table(path: str, d_column: str, loss_column: str, experiment: str) -> pd.DataFrame:
+    """The rows a joint L(N, D) fit reads: every row, or the from-scratch rows of the study's
+    experiment where the table has ``curriculum`` (and ``experiment``, ``phase``) columns."""
+    try:
+        df = pd.read_csv(path)
+    except FileNotFoundError:
+        raise RunsTableError(f"{path}: no such file") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise RunsTableError(f"{path}: not a CSV table ({str(exc).splitlines()[0]})") from None
+    for col in ("n_params", d_column, loss_column):
+        if col not in df.columns:
+            raise RunsTableError(f"{path}: missing column {col!r}")
+    if "experiment" in df.columns:
+        df = df[df.experiment.fillna(experiment) == experiment]
+    if "phase" in df.columns:
+        df = df[df.phase.fillna("target") == "target"]
+    if "curriculum" in df.columns:
+        df = df[df.curriculum == "scratch"]
+    for col in ("n_params", d_column, loss_column):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = df.index[values.isna() | ~np.isfinite(values) | (values <= 0)]
+        if len(bad):
+            raise RunsTableError(f"{path}: column {col!r}, row {int(bad[0]) + 2}: "
+                                 f"{df.loc[bad[0], col]!r} is not a positive number")
+        df[col] = values.astype(float)
+    return df.reset_index(drop=True)
+
+
+def _fit_law(args) -> int:
+    from transfer_laws.analysis.joint import NAMES, fit_law
+
+    try:
+        df = load_law_table(args.runs, args.d_column, args.loss_column, args.experiment)
+        if args.exclude_highest:
+            if args.exclude_highest < 0 or args.exclude_highest >= len(df):
+                raise RunsTableError(f"--exclude-highest {args.exclude_highest}: the table has {len(df)} runs")
+            df = df.sort_values(args.loss_column).iloc[: len(df) - args.exclude_highest]
+        f = fit_law(df.n_params, df[args.d_column], df[args.loss_column], args.law, args.bootstrap, args.seed)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = {"law": args.law, "d_column": args.d_column, "loss_column": args.loss_column, "n_points": f.n_points,
+           "excluded_highest": args.exclude_highest, "huber_loss": f.huber_loss, **f.params, "ci95": f.ci95,
+           "bias": f.diagnostics.get("bias", {}), "mc_error": f.diagnostics.get("mc_error", {})}
+    if args.json:
+        print(json.dumps(out, indent=1))
+    else:
+        from transfer_laws.report.tables import interval
+        print(f"{args.law} law on {f.n_points} runs (D = {args.d_column}, loss = {args.loss_column}):")
+        print("  " + "  ".join(f"{k} = {interval(f.params[k], f.ci95.get(k), 3)}" for k in NAMES[args.law]))
+    return 0
+
+
 def _fit(args) -> int:
+    if args.law != "transfer":
+        return _fit_law(args)
     try:
         runs = load_runs_table(args.runs, args.loss_column, args.experiment)
         out = {"experiment": args.experiment, "n_runs": len(runs)}
@@ -283,7 +338,14 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--vocab", type=int, default=None, help="with --freeze: retrain the tokenizer")
     d.set_defaults(func=_data)
 
-    f = sub.add_parser("fit", help="fit D_T = k D_F^alpha N^beta to a runs table")
+    f = sub.add_parser("fit", help="fit D_T = k D_F^alpha N^beta (or, with --law, L(N, D)) to a runs table",
+                       description="Fit the transfer law D_T = k D_F^alpha N^beta to a runs table; with --law "
+                                   "chinchilla (L = E + A/N^alpha + B/D^beta) or kaplan (L = [(N_c/N)^(alpha_N/"
+                                   "alpha_D) + D_c/D]^alpha_D), a joint from-scratch law instead: log-space Huber "
+                                   "loss, L-BFGS from a broad grid of starts, bootstrap intervals. D is whatever "
+                                   "--d-column holds: the Chinchilla form describes single-epoch training on D "
+                                   "tokens, while this project's from-scratch runs train many epochs on D unique "
+                                   "characters; the command fits whatever the table holds.")
     f.add_argument("runs", help="RUNS.csv (results/runs.csv is a valid input)")
     f.add_argument("--json", action="store_true", help="print one JSON object")
     f.add_argument("--loss-column", default="test_loss")
@@ -295,6 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "curves, uncensored: the analysis plan's primary)")
     f.add_argument("--experiment", default=STUDY_EXPERIMENT,
                    help=f"rows of this experiment only (default the study's, {STUDY_EXPERIMENT})")
+    f.add_argument("--law", default="transfer", choices=["transfer", "chinchilla", "kaplan"],
+                   help="transfer (default), or a joint from-scratch law L(N, D) over the from-scratch rows")
+    f.add_argument("--d-column", default="d_train_chars",
+                   help="with --law: the data-size column (tokens or characters, as the table has them)")
+    f.add_argument("--exclude-highest", type=int, default=0,
+                   help="with --law: leave out the K highest-loss runs, as replications do")
     f.set_defaults(func=_fit)
     s = sub.add_parser("sweep", help="run every missing run of a grid (resumable)")
     s.add_argument("grid", help="grid TOML file")

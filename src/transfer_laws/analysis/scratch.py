@@ -1,7 +1,7 @@
 """The from-scratch curve of each model size: the one object through which the study reads the loss a
 size reaches from scratch with D characters (its plots, D_E and D_T, the loss-space fit, the
-ossification map, the experiments), the convergence point D(N), and the joint law L(N, D) over all
-sizes (Kaplan's or the Chinchilla form). Pure numpy/scipy.
+ossification map, the experiments) and the convergence point D(N). The joint law L(N, D) over all
+sizes is ``analysis.joint``. Pure numpy/scipy.
 """
 
 from __future__ import annotations
@@ -298,70 +298,6 @@ def _fit_tail(d_all, loss_all, d_min: float, start=None) -> tuple[float, float, 
             best = r
     e, log_b, b = best.x
     return float(e), float(np.exp(log_b)), float(b)
-
-
-@dataclass(frozen=True)
-class JointFit:
-    """A joint from-scratch law L(N, D) fitted over all sizes: ``form`` is kaplan or chinchilla."""
-
-    form: str
-    params: dict
-    huber_loss: float
-
-    def loss(self, n_params, d):
-        from transfer_laws.analysis import laws
-
-        p = self.params
-        if self.form == "kaplan":
-            return laws.kaplan_loss(n_params, d, p["alpha_n"], p["alpha_d"], p["n_c"], p["d_c"])
-        return laws.chinchilla_loss(n_params, d, p["e"], p["a"], p["b"], p["alpha"], p["beta"])
-
-
-def _huber(r: np.ndarray, delta: float) -> np.ndarray:
-    a = np.abs(r)
-    return np.where(a <= delta, 0.5 * r**2, delta * (a - 0.5 * delta))
-
-
-def fit_joint_scratch(n_params, d, loss, form: str = "chinchilla", delta: float = 1e-3) -> JointFit:
-    """L(N, D) over all sizes, Kaplan's or the Chinchilla form, fitted as Hoffmann et al. and
-    Besiroglu et al.: Huber loss on log-loss residuals (log-sum-exp parametrisation), L-BFGS from a
-    grid of starts. D in whatever unit the runs use (characters here)."""
-    from scipy.optimize import minimize
-    from scipy.special import logsumexp
-
-    n, d, y = np.log(np.asarray(n_params, float)), np.log(np.asarray(d, float)), np.log(np.asarray(loss, float))
-    if len(y) < 5 or np.ptp(n) == 0:
-        raise ValueError("a joint L(N, D) fit needs at least 5 runs over 2 or more sizes")
-    if form == "chinchilla":
-        # log L = LSE(a - alpha log N, b - beta log D, e): E = exp(e), A = exp(a), B = exp(b)
-        def obj(p):
-            a, b, e, al, be = p
-            pred = logsumexp(np.stack([a - al * n, b - be * d, np.full_like(n, e)]), axis=0)
-            return _huber(pred - y, delta).sum()
-
-        starts = [(a, b, e, al, be) for a in (2.0, 8.0) for b in (2.0, 8.0) for e in (-1.0, 1.0)
-                  for al, be in ((0.3, 0.3),)]
-        names = ("log_a", "log_b", "log_e", "alpha", "beta")
-    elif form == "kaplan":
-        # log L = alpha_D * LSE((alpha_N/alpha_D)(log N_c - log N), log D_c - log D)
-        def obj(p):
-            log_nc, log_dc, an, ad = p
-            pred = ad * logsumexp(np.stack([(an / ad) * (log_nc - n), log_dc - d]), axis=0)
-            return _huber(pred - y, delta).sum()
-
-        starts = [(nc, dc, an, ad) for nc in (15.0, 30.0) for dc in (15.0, 30.0) for an, ad in ((0.1, 0.1),)]
-        names = ("log_n_c", "log_d_c", "alpha_n", "alpha_d")
-    else:
-        raise ValueError(f"unknown form {form!r} (expected kaplan or chinchilla)")
-    best = min((minimize(obj, s, method="L-BFGS-B") for s in starts), key=lambda r: r.fun)
-    p = dict(zip(names, best.x))
-    if form == "chinchilla":
-        params = {"e": float(np.exp(p["log_e"])), "a": float(np.exp(p["log_a"])), "b": float(np.exp(p["log_b"])),
-                  "alpha": float(p["alpha"]), "beta": float(p["beta"])}
-    else:
-        params = {"n_c": float(np.exp(p["log_n_c"])), "d_c": float(np.exp(p["log_d_c"])),
-                  "alpha_n": float(p["alpha_n"]), "alpha_d": float(p["alpha_d"])}
-    return JointFit(form, params, float(best.fun))
 
 
 def scratch_curves(runs: pd.DataFrame, loss_column: str = "test_loss", starts: dict | None = None) -> dict[float, ScratchCurve]:
