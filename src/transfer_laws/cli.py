@@ -54,20 +54,27 @@ class RunsTableError(ValueError):
     """A malformed runs table."""
 
 
-def load_runs_table(path: str, loss_column: str = "test_loss", experiment: str = STUDY_EXPERIMENT) -> pd.DataFrame:
+def _read_table(path: str, columns, experiment: str) -> pd.DataFrame:
+    """A CSV with ``columns``, the rows of ``experiment`` and of phase ``target`` where the table
+    has those columns; a clear RunsTableError otherwise."""
     try:
         df = pd.read_csv(path)
     except FileNotFoundError:
         raise RunsTableError(f"{path}: no such file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise RunsTableError(f"{path}: not a CSV table ({str(exc).splitlines()[0]})") from None
-    for col in ("curriculum", "n_params", "d_train_chars", loss_column):
+    for col in columns:
         if col not in df.columns:
             raise RunsTableError(f"{path}: missing column {col!r}")
     if "experiment" in df.columns:
         df = df[df.experiment.fillna(experiment) == experiment]
     if "phase" in df.columns:
         df = df[df.phase.fillna("target") == "target"]
+    return df
+
+
+def load_runs_table(path: str, loss_column: str = "test_loss", experiment: str = STUDY_EXPERIMENT) -> pd.DataFrame:
+    df = _read_table(path, ("curriculum", "n_params", "d_train_chars", loss_column), experiment)
     for col in ("in_study", "in_plan"):
         if col in df.columns and (col != "in_study" or experiment == STUDY_EXPERIMENT):
             df = df[df[col].astype(str).str.lower().isin(["true", "1"])]
@@ -87,19 +94,7 @@ def load_runs_table(path: str, loss_column: str = "test_loss", experiment: str =
 def load_law_table(path: str, d_column: str, loss_column: str, experiment: str) -> pd.DataFrame:
     """The rows a joint L(N, D) fit reads: every row, or the from-scratch rows of the study's
     experiment where the table has ``curriculum`` (and ``experiment``, ``phase``) columns."""
-    try:
-        df = pd.read_csv(path)
-    except FileNotFoundError:
-        raise RunsTableError(f"{path}: no such file") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise RunsTableError(f"{path}: not a CSV table ({str(exc).splitlines()[0]})") from None
-    for col in ("n_params", d_column, loss_column):
-        if col not in df.columns:
-            raise RunsTableError(f"{path}: missing column {col!r}")
-    if "experiment" in df.columns:
-        df = df[df.experiment.fillna(experiment) == experiment]
-    if "phase" in df.columns:
-        df = df[df.phase.fillna("target") == "target"]
+    df = _read_table(path, ("n_params", d_column, loss_column), experiment)
     if "curriculum" in df.columns:
         df = df[df.curriculum == "scratch"]
     for col in ("n_params", d_column, loss_column):

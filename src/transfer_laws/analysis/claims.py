@@ -206,20 +206,12 @@ def claim_5(ctx: Context) -> tuple:
                 + (f"fine-tuned ahead in {wp['positive']} of {wp['n']} low-data cells (from-scratch runs had stopped "
                    f"before that compute in {per_run[True].scratch_exhausted.mean():.0%} of the fine-tunes)"
                    if len(per_run[True]) else "not measured (no pre-training compute recorded)") + ctx.regime_note)
-    if h1 == "not testable":
-        verdict = "not testable"
-    elif h1 == "fails":
-        verdict = "not reproduced"
-    elif h1 == "inconclusive":
-        verdict = "inconclusive"
-    elif h2 == "holds":
-        verdict = "reproduced"
-    elif h2 == "fails":
-        verdict = "not reproduced (near convergence fine-tuning stays as far ahead)"
-    elif h2 == "not testable":
-        verdict = "reproduced (low-data half; near convergence not testable)"
-    else:
-        verdict = "inconclusive (near convergence)"
+    # the first half decides unless it holds; then the second half qualifies it
+    first_half = {"not testable": "not testable", "fails": "not reproduced", "inconclusive": "inconclusive"}
+    second_half = {"holds": "reproduced", "fails": "not reproduced (near convergence fine-tuning stays as far ahead)",
+                   "not testable": "reproduced (low-data half; near convergence not testable)",
+                   "inconclusive": "inconclusive (near convergence)"}
+    verdict = first_half.get(h1) or second_half[h2]
     return (measured, verdict, "cells as replicates (two-sided sign tests at 5%); validation loss on the curves")
 
 
