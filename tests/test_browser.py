@@ -34,9 +34,10 @@ def test_not_a_site_is_a_clear_error(tmp_path):
         browser.run(tmp_path)
 
 
-GOOD = """<!doctype html><html><head><link rel="icon" href="data:,"></head><body>
-<figure><img src="chart.svg"></figure>
-<div id="c1" class="tl-interactive"></div>
+GOOD = """<!doctype html><html><head><link rel="icon" href="data:,"></head><body><article style="width:800px">
+<figure><img src="chart.svg"><figcaption>A chart.</figcaption></figure>
+<figure><div id="c1" class="tl-interactive"></div><figcaption>An interactive chart.</figcaption></figure>
+<table><tr><th>a</th></tr><tr><td>0.45</td></tr></table></article>
 <script>var s = document.createElementNS("http://www.w3.org/2000/svg", "svg");
 document.getElementById("c1").appendChild(s);</script></body></html>"""
 
@@ -65,3 +66,21 @@ def test_real_chromium_passes_a_good_site_and_fails_a_broken_one(tmp_path):
     assert "book/ch.html: request /book/missing.png failed with HTTP 404" in msg
     assert "interactive chart #c1 holds no rendered svg or canvas" in msg
     assert "static chart chart.svg" in msg  # the chapter's image path points at a file that is not there
+
+    # the layout checks: a table wider than the content column, a chart without a caption, a raw nan,
+    # a traceback; and every chapter's screenshot is saved beside the build
+    ugly = tmp_path / "ugly" / "html"
+    (ugly / "book").mkdir(parents=True)
+    (ugly / "chart.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>')
+    page = (GOOD.replace('src="chart.svg"', 'src="../chart.svg"')
+            .replace("<figcaption>A chart.</figcaption>", "")
+            .replace("<td>0.45</td>", '<td style="white-space:nowrap">' + "x" * 400 + "</td><td>nan</td>")
+            .replace("</article>", '<div class="cell_output"><pre>Traceback (most recent call last):</pre></div></article>'))
+    (ugly / "book" / "ch.html").write_text(page)
+    with pytest.raises(browser.BrowserTestError) as err:
+        browser.run(ugly, screenshot_page=None, log=lambda *_: None)
+    msg = str(err.value)
+    assert "wider than the content column (800px): table" in msg
+    assert "chart without a caption: chart.svg" in msg
+    assert "the page shows a raw nan" in msg and "the page shows a Python traceback" in msg
+    assert (tmp_path / "ugly" / "screenshots" / "ch.png").exists()
