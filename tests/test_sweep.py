@@ -99,9 +99,14 @@ def test_trainer_kwargs_pass_through(data, tmp_path):
     """Lightning's devices/strategy/num_nodes reach the Trainer (single-device values on CPU)."""
     grid = write(tmp_path, GRID.format(steps=12).replace('curriculum = ["scratch", "text"]', 'curriculum = "scratch"')
                  .replace("[3000, 30000]", "[3000]"))
+    lines = []
     done = run_sweep(grid, data, device="cpu", root=tmp_path / "res",
-                     trainer_kwargs={"devices": 1, "strategy": "auto", "num_nodes": 1}, log=lambda *_: None)
+                     trainer_kwargs={"devices": 1, "strategy": "auto", "num_nodes": 1}, log=lines.append)
     assert len(done) == 2  # the pre-training run and the scratch run
+    # each run's start and end, then what is left by the dry-run's estimates
+    left = [l for l in lines if l.strip().startswith("left:")]
+    assert len(left) == 2 and left[-1].strip().startswith("left: 0 run(s), at most 0.00 wall-hours")
+    assert any(l.startswith("run ") for l in lines) and any(l.strip().startswith("done ") for l in lines)
     with pytest.raises(Exception, match="(?i)strategy"):
         run_sweep(grid, data, device="cpu", root=tmp_path / "res2",
                   trainer_kwargs={"strategy": "no-such-strategy"}, log=lambda *_: None)

@@ -395,6 +395,15 @@ def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = N
         with __import__("pandas").option_context("display.max_rows", 500, "display.width", 200):
             log(todo.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
         return list(todo.run_id)
+    minutes = dict(zip(table.run_id, table.minutes))
+
+    def progress(done_ids):
+        """After each run: the dry-run's upper bound for what is left (runs a sweep extension added
+        since the estimate count at their own estimate when known, else not at all)."""
+        left = [p for p in plan if not runs.is_done(p.spec, root)]
+        log(f"  left: {len(left)} run(s), at most {sum(minutes.get(p.spec.run_id, 0.0) for p in left) / 60:.2f} "
+            f"wall-hours by the dry-run's estimates ({len(done_ids)} finished this sweep)")
+
     finished = []
     while True:
         forks = fork_steps(plan, data)
@@ -409,6 +418,7 @@ def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = N
                         break
                     if _ready(q, root):
                         finished += _run_one(q, data, device, root, trainer_kwargs, log, forks)
+                        progress(finished)
                     else:
                         log(f"skip {q.spec.run_id}: its pre-training run {q.spec.pretrain_id} is not done (another shard?)")
                 break
@@ -420,6 +430,7 @@ def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = N
                 deferred.append(p)
                 continue
             finished += _run_one(p, data, device, root, trainer_kwargs, log, forks)
+            progress(finished)
         if len(finished) == n_before or (max_runs is not None and len(finished) >= max_runs):
             return finished
         plan = make_plan()  # learning-rate sweeps may have grown
