@@ -203,6 +203,14 @@ def _csv(value):
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _slurm_options(args) -> dict:
+    opts = {"folder": args.slurm_folder, "partition": args.slurm_partition, "gpus_per_task": args.slurm_gpus_per_task,
+            "cpus_per_task": args.slurm_cpus_per_task}
+    if args.slurm_time is not None:
+        opts["timeout_min"] = args.slurm_time
+    return opts
+
+
 def _sweep(args) -> int:
     from transfer_laws.data.windows import StudyData
     from transfer_laws.runs.sweep import run_sweep
@@ -210,7 +218,8 @@ def _sweep(args) -> int:
     data = StudyData()
     run_sweep(Path(args.grid), data, device=args.device, shard_spec=args.shard, max_runs=args.max_runs,
               dry_run=args.dry_run, max_minutes=args.max_minutes, trainer_kwargs=_trainer_kwargs(args),
-              root=args.results, sizes=_csv(args.sizes), experiments=_csv(args.experiments))
+              root=args.results, sizes=_csv(args.sizes), experiments=_csv(args.experiments),
+              executor=args.executor, slurm=_slurm_options(args))
     if not args.dry_run:
         from transfer_laws.analysis.study import write_tables
 
@@ -372,6 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--devices", default=None, help="passed to Lightning's Trainer (multi-GPU data parallel)")
     s.add_argument("--strategy", default=None, help="passed to Lightning's Trainer, e.g. ddp")
     s.add_argument("--num-nodes", dest="num_nodes", default=None, help="passed to Lightning's Trainer")
+    s.add_argument("--executor", default="local", choices=["local", "slurm"],
+                   help="local: train here, one run after another; slurm: one SLURM job per run (submitit)")
+    s.add_argument("--slurm-partition", default=None)
+    s.add_argument("--slurm-gpus-per-task", type=int, default=0)
+    s.add_argument("--slurm-cpus-per-task", type=int, default=None)
+    s.add_argument("--slurm-time", type=int, default=None, help="a job's time limit in minutes (default 24 h)")
+    s.add_argument("--slurm-folder", default="slurm_logs", help="submitit's folder: job scripts and logs")
     s.set_defaults(func=_sweep)
 
     r = sub.add_parser("results", help="tables of finished runs")

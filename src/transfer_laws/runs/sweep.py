@@ -364,10 +364,15 @@ def plan_table(plan: list[PlannedRun], data, tps: dict, root: Path | None = None
 
 def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = None, max_runs: int | None = None,
               dry_run: bool = False, max_minutes: float = 45.0, root: Path | None = None,
-              trainer_kwargs: dict | None = None, log=print, sizes=None, experiments=None) -> list[str]:
+              trainer_kwargs: dict | None = None, log=print, sizes=None, experiments=None,
+              executor: str = "local", slurm: dict | None = None) -> list[str]:
     """Run every missing run of a grid; returns the ids it finished (or, dry, the ids it would run).
 
-    ``sizes`` / ``experiments`` restrict the grid (the pre-training runs they need are kept)."""
+    ``sizes`` / ``experiments`` restrict the grid (the pre-training runs they need are kept).
+    ``executor``: ``local`` trains here, one run after another; ``slurm`` submits every run as a
+    SLURM job (``runs.slurm``; ``slurm`` holds ``SlurmExecutor``'s options) and waits for them."""
+    if executor not in ("local", "slurm"):
+        raise GridError(f"unknown executor {executor!r} (expected local or slurm)")
     from transfer_laws.train.loop import resolve_device
 
     def make_plan():
@@ -396,6 +401,8 @@ def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = N
             log(todo.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
         return list(todo.run_id)
     minutes = dict(zip(table.run_id, table.minutes))
+    if executor == "slurm":
+        return _slurm_sweep(make_plan, plan, data, device, root, trainer_kwargs, log, slurm or {})
 
     def progress(done_ids):
         """After each run: the dry-run's upper bound for what is left (runs a sweep extension added
@@ -434,6 +441,26 @@ def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = N
         if len(finished) == n_before or (max_runs is not None and len(finished) >= max_runs):
             return finished
         plan = make_plan()  # learning-rate sweeps may have grown
+
+
+def _slurm_sweep(make_plan, plan, data, device, root, trainer_kwargs, log, options) -> list[str]:
+    """Submit, wait, re-plan (learning-rate sweeps may grow) until nothing is left to submit; jobs
+    another sweep submitted are waited for too; a run that failed here is not resubmitted here."""
+    from transfer_laws.runs import slurm as slurm_
+
+    ex = slurm_.SlurmExecutor(folder=Path(options.pop("folder", "slurm_logs")), **options)
+    finished, failed = [], set()
+    while True:
+        todo = [p for p in plan if p.spec.run_id not in failed]
+        jobs = slurm_.submit_plan(todo, ex, root, device, fork_steps(plan, data), trainer_kwargs, log)
+        done = slurm_.wait(jobs, log)
+        failed |= set(jobs) - set(done)
+        finished += done
+        held = [p.spec.run_id for p in plan if p.spec.run_id in slurm_.queued_jobs()]
+        slurm_.wait_for_names(held, log)
+        if not jobs and not held:
+            return finished
+        plan = make_plan()
 
 
 def _ready(p: PlannedRun, root) -> bool:
