@@ -285,7 +285,9 @@ def make_trainer(device: str, max_steps: int, **overrides) -> L.Trainer:
                   enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                   num_sanity_val_steps=0, limit_val_batches=0)
     kwargs.update(overrides)
-    return L.Trainer(**kwargs)
+    with warnings.catch_warnings():  # outside a SLURM job on a machine with SLURM's clients (see train)
+        warnings.filterwarnings("ignore", message=".*The `srun` command is available on your system.*")
+        return L.Trainer(**kwargs)
 
 
 def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | None = None,
@@ -352,6 +354,9 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
         warnings.filterwarnings("ignore", message=".*You defined a `validation_step`.*")
         warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch.*")
         warnings.filterwarnings("ignore", message=".*is not resumable.*")
+        # on a machine with SLURM's clients installed, a run outside a job (a local sweep, the book)
+        # is told that `srun` exists; inside a job Lightning reads the job's variables instead
+        warnings.filterwarnings("ignore", message=".*The `srun` command is available on your system.*")
         trainer = make_trainer(device, **kwargs)
         trainer.fit(lit, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
     quiet.setLevel(level)
