@@ -64,5 +64,9 @@ def test_the_wheel_installs_without_extras_and_fits(tmp_path):
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "text: k =" in r.stdout and "mix: k =" in r.stdout
+    r = subprocess.run([py, "-m", "transfer_laws", "fit", tmp_path / "runs.csv", "--law", "chinchilla", "--json"],
+                       capture_output=True, text=True, cwd=tmp_path)  # the joint law on the same table's scratch rows
+    assert r.returncode == 0, r.stderr
+    assert {"E", "A", "B", "alpha", "beta"} <= set(__import__("json").loads(r.stdout))
     r = subprocess.run([py, "-m", "transfer_laws", "sweep", "nothing.toml"], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 2 and "[train]" in r.stderr, r.stderr
