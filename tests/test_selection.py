@@ -66,3 +66,15 @@ def test_converged_range_stops_at_the_first_unconverged_d():
     out = selection.converged_range(df).set_index("size")
     assert out.loc["s", "d_converged_max_chars"] == 1e4 and out.loc["s", "d_above_converged"] == 2
     assert np.isnan(out.loc["t", "d_converged_max_chars"]) and out.loc["t", "d_above_converged"] == 3
+
+
+def test_a_budget_stopped_scratch_run_still_improving_is_capped():
+    """From scratch, ended on budget with its best in the last tenth: refused as capped, even where
+    its best is not the last evaluation (so ``unresolved`` passes it); a fine-tune, or a budget stop
+    long after its best, is not."""
+    df = _frame(run_id=list("abcd"), curriculum=["scratch", "scratch", "mix", "scratch"],
+                stop_reason=["budget", "budget", "budget", "converged"],
+                best_step=[39918, 20000, 39918, 39918], steps=[40699, 40699, 40699, 40699])
+    kept, refused = selection.checked_runs(df)
+    assert dict(zip(refused.run_id, refused.reason)) == {"a": "capped"}
+    assert list(kept.run_id) == ["b", "c", "d"]

@@ -6,6 +6,9 @@ Reasons, in the order they are applied (a run gets the first that fits):
 - ``unresolved``: its best evaluation is the first after step 0 or the last, so the minimum the
   number stands for was never bracketed (a fine-tune stopped too early or evaluated too late; a
   from-scratch run that ended on budget still improving).
+- ``capped``: a from-scratch run that ended on its step budget with its best evaluation in the last
+  tenth of its steps: still improving when the budget ran out, not converged (the pilot's A3 run at
+  n28k, D = 1e6, 400 epochs, best at 39,918 of 40,699 steps, passes ``unresolved`` yet is capped).
 - ``worse_than_checkpoint``: a fine-tune whose test loss is above its own checkpoint's on the same
   test windows by more than one paired standard error (recipe-2 records; the checkpoint's window
   losses are stored with its pre-training).
@@ -19,8 +22,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+CAPPED_FRACTION = 0.9  # a budget-stopped from-scratch run whose best step is past this share of its steps
+
 REASONS = {
     "unresolved": "best evaluation is the first after step 0 or the last (minimum not bracketed)",
+    "capped": "from scratch, ended on its step budget with its best in the last tenth of its steps",
     "worse_than_checkpoint": "test loss above its checkpoint's by more than one paired standard error",
     "zero_shot": "best step is 0 (left out on request only)",
 }
@@ -31,7 +37,12 @@ def exclusion_reasons(runs: pd.DataFrame, with_zero_shot: bool = True) -> pd.Ser
     target = runs.phase == "target"
     reason = pd.Series("", index=runs.index, dtype=object)
     worse = runs.vs_checkpoint_nats.astype(float) > runs.vs_checkpoint_se.astype(float)
-    rules = [("unresolved", runs.unresolved.fillna(False).astype(bool)), ("worse_than_checkpoint", worse.fillna(False))]
+    capped = pd.Series(False, index=runs.index)
+    if {"stop_reason", "best_step", "steps"} <= set(runs.columns):
+        capped = ((runs.curriculum == "scratch") & (runs.stop_reason == "budget")
+                  & (runs.best_step.astype(float) >= CAPPED_FRACTION * runs.steps.astype(float)))
+    rules = [("unresolved", runs.unresolved.fillna(False).astype(bool)), ("capped", capped.fillna(False)),
+             ("worse_than_checkpoint", worse.fillna(False))]
     if not with_zero_shot:
         rules.append(("zero_shot", runs.zero_shot.fillna(False).astype(bool)))
     for name, failed in rules:
