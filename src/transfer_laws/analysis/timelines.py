@@ -115,10 +115,17 @@ def alpha_crossover_sensitivity() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+LABELS = {"n_params": "N: parameters of the transformative model", "d_effective_samples": "D_E: long-horizon samples "
+          "needed from scratch", "k": "k", "alpha": "α", "beta": "β", "horizon_ratio": "horizon ratio (long / short task)",
+          "chars_per_sample": "u: characters per sample", "d_pretrain_samples": "short-horizon pre-training samples"}
+
+
 def assumptions_table(a: Assumptions = Assumptions()) -> pd.DataFrame:
+    """Every assumption with a readable name (``parameter`` keeps the field's name), value and source."""
     d = asdict(a)
     src = {**{k: SOURCES["k, alpha, beta"] for k in ("k", "alpha", "beta")}, **SOURCES}
-    return pd.DataFrame([{"parameter": k, "value": v, "source": src.get(k, "")} for k, v in d.items()])
+    return pd.DataFrame([{"parameter": k, "assumption": LABELS.get(k, k), "value": v, "source": src.get(k, "")}
+                         for k, v in d.items()])
 
 
 def with_fitted_constants(fits: dict, measured_n_params, base: Assumptions = Assumptions()) -> pd.DataFrame:
