@@ -60,7 +60,9 @@ def test_recipe2_rules_are_the_fits_of_their_committed_sweeps():
     assert hparams.significant(pre.lr_ref) == rule.lr_ref and pre.n_ref == rule.n_ref
     assert pre.n_exponent == pytest.approx(rule.n_exponent, abs=0.005)
     assert hparams.learning_rate("n28k", "pretrain", "text", recipe=2) == 0.0073
-    for kind, (phase, curriculum) in {"scratch": ("target", "scratch"), "finetune": ("target", "text")}.items():
+    assert hparams.kind_of_run("target", "mix") == "finetune-mix" != hparams.kind_of_run("target", "text")
+    for kind, (phase, curriculum) in {"scratch": ("target", "scratch"), "finetune-text": ("target", "text"),
+                                      "finetune-mix": ("target", "mix")}.items():
         if kind not in hparams.RECIPE2_RULES:
             with pytest.raises(ValueError, match="no fitted"):
                 hparams.learning_rate("n28k", phase, curriculum, recipe=2, d_chars=1e4)

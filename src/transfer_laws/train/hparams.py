@@ -60,7 +60,10 @@ class RateRule:
         return significant(lr)
 
 
-# Recipe 2's fitted rules by kind of run ("pretrain", "scratch", "finetune").
+# Recipe 2's fitted rules by kind of run ("pretrain", "scratch", and one fine-tuning rule per
+# pre-training curriculum, "finetune-text" and "finetune-mix": the pilot's stage C finds the text
+# checkpoints wanting rates several times the mix's at D_F = 1e3, where their Python-only token
+# embeddings are still untrained).
 RECIPE2_RULES: dict[str, RateRule] = {
     # the pilot's stage A1 (text, warm-up-stable-decay, 800 steps of 32 x 128 tokens): log-parabola
     # optima 0.0073 at n28k and 0.0040 at n100k
@@ -72,7 +75,7 @@ RECIPE2_RULES: dict[str, RateRule] = {
 def kind_of_run(phase: str, curriculum: str) -> str:
     if phase == "pretrain":
         return "pretrain"
-    return "scratch" if curriculum == "scratch" else "finetune"
+    return "scratch" if curriculum == "scratch" else f"finetune-{curriculum}"
 
 
 def learning_rate(size: str, phase: str, curriculum: str, recipe: int = 1, d_chars: float | None = None) -> float:
