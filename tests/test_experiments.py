@@ -208,3 +208,21 @@ def test_resolution_summary_counts_checks_per_cell():
     r = out.iloc[0]
     assert (r.runs, r.unresolved, r.zero_shot, r.median_best_step) == (3, 1, 1, 10)
     assert r.vs_checkpoint_median == pytest.approx(-1.0) and r.vs_checkpoint_se_max == 0.01
+
+
+def test_horizon_check_pairs_a_longer_horizon_with_its_shorter_twin():
+    import pandas as pd
+
+    from transfer_laws.analysis.experiments import horizon_check
+
+    base = {"phase": "target", "curriculum": "scratch", "size": "n28k", "n_params": 28368, "d_train_chars": 1e6,
+            "lr": 0.008, "data_seed": 1, "seed": 0, "stop_reason": "budget", "exclusion": "capped"}
+    runs = pd.DataFrame([
+        {**base, "experiment": "pilot2-horizon", "epochs": 400.0, "steps": 40699, "best_step": 39918, "test_loss": 3.37},
+        {**base, "experiment": "pilot2-lr", "epochs": 50.0, "steps": 5088, "best_step": 4904, "test_loss": 3.44},
+        {**base, "experiment": "pilot2-lr", "lr": 0.004, "epochs": 50.0, "steps": 5088, "best_step": 5088,
+         "test_loss": 3.45}])  # another rate: not the twin
+    t = horizon_check(runs)
+    assert list(t.horizon) == ["longer", "shorter"] and list(t.steps) == [40699, 5088]
+    assert list(t.refused) == ["capped", "capped"]
+    assert horizon_check(runs[runs.experiment == "pilot2-lr"]).empty

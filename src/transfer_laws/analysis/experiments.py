@@ -302,3 +302,27 @@ def resolution_summary(runs: pd.DataFrame, experiment: str) -> pd.DataFrame:
     cols = ["curriculum", "size", "n_params", "d_train_chars", "runs", "unresolved", "zero_shot", "median_best_step",
             "vs_checkpoint_median", "vs_checkpoint_se_max"]
     return pd.DataFrame(rows, columns=cols).sort_values(["curriculum", "n_params", "d_train_chars"]).reset_index(drop=True)
+
+
+def horizon_check(runs: pd.DataFrame, experiment: str = "pilot2-horizon", reference: str = "pilot2-lr") -> pd.DataFrame:
+    """From-scratch runs of ``experiment`` (a longer horizon: more epochs) beside the run of
+    ``reference`` with the same size, D, rate, data sample and seed (the shorter horizon): epochs,
+    steps, best step, how the run stopped, whether the selection refuses it, and the test loss
+    (issue 17: does a longer horizon let a from-scratch run early-stop?)."""
+    keys = ["size", "n_params", "d_train_chars", "lr", "data_seed", "seed"]
+    sc = runs[(runs.phase == "target") & (runs.curriculum == "scratch")]
+    long_ = sc[sc.experiment == experiment]
+    short = sc[sc.experiment == reference]
+    rows = []
+    for r in long_.itertuples():
+        ref = short
+        for k in keys:
+            ref = ref[ref[k] == getattr(r, k)]
+        for label, row in (("longer", r), ("shorter", next(ref.itertuples(), None))):
+            if row is None:
+                continue
+            rows.append({**{k: getattr(r, k) for k in keys}, "horizon": label, "epochs": row.epochs, "steps": row.steps,
+                         "best_step": row.best_step, "stop_reason": row.stop_reason,
+                         "refused": getattr(row, "exclusion", "") or "", "test_loss": row.test_loss})
+    cols = [*keys, "horizon", "epochs", "steps", "best_step", "stop_reason", "refused", "test_loss"]
+    return pd.DataFrame(rows, columns=cols)
