@@ -1,7 +1,6 @@
 """The opening's computed content: verdict marks and links, counts, sentences and forest rows from
 a planted world's fits, and the report's new charts build."""
 
-import numpy as np
 import pandas as pd
 
 from test_fitting import ALPHA, BETA, world
