@@ -113,6 +113,27 @@ def test_wsd_branch_from_a_fork_matches_a_branch_run_alone(data, tmp_path):
     assert forked.checkpoint_test_loss is not None and len(forked.checkpoint_test_window_losses_nats) == 64
 
 
+def test_scratch_horizon_branch_from_a_fork_matches_a_branch_run_alone(data, tmp_path):
+    """From-scratch horizon branches (wsd, explicit warm-up, differing in max_epochs) share their stable
+    phase; patience is not counted before a branch's own cool-down."""
+    kw = dict(phase="target", curriculum="scratch", d_train_chars=3_000, data_seed=1, lr=3e-3, schedule="wsd",
+              warmup_steps=3, max_steps=10**6, min_steps=1, patience=1, **R2)
+    short, long = RunSpec.make(max_epochs=10, **kw), RunSpec.make(max_epochs=20, **kw)
+    assert resume.family(short) == resume.family(long) is not None
+    assert resume.family(RunSpec.make(**{**kw, "warmup_steps": None}, max_epochs=20)) is None, \
+        "a warm-up that is a share of the horizon differs between branches"
+    alone = train(long, data, device="cpu", results_root=tmp_path / "alone")
+    first = train(short, data, device="cpu", results_root=tmp_path / "f", fork_steps=[cooldown_start(alone.max_steps, 0.2)])
+    assert alone.max_steps > cooldown_start(alone.max_steps, 0.2) > first.max_steps
+    forked = train(long, data, device="cpu", results_root=tmp_path / "f")
+    assert forked.forked_from is not None and forked.resumed_at_steps == [cooldown_start(first.max_steps, 0.2)]
+    np.testing.assert_allclose(_losses(forked), _losses(alone), rtol=0, atol=1e-6)
+    # patience 1 would stop at the first evaluation without improvement; in the stable phase none counts
+    stable = [p for p in alone.curve if 0 < p["step"] < cooldown_start(alone.max_steps, 0.2)]
+    assert any(b["val_loss"] >= a["val_loss"] for a, b in zip(stable, stable[1:])), "the test needs a noisy stable phase"
+    assert alone.steps >= cooldown_start(alone.max_steps, 0.2)
+
+
 def test_finetune_is_never_worse_than_its_checkpoint(data, tmp_path):
     pre = RunSpec.make(phase="pretrain", curriculum="mix", train_tokens=8 * 32 * 40, max_steps=10**6, min_steps=1, **R2)
     p = train(pre, data, device="cpu", results_root=tmp_path)

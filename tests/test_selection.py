@@ -78,3 +78,20 @@ def test_a_budget_stopped_scratch_run_still_improving_is_capped():
     kept, refused = selection.checked_runs(df)
     assert dict(zip(refused.run_id, refused.reason)) == {"a": "capped"}
     assert list(kept.run_id) == ["b", "c", "d"]
+
+
+def test_horizon_branches_keep_their_familys_best_and_a_longest_best_is_capped():
+    """Horizon branches (wsd runs differing only in max_epochs): the best branch on validation stands
+    for its family, the others are refused as not_best_branch, and a family whose best is its longest
+    branch is capped (the horizon not bracketed); a branch's best at its own last step is by design."""
+    df = _frame(run_id=list("abcdef"), curriculum=["scratch"] * 6, size=["s"] * 6, n_params=[1] * 6,
+                horizon_family=["F"] * 3 + ["G"] * 2 + [None], max_epochs=[25, 50, 100, 25, 50, 50],
+                d_train_chars=[1e5] * 3 + [1e6] * 2 + [1e6], val_loss=[3.0, 2.9, 2.95, 3.1, 3.0, 3.2],
+                unresolved=[True] * 5 + [False], stop_reason=["budget"] * 5 + ["converged"],
+                best_step=[100] * 6, steps=[100] * 6)
+    kept, refused = selection.checked_runs(df)
+    assert set(kept.run_id) == {"b", "f"}
+    assert dict(zip(refused.run_id, refused.reason)) == {"a": "not_best_branch", "c": "not_best_branch",
+                                                         "d": "not_best_branch", "e": "capped"}
+    out = selection.converged_range(df).set_index("size")
+    assert out.loc["s", "d_converged_max_chars"] == 1e5 and out.loc["s", "d_above_converged"] == 1

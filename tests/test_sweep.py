@@ -277,3 +277,52 @@ def test_lr_sweep_grows_until_its_best_is_bracketed(data, tmp_path):
     assert len([p for p in load_grid(grid, data, root) if p.spec.phase == "target"]) == 7
     _write_planted(_planted_record(new, 2.7), root)  # best at the edge again: grows once more
     assert max(p.spec.lr for p in load_grid(grid, data, root) if p.spec.phase == "target") == 0.016
+
+
+GRID_HORIZON = """
+[defaults]
+recipe = 2
+batch_size = 8
+n_ctx = 32
+min_steps = 1
+[[block]]
+phase = "target"
+curriculum = "scratch"
+size = "n13k"
+d_train_chars = 3000
+data_seed = 1
+lr = 0.003
+schedule = "wsd"
+warmup_steps = 3
+max_epochs = [20, 10]
+max_steps = 300
+extend_epochs = 2.0
+"""
+
+
+def test_horizon_branches_grow_until_a_shorter_branch_is_best(data, tmp_path):
+    from transfer_laws.train import resume
+    from transfer_laws.runs.sweep import fork_steps
+
+    grid = write(tmp_path, GRID_HORIZON)
+    root = tmp_path / "results"
+    plan = [p.spec for p in load_grid(grid, data, root)]
+    assert [s.max_epochs for s in plan] == [10, 20], "the shorter branch first: it leaves the longer one's fork"
+    assert len(fork_steps([p for p in load_grid(grid, data, root)], data)[resume.family(plan[0])]) == 2
+
+    def planted(s, v):
+        tokens = data.training_arrays(s)[2]
+        return {**_planted_record(s, v), "d_train_tokens": tokens, "batch_size": 8}
+
+    for s, v in zip(plan, [3.0, 2.9]):  # the longest is best: not bracketed
+        _write_planted(planted(s, v), root)
+    grown = [p.spec for p in load_grid(grid, data, root)]
+    assert [s.max_epochs for s in grown] == [10, 20, 40]
+    _write_planted(planted(grown[-1], 2.95), root)  # the 20-epoch branch is best: bracketed
+    assert len(load_grid(grid, data, root)) == 3
+    _write_planted(planted(grown[-1], 2.8), root)  # longest best again, but 80 epochs pass the 300-step cap
+    steps80 = 80 * data.training_arrays(grown[0])[2] / (8 * 32)
+    assert steps80 > 300 and len(load_grid(grid, data, root)) == 3
+    bad = write(tmp_path, GRID_HORIZON.replace('schedule = "wsd"\n', ""))
+    with pytest.raises(GridError, match="extend_epochs needs horizon branches"):
+        load_grid(bad, data, root)

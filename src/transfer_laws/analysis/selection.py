@@ -9,6 +9,11 @@ Reasons, in the order they are applied (a run gets the first that fits):
 - ``capped``: a from-scratch run that ended on its step budget with its best evaluation in the last
   tenth of its steps: still improving when the budget ran out, not converged (the pilot's A3 run at
   n28k, D = 1e6, 400 epochs, best at 39,918 of 40,699 steps, passes ``unresolved`` yet is capped).
+  A family of horizon branches (wsd runs that differ only in their epoch cap, ``train.resume``) is
+  capped when its best branch is its longest: the horizon was not bracketed.
+- ``not_best_branch``: a horizon branch whose family has a branch with a lower validation loss (the
+  family's number is its best branch, as a rate sweep's is its best rate). A branch's own best is
+  the end of its cool-down by design, so ``unresolved`` is not applied to branches.
 - ``worse_than_checkpoint``: a fine-tune whose test loss is above its own checkpoint's on the same
   test windows by more than one paired standard error (recipe-2 records; the checkpoint's window
   losses are stored with its pre-training).
@@ -26,7 +31,9 @@ CAPPED_FRACTION = 0.9  # a budget-stopped from-scratch run whose best step is pa
 
 REASONS = {
     "unresolved": "best evaluation is the first after step 0 or the last (minimum not bracketed)",
-    "capped": "from scratch, ended on its step budget with its best in the last tenth of its steps",
+    "capped": "from scratch, ended on its step budget with its best in the last tenth of its steps "
+              "(horizon branches: the family's best branch is its longest)",
+    "not_best_branch": "a horizon branch beaten by a sibling of another epoch cap on validation loss",
     "worse_than_checkpoint": "test loss above its checkpoint's by more than one paired standard error",
     "zero_shot": "best step is 0 (left out on request only)",
 }
@@ -41,13 +48,35 @@ def exclusion_reasons(runs: pd.DataFrame, with_zero_shot: bool = True) -> pd.Ser
     if {"stop_reason", "best_step", "steps"} <= set(runs.columns):
         capped = ((runs.curriculum == "scratch") & (runs.stop_reason == "budget")
                   & (runs.best_step.astype(float) >= CAPPED_FRACTION * runs.steps.astype(float)))
-    rules = [("unresolved", runs.unresolved.fillna(False).astype(bool)), ("capped", capped.fillna(False)),
+    unresolved = runs.unresolved.fillna(False).astype(bool)
+    branch, not_best = _horizon_branches(runs)
+    capped = (capped & ~branch) | (branch & ~not_best & _longest_branch(runs, branch))
+    rules = [("unresolved", unresolved & ~branch), ("not_best_branch", not_best), ("capped", capped.fillna(False)),
              ("worse_than_checkpoint", worse.fillna(False))]
     if not with_zero_shot:
         rules.append(("zero_shot", runs.zero_shot.fillna(False).astype(bool)))
     for name, failed in rules:
         reason[(reason == "") & target & failed] = name
     return reason
+
+
+def _horizon_branches(runs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(is a horizon branch, is a branch beaten by a sibling on validation loss)."""
+    if "horizon_family" not in runs:
+        false = pd.Series(False, index=runs.index)
+        return false, false
+    branch = runs.horizon_family.notna() & (runs.phase == "target")
+    fam = runs.horizon_family.where(branch)
+    best = runs.val_loss.astype(float).groupby(fam).transform("min")
+    return branch, branch & (runs.val_loss.astype(float) > best)
+
+
+def _longest_branch(runs: pd.DataFrame, branch: pd.Series) -> pd.Series:
+    if not branch.any():
+        return branch
+    fam = runs.horizon_family.where(branch)
+    longest = runs.max_epochs.astype(float).groupby(fam).transform("max")
+    return branch & (runs.max_epochs.astype(float) >= longest)
 
 
 def checked_runs(runs: pd.DataFrame, with_zero_shot: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -65,6 +94,11 @@ def exclusion_counts(refused: pd.DataFrame) -> pd.DataFrame:
     return refused.groupby(["curriculum", "reason"]).size().rename("runs").reset_index()
 
 
+def _all_pass(runs: pd.DataFrame) -> bool:
+    reason = exclusion_reasons(runs)
+    return bool(reason.isin(["", "not_best_branch"]).all() and (reason == "").any())
+
+
 def converged_range(runs: pd.DataFrame) -> pd.DataFrame:
     """Per model size: the largest D whose from-scratch runs all passed their checks (early-stopped
     with the minimum bracketed), the largest D tried, and how many D lie above the converged range
@@ -72,7 +106,8 @@ def converged_range(runs: pd.DataFrame) -> pd.DataFrame:
     sc = runs[(runs.phase == "target") & (runs.curriculum == "scratch")]
     rows = []
     for (size, n), g in sc.groupby(["size", "n_params"], sort=False):
-        ok = g.groupby("d_train_chars").apply(lambda x: bool((exclusion_reasons(x) == "").all()), include_groups=False)
+        # every run at D passes, horizon branches beaten by a sibling aside (their family's best stands)
+        ok = g.groupby("d_train_chars").apply(_all_pass, include_groups=False)
         ok = ok.sort_index()
         # the converged range runs up to the first D (from the smallest) with an unconverged run
         bad = ok.index[~ok.to_numpy()]

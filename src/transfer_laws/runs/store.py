@@ -81,7 +81,9 @@ RUN_COLUMNS = [
     "flops_full", "wall_seconds", "hardware", "device",
     # recipe 2 (issue 17); empty for first-grid records
     "recipe", "data_seed", "tokenizer", "schedule", "pretrain_seed", "batch_size_used", "zero_shot", "unresolved",
-    "cpu_seconds",
+    "cpu_seconds", "max_epochs",
+    # horizon branches (wsd target runs that differ only in max_epochs): the key they share
+    "horizon_family",
     # a fine-tune against its own checkpoint on the same test windows (recipe-2 pre-trainings store
     # the checkpoint's per-window losses): the mean difference and its paired standard error
     "vs_checkpoint_nats", "vs_checkpoint_se",
@@ -112,10 +114,19 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
             "batch_size_used": r.get("batch_size", s["batch_size"]),
             "zero_shot": _checks(r).get("zero_shot") if s["phase"] == "target" else None,
             "unresolved": _checks(r).get("unresolved") if s["phase"] == "target" else None,
-            "cpu_seconds": r.get("cpu_seconds"),
+            "cpu_seconds": r.get("cpu_seconds"), "max_epochs": s.get("max_epochs"),
+            "horizon_family": _horizon_family(s),
             **_vs_checkpoint(r, pre),
         })
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def _horizon_family(spec: dict) -> str | None:
+    if spec["phase"] != "target" or spec.get("schedule", "cosine") != "wsd":
+        return None
+    from transfer_laws.train import resume
+
+    return resume.family(RunSpec.from_dict(spec))
 
 
 def _checks(record: dict) -> dict:

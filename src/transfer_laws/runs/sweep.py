@@ -21,6 +21,9 @@ Grid file::
     d_train_chars = [10000, 100000]
     seed = [0, 1]
     pretrain = { seed = 0 }    # which pre-training run: matched on curriculum, size and these keys
+    extend_lr = 2.0            # optional: add rates x/ 2 while a finished sweep's best is at an edge
+    # schedule = "wsd", warmup_steps = 10, max_epochs = [25, 50, 100] and extend_epochs = 2.0:
+    # horizon branches (forks of one stable phase), a branch x 2 longer added while the longest is best
 
 A run is done when its record exists; the sweep skips done runs, so it resumes after any
 interruption (records are written atomically: a killed run leaves nothing and is rerun).
@@ -41,8 +44,9 @@ from transfer_laws.train.config import LADDER, GPTConfig, flops_per_token
 from transfer_laws.runs import RunSpec
 
 SPEC_FIELDS = {f.name for f in fields(RunSpec)}
-BLOCK_EXTRA = {"tokens_multiplier", "pretrain", "extend_lr"}
+BLOCK_EXTRA = {"tokens_multiplier", "pretrain", "extend_lr", "extend_epochs"}
 MAX_LR_EXTENSIONS = 4  # rates added beyond an edge of a block's sweep, at most, per side
+MAX_HORIZON_EXTENSIONS = 4  # horizon branches added beyond a family's longest, at most
 
 
 class GridError(ValueError):
@@ -96,6 +100,8 @@ def load_grid(path: Path, data=None, root: Path | None = None) -> list[PlannedRu
     bracketed: once every rate of a cell (the block's runs that differ only in ``lr``) has a record
     in ``root`` and the lowest validation loss is at the lowest (highest) rate, the plan gains that
     rate / F (x F), up to MAX_LR_EXTENSIONS per side."""
+    from transfer_laws.train import resume
+
     if str(path).endswith(".jsonl"):
         return load_plan_file(path)
     try:
@@ -124,7 +130,7 @@ def load_grid(path: Path, data=None, root: Path | None = None) -> list[PlannedRu
         unknown = set(block) - SPEC_FIELDS - BLOCK_EXTRA
         if unknown:
             raise GridError(f"{path}: block #{b_i + 1}: unknown keys {sorted(unknown)}")
-        keys = [k for k in block if k not in ("pretrain", "extend_lr")]
+        keys = [k for k in block if k not in ("pretrain", "extend_lr", "extend_epochs")]
         values = [block[k] if isinstance(block[k], list) else [block[k]] for k in keys]
         for combo in itertools.product(*values):
             kw = {**defaults, **dict(zip(keys, combo))}
@@ -151,16 +157,18 @@ def load_grid(path: Path, data=None, root: Path | None = None) -> list[PlannedRu
                     raise GridError(f"{path}: block #{b_i + 1}: unknown `pretrain` keys {sorted(bad_match)}")
                 mkeys = list(match)
                 for mcombo in itertools.product(*[match[k] if isinstance(match[k], list) else [match[k]] for k in mkeys]):
-                    targets.append((dict(kw) | ({"_extend_lr": block["extend_lr"]} if "extend_lr" in block else {}),
+                    targets.append((dict(kw) | ({"_extend_lr": block["extend_lr"]} if "extend_lr" in block else {})
+                                    | ({"_extend_epochs": block["extend_epochs"]} if "extend_epochs" in block else {}),
                                     dict(zip(mkeys, mcombo)), b_i))
 
     # pre-training first; within a wsd family the shorter budgets first, so that each run's cool-down
     # start is a fork the next, longer, run can start from
     planned = [PlannedRun(s, (0, LADDER_INDEX[s.size], s.seed, s.curriculum, s.train_tokens), tags)
                for s, tags in pretrains]
-    target_specs, extend = [], {}
+    target_specs, extend, extend_h = [], {}, {}
     for kw, match, b_i in targets:
         factor = kw.pop("_extend_lr", None)
+        h_factor = kw.pop("_extend_epochs", None)
         if kw.get("curriculum") != "scratch":
             kw["pretrain_id"] = _match_pretrain(kw, match, pretrains, path, b_i)
         try:
@@ -169,10 +177,16 @@ def load_grid(path: Path, data=None, root: Path | None = None) -> list[PlannedRu
             raise GridError(f"{path}: block #{b_i + 1}: {exc}") from None
         if factor:
             extend[target_specs[-1]] = float(factor)
+        if h_factor:
+            if resume.family(target_specs[-1]) is None:
+                raise GridError(f"{path}: block #{b_i + 1}: extend_epochs needs horizon branches "
+                                f"(schedule = \"wsd\" and an explicit warmup_steps)")
+            extend_h[target_specs[-1]] = float(h_factor)
     extend.update({s: float(tags["extend_lr"]) for s, tags in pretrains if tags.get("extend_lr")})
     added = extend_lr_sweeps(extend, root)
     pretrains += [(s, {"tokens_multiplier": 1.0, "extended": True}) for s in added if s.phase == "pretrain"]
     target_specs += [s for s in added if s.phase == "target"]
+    target_specs += extend_horizons(extend_h, root)
     if data is not None:
         for s in target_specs:
             data.array("python", "train").n_tokens_for_chars(s.d_train_chars)  # D larger than the data?
@@ -187,7 +201,9 @@ def load_grid(path: Path, data=None, root: Path | None = None) -> list[PlannedRu
             ranks[key + (d,)] = r
     for s in target_specs:
         r = ranks[(s.experiment, s.curriculum, s.size, s.d_train_chars)]
-        planned.append(PlannedRun(s, (1, s.seed > 0, r, LADDER_INDEX[s.size], s.curriculum, s.d_train_chars)))
+        # a family's shorter branches first: each leaves the fork its next sibling starts from
+        planned.append(PlannedRun(s, (1, s.seed > 0, r, LADDER_INDEX[s.size], s.curriculum, s.d_train_chars,
+                                      str(resume.family(s)), s.max_epochs)))
     planned.sort(key=lambda p: p.order)
     seen, unique = set(), []
     for p in planned:
@@ -231,6 +247,41 @@ def extend_lr_sweeps(extend: dict[RunSpec, float], root: Path | None) -> list[Ru
             if side_added >= MAX_LR_EXTENSIONS:
                 break
             new = replace(edge, lr=new_lr)
+            members.append(new)
+            added.append(new)
+    return added
+
+
+def extend_horizons(extend: dict[RunSpec, float], root: Path | None) -> list[RunSpec]:
+    """Branches to add to horizon families (wsd target runs differing only in ``max_epochs``) whose
+    finished best branch (lowest validation loss) is their longest: ``max_epochs`` x the factor, while
+    its horizon stays under the run's ``max_steps`` cap and at most MAX_HORIZON_EXTENSIONS times. A
+    family whose best stays its longest is *capped* (``analysis.selection``)."""
+    from dataclasses import replace
+
+    from transfer_laws.train import resume
+
+    done = {r["run_id"]: r for r in runs.load_records(root)} if extend else {}
+    families: dict[str, list[RunSpec]] = {}
+    for s in extend:
+        families.setdefault(resume.family(s), []).append(s)
+    added = []
+    for members in families.values():
+        factor, base = extend[members[0]], max(s.max_epochs for s in members)
+        while True:
+            members = sorted(members, key=lambda s: s.max_epochs)
+            if not all(s.run_id in done for s in members):
+                break
+            longest = done[members[-1].run_id]
+            if min(members, key=lambda s: done[s.run_id]["val_loss"]) is not members[-1]:
+                break  # bracketed: a shorter branch is best
+            grown = members[-1].max_epochs * factor
+            per_step = longest.get("batch_size", members[-1].batch_size) * members[-1].n_ctx
+            if grown * longest["d_train_tokens"] / per_step > members[-1].max_steps:
+                break  # the step cap: the family stays capped
+            if sum(s.max_epochs > base for s in members) >= MAX_HORIZON_EXTENSIONS:
+                break
+            new = replace(members[-1], max_epochs=float(f"{grown:.6g}"))
             members.append(new)
             added.append(new)
     return added
@@ -476,7 +527,9 @@ def fork_steps(plan: list[PlannedRun], data) -> dict[str, set[int]]:
     for p in plan:
         key = resume.family(p.spec)
         if key is not None:
-            out.setdefault(key, set()).add(cooldown_start(budget_steps(p.spec, p.spec.train_tokens), p.spec.cooldown_frac))
+            tokens = p.spec.train_tokens if p.spec.phase == "pretrain" else \
+                data.for_spec(p.spec).training_arrays(p.spec)[2]  # a target's horizon counts epochs over D
+            out.setdefault(key, set()).add(cooldown_start(budget_steps(p.spec, tokens), p.spec.cooldown_frac))
     return out
 
 

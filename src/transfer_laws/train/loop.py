@@ -127,12 +127,16 @@ class ScheduledEval(Callback):
     step may be 0, its checkpoint). Its whole state (curve, best weights, patience count, seconds
     spent) is saved in Lightning checkpoints, so a run resumed from one goes on as if uninterrupted;
     ``save_at(step)`` names extra steps at which to write such a checkpoint (forks, see ``resume``),
-    ``save_every_s`` the period of the in-progress checkpoint."""
+    ``save_every_s`` the period of the in-progress checkpoint. Patience counts only evaluations at or
+    after ``patience_from`` (a wsd run's cool-down start: its stable phase is shared with longer
+    siblings and is not where its minimum is read)."""
 
     def __init__(self, schedule, val: EvalSet, zero_shot: EvalSet | None, patience: int | None,
                  flops: dict[str, float], tokens_per_step: int, chars_per_token: float, eval_step0: bool = False,
-                 save_at: dict[int, Path] | None = None, in_progress: Path | None = None, save_every_s: float = 600.0):
+                 save_at: dict[int, Path] | None = None, in_progress: Path | None = None, save_every_s: float = 600.0,
+                 patience_from: int = 0):
         self.schedule, self.val, self.zero_shot, self.patience = set(schedule), val, zero_shot, patience
+        self.patience_from = patience_from
         self.flops, self.tokens_per_step, self.chars_per_token = flops, tokens_per_step, chars_per_token
         self.eval_step0, self.save_at, self.in_progress, self.save_every_s = eval_step0, save_at or {}, in_progress, save_every_s
         self.curve: list[dict] = []
@@ -192,7 +196,7 @@ class ScheduledEval(Callback):
         if v["loss"] < self.best_loss:
             self.best_loss, self.best_step, self.wait = v["loss"], step, 0
             self.best_state = copy.deepcopy(pl_module.model.state_dict())
-        else:
+        elif step >= self.patience_from:
             self.wait += 1
         if self.patience is not None and (not math.isfinite(v["loss"]) or self.wait >= self.patience):
             self.stopped = trainer.should_stop = True
@@ -336,8 +340,11 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
             ckpt_path = in_progress
         if stop_at_step is not None:
             save_at[stop_at_step] = in_progress
+    # a wsd target run (a horizon branch) is judged by patience only once it cools down
+    patience_from = cooldown_start(max_steps, spec.cooldown_frac) if spec.schedule == "wsd" else 0
     evaluator = ScheduledEval(schedule, val, zero_shot, patience, flops_per_token(cfg), per_step, chars_per_token,
-                              eval_step0=recipe2, save_at=save_at, in_progress=in_progress, save_every_s=save_every_s)
+                              eval_step0=recipe2, save_at=save_at, in_progress=in_progress, save_every_s=save_every_s,
+                              patience_from=patience_from)
     lit = LitGPT(model, spec.lr, max_steps, warmup, spec.weight_decay, schedule=spec.schedule,
                  cooldown_frac=spec.cooldown_frac)
     datamodule = WindowDataModule(arrays, weights, batch, spec.n_ctx, seed=spec.seed + 1_000_003, indexed=recipe2)

@@ -11,6 +11,11 @@ of itself and of each sibling the sweep names, under ``results/forks/<family>/st
 run starts from the latest fork of its family at or before its own cool-down start. A fork is a
 cache: a run that finds none computes the same steps itself. The family ignores the experiment's
 name, which changes no computation.
+
+From-scratch (and fine-tuning) runs with the wsd schedule and an explicit warm-up form families the
+same way across their horizon (``max_epochs``; the study's *horizon branches*): a 400-epoch branch
+starts from the 200-epoch branch's fork at 160 epochs. Their warm-up must be explicit, as a warm-up
+that is a share of the horizon would differ between siblings.
 """
 
 from __future__ import annotations
@@ -26,12 +31,18 @@ def in_progress_path(run_id: str, root: Path | None = None) -> Path:
     return runs.results_dir(root) / "in_progress" / f"{run_id}.ckpt"
 
 
+# the fields that set only a wsd run's horizon (the experiment's name changes no computation either)
+_PRETRAIN_HORIZON = ("train_tokens", "max_steps", "experiment")
+_TARGET_HORIZON = ("max_epochs", "max_steps", "min_steps", "experiment")
+
+
 def family(spec: runs.RunSpec) -> str | None:
-    """The key shared by wsd pre-training runs that differ only in their budget (None otherwise)."""
-    if spec.schedule != "wsd" or spec.phase != "pretrain":
+    """The key shared by wsd runs that differ only in their horizon: pre-training runs by token budget,
+    target runs (with an explicit warm-up) by epoch cap; None for every other run."""
+    if spec.schedule != "wsd" or (spec.phase == "target" and spec.warmup_steps is None):
         return None
-    # the experiment's name does not change a step's computation, so runs of two experiments share forks
-    d = {k: v for k, v in spec.to_dict().items() if k not in ("train_tokens", "max_steps", "experiment")}
+    horizon = _PRETRAIN_HORIZON if spec.phase == "pretrain" else _TARGET_HORIZON
+    d = {k: v for k, v in spec.to_dict().items() if k not in horizon}
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
