@@ -326,3 +326,24 @@ def test_horizon_branches_grow_until_a_shorter_branch_is_best(data, tmp_path):
     bad = write(tmp_path, GRID_HORIZON.replace('schedule = "wsd"\n', ""))
     with pytest.raises(GridError, match="extend_epochs needs horizon branches"):
         load_grid(bad, data, root)
+
+
+def test_runs_of_a_provisional_rate_rule_are_planned_but_held(data, tmp_path, monkeypatch):
+    """A rule fitted to part of its sweeps: the dry run counts its runs, the sweep does not run them."""
+    from dataclasses import replace
+
+    from transfer_laws.train import hparams
+
+    rules = dict(hparams.RECIPE2_RULES)
+    rules["scratch"] = replace(rules["scratch"], provisional=True)
+    monkeypatch.setattr(hparams, "RECIPE2_RULES", rules)
+    grid = write(tmp_path, GRID_HORIZON.replace("lr = 0.003\n", "").replace("extend_epochs = 2.0\n", ""))
+    root = tmp_path / "results"
+    plan = load_grid(grid, data, root)
+    assert len(plan) == 2 and all(p.tags.get("held") for p in plan)
+    assert run_sweep(grid, data, root=root, dry_run=True, log=lambda *_: None, max_minutes=600)
+    lines = []
+    assert run_sweep(grid, data, root=root, log=lines.append, max_minutes=600) == []
+    assert any(line.startswith("held: 2 run(s)") for line in lines)
+    rules["scratch"] = replace(rules["scratch"], provisional=False)
+    assert not any(p.tags.get("held") for p in load_grid(grid, data, root))

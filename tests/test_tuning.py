@@ -47,18 +47,27 @@ def test_rate_rule_recovers_a_planted_power_law():
 
 
 def test_recipe2_rules_are_the_fits_of_their_committed_sweeps():
-    """hparams.RECIPE2_RULES's constants are what tuning.fit_rate_rule gives on the committed sweeps
-    they name (rounded as written), and a kind without a rule has no default rate."""
+    """hparams.RECIPE2_RULES's constants are what tuning.fit_rate_rule gives on the committed sweep
+    cells each names (hparams.RULE_CELLS), rounded as written; a kind without a rule has no default."""
     from transfer_laws.train import hparams
     from transfer_laws import runs
     from transfer_laws.analysis.tuning import fit_rate_rule
 
     table = runs.runs_table(runs.load_records())
-    cells = lr_sweeps(table[table.experiment == "pilot2-lr"])
-    pre = fit_rate_rule(cells[cells.phase == "pretrain"], "refit")
-    rule = hparams.RECIPE2_RULES["pretrain"]
-    assert hparams.significant(pre.lr_ref) == rule.lr_ref and pre.n_ref == rule.n_ref
-    assert pre.n_exponent == pytest.approx(rule.n_exponent, abs=0.005)
+    for kind, rule in hparams.RECIPE2_RULES.items():
+        where = hparams.RULE_CELLS[kind]
+        sub = table[(table.experiment == where["experiment"])
+                    & table.apply(lambda r: hparams.kind_of_run(r.phase, r.curriculum) == kind, axis=1)]
+        if where["d_train_chars"] is not None:
+            sub = sub[sub.d_train_chars.astype(float).isin(where["d_train_chars"])]
+        cells = lr_sweeps(sub)
+        # the batch the one-pass rule gives (the pilot's C2 cell at a smaller batch is a check, not a source)
+        cells = cells[(cells.batch_size_used.astype(float) == cells.groupby(["size", "d_train_chars"], dropna=False)
+                       .batch_size_used.transform("max").astype(float))] if rule.d_exponent else cells
+        refit = fit_rate_rule(cells, "refit", with_d=bool(rule.d_exponent), d_ref=rule.d_ref)
+        assert hparams.significant(refit.lr_ref) == rule.lr_ref and refit.n_ref == rule.n_ref, kind
+        assert refit.n_exponent == pytest.approx(rule.n_exponent, abs=0.005), kind
+        assert refit.d_exponent == pytest.approx(rule.d_exponent, abs=0.005), kind
     assert hparams.learning_rate("n28k", "pretrain", "text", recipe=2) == 0.0073
     assert hparams.kind_of_run("target", "mix") == "finetune-mix" != hparams.kind_of_run("target", "text")
     for kind, (phase, curriculum) in {"scratch": ("target", "scratch"), "finetune-text": ("target", "text"),
@@ -66,6 +75,9 @@ def test_recipe2_rules_are_the_fits_of_their_committed_sweeps():
         if kind not in hparams.RECIPE2_RULES:
             with pytest.raises(ValueError, match="no fitted"):
                 hparams.learning_rate("n28k", phase, curriculum, recipe=2, d_chars=1e4)
+        else:
+            assert hparams.learning_rate("n28k", phase, curriculum, recipe=2, d_chars=1e4) == \
+                hparams.RECIPE2_RULES[kind].lr_ref
 
 
 def test_tuned_rates_from_a_bracketed_sweep_and_from_a_rule():
@@ -77,10 +89,10 @@ def test_tuned_rates_from_a_bracketed_sweep_and_from_a_rule():
     rows += [{**rows[2], "seed": s} for s in (1, 2)] + [{**rows[0], "seed": 1}]
     rows += [{**r, "n_params": 1e4, "recipe": 2, "seed": 0} for r in _cell("a", [1e-3, 2e-3, 4e-3], 2e-2, d=1e5)]
     df = pd.DataFrame(rows)
-    t = tuned_rates(df).set_index("d_train_chars")
+    t = tuned_rates(df, rules={}).set_index("d_train_chars")
     assert t.loc[1e4, "lr_tuned"] == 4e-3 and t.loc[1e4, "tuned_by"].startswith("sweep")
-    assert 1e5 not in t.index, "an edge-only cell is not tuned"
-    tuned = at_tuned_rate(df)
+    assert 1e5 not in t.index, "an edge-only cell is not tuned (without a rule)"
+    tuned = at_tuned_rate(df, rules={})
     assert tuned.sum() == 3 and set(df[tuned].seed) == {0, 1, 2}
     # a fitted rule tunes a key without a bracketed sweep
     rule = {"scratch": RateRule(lr_ref=4e-3, n_ref=1e4, n_exponent=-0.5, source="planted")}

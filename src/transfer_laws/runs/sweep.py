@@ -165,7 +165,9 @@ def load_grid(path: Path, data=None, root: Path | None = None) -> list[PlannedRu
     # start is a fork the next, longer, run can start from
     planned = [PlannedRun(s, (0, LADDER_INDEX[s.size], s.seed, s.curriculum, s.train_tokens), tags)
                for s, tags in pretrains]
-    target_specs, extend, extend_h = [], {}, {}
+    from transfer_laws.train.hparams import provisional_rule
+
+    target_specs, extend, extend_h, held = [], {}, {}, {}
     for kw, match, b_i in targets:
         factor = kw.pop("_extend_lr", None)
         h_factor = kw.pop("_extend_epochs", None)
@@ -175,6 +177,8 @@ def load_grid(path: Path, data=None, root: Path | None = None) -> list[PlannedRu
             target_specs.append(RunSpec.make(**kw))
         except (TypeError, ValueError) as exc:
             raise GridError(f"{path}: block #{b_i + 1}: {exc}") from None
+        if provisional_rule(kw):
+            held[target_specs[-1].run_id] = provisional_rule(kw)
         if factor:
             extend[target_specs[-1]] = float(factor)
         if h_factor:
@@ -203,7 +207,8 @@ def load_grid(path: Path, data=None, root: Path | None = None) -> list[PlannedRu
         r = ranks[(s.experiment, s.curriculum, s.size, s.d_train_chars)]
         # a family's shorter branches first: each leaves the fork its next sibling starts from
         planned.append(PlannedRun(s, (1, s.seed > 0, r, LADDER_INDEX[s.size], s.curriculum, s.d_train_chars,
-                                      str(resume.family(s)), s.max_epochs)))
+                                      str(resume.family(s)), s.max_epochs),
+                                  {"held": held[s.run_id]} if s.run_id in held else {}))
     planned.sort(key=lambda p: p.order)
     seen, unique = set(), []
     for p in planned:
@@ -401,11 +406,29 @@ def throughput_from_bench(bench_csv: Path, sizes, data) -> dict:
 
 
 def plan_table(plan: list[PlannedRun], data, tps: dict, root: Path | None = None):
+    """One row per planned run with its upper-bound cost. A run of a wsd family after its first
+    (shortest) costs only the steps after the fork it starts from, its previous sibling's cool-down
+    start (``train.resume``); ``minutes`` counts that share, ``max_steps`` the run's whole horizon."""
     import pandas as pd
 
+    from transfer_laws.train import resume
+    from transfer_laws.train.loop import cooldown_start
+
+    estimates = [estimate(p.spec, data, tps) for p in plan]
+    share = [1.0] * len(plan)
+    families: dict[str, list[int]] = {}
+    for i, p in enumerate(plan):
+        key = resume.family(p.spec)
+        if key is not None:
+            families.setdefault(key, []).append(i)
+    for members in families.values():
+        members = sorted(members, key=lambda i: estimates[i]["steps"])
+        for prev, i in zip(members, members[1:]):
+            steps = estimates[i]["steps"]
+            share[i] = (steps - min(cooldown_start(estimates[prev]["steps"], plan[prev].spec.cooldown_frac), steps)) / steps
     rows = []
-    for p in plan:
-        e = estimate(p.spec, data, tps)
+    for p, e, f in zip(plan, estimates, share):
+        e = {**e, "seconds": e["seconds"] * f}
         rows.append({"run_id": p.spec.run_id, "phase": p.spec.phase, "experiment": p.spec.experiment,
                      "curriculum": p.spec.curriculum, "size": p.spec.size, "d_train_chars": p.spec.d_train_chars,
                      "train_tokens": p.spec.train_tokens, "seed": p.spec.seed, "done": runs.is_done(p.spec, root),
@@ -468,6 +491,10 @@ def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = N
         n_before = len(finished)
         deferred = []
         queue = [p for p in plan if not runs.is_done(p.spec, root)]
+        held = [p for p in queue if p.tags.get("held")]
+        if held:
+            log(f"held: {len(held)} run(s) wait for a refitted rate rule ({held[0].tags['held']}, provisional)")
+            queue = [p for p in queue if not p.tags.get("held")]
         for p in queue + [None]:
             if p is None:  # one more pass over fine-tunes that waited on their pre-training
                 queue2, deferred = deferred, []
@@ -502,7 +529,7 @@ def _slurm_sweep(make_plan, plan, data, device, root, trainer_kwargs, log, optio
     ex = slurm_.SlurmExecutor(folder=Path(options.pop("folder", "slurm_logs")), **options)
     finished, failed = [], set()
     while True:
-        todo = [p for p in plan if p.spec.run_id not in failed]
+        todo = [p for p in plan if p.spec.run_id not in failed and not p.tags.get("held")]
         jobs = slurm_.submit_plan(todo, ex, root, device, fork_steps(plan, data), trainer_kwargs, log)
         done = slurm_.wait(jobs, log)
         failed |= set(jobs) - set(done)

@@ -50,6 +50,9 @@ class RateRule:
     source: str
     d_ref: float = 1.0
     d_exponent: float = 0.0
+    # a rule fitted to part of its sweeps: a sweep plans the runs that use it (its dry run counts
+    # them) but holds them until the rule is refitted and this flag dropped
+    provisional: bool = False
 
     def __call__(self, n_params: float, d_chars: float | None = None) -> float:
         lr = self.lr_ref * (n_params / self.n_ref) ** self.n_exponent
@@ -69,6 +72,23 @@ RECIPE2_RULES: dict[str, RateRule] = {
     # optima 0.0073 at n28k and 0.0040 at n100k
     "pretrain": RateRule(lr_ref=0.0073, n_ref=28368, n_exponent=-0.48,
                          source="pilot2-lr pre-training sweeps at n28k and n100k (tuning.fit_rate_rule)"),
+    # provisional (2026-12-03): fitted with D to the pilot's bracketed cells at two D each (RULE_CELLS);
+    # refitted once the pilot's 3e3, 1e4 and 1e5 cells and the study's sweeps at n13k, n57k and
+    # n336k (grids/study2-lr.toml) land, before the study's own target runs start
+    "scratch": RateRule(lr_ref=0.0012, n_ref=28368, n_exponent=-0.73, d_ref=1e4, d_exponent=0.38, provisional=True,
+                        source="pilot2-lr from-scratch sweeps (cosine, 50 epochs) at n28k and n100k, D = 1e4 and 1e6"),
+    "finetune-text": RateRule(lr_ref=0.0011, n_ref=28368, n_exponent=-0.74, d_ref=1e4, d_exponent=-0.45, provisional=True,
+                              source="pilot2-lr text fine-tuning sweeps at n28k and n100k, D_F = 1e3 and 1e5"),
+    "finetune-mix": RateRule(lr_ref=0.0002, n_ref=28368, n_exponent=-0.078, d_ref=1e4, d_exponent=-0.11, provisional=True,
+                             source="pilot2-lr mix fine-tuning sweeps at n28k and n100k, D_F = 1e3 and 1e5"),
+}
+# Which committed sweep cells each rule was fitted to (experiment, D values; every size there): a
+# test refits every rule from exactly these cells and checks the constants above.
+RULE_CELLS: dict[str, dict] = {
+    "pretrain": {"experiment": "pilot2-lr", "d_train_chars": None},
+    "scratch": {"experiment": "pilot2-lr", "d_train_chars": [1e4, 1e6]},
+    "finetune-text": {"experiment": "pilot2-lr", "d_train_chars": [1e3, 1e5]},
+    "finetune-mix": {"experiment": "pilot2-lr", "d_train_chars": [1e3, 1e5]},
 }
 
 
@@ -76,6 +96,15 @@ def kind_of_run(phase: str, curriculum: str) -> str:
     if phase == "pretrain":
         return "pretrain"
     return "scratch" if curriculum == "scratch" else f"finetune-{curriculum}"
+
+
+def provisional_rule(spec_kw: dict) -> str | None:
+    """The source of the provisional rule a run's default rate would come from (None: a stated rate,
+    recipe 1, or a final rule)."""
+    if spec_kw.get("lr") is not None or spec_kw.get("recipe", 1) != 2:
+        return None
+    rule = RECIPE2_RULES.get(kind_of_run(spec_kw["phase"], spec_kw["curriculum"]))
+    return rule.source if rule is not None and rule.provisional else None
 
 
 def learning_rate(size: str, phase: str, curriculum: str, recipe: int = 1, d_chars: float | None = None) -> float:
