@@ -82,16 +82,22 @@ def test_a_budget_stopped_scratch_run_still_improving_is_capped():
 
 def test_horizon_branches_keep_their_familys_best_and_a_longest_best_is_capped():
     """Horizon branches (wsd runs differing only in max_epochs): the best branch on validation stands
-    for its family, the others are refused as not_best_branch, and a family whose best is its longest
-    branch is capped (the horizon not bracketed); a branch's best at its own last step is by design."""
-    df = _frame(run_id=list("abcdef"), curriculum=["scratch"] * 6, size=["s"] * 6, n_params=[1] * 6,
-                horizon_family=["F"] * 3 + ["G"] * 2 + [None], max_epochs=[25, 50, 100, 25, 50, 50],
-                d_train_chars=[1e5] * 3 + [1e6] * 2 + [1e6], val_loss=[3.0, 2.9, 2.95, 3.1, 3.0, 3.2],
-                unresolved=[True] * 5 + [False], stop_reason=["budget"] * 5 + ["converged"],
-                best_step=[100] * 6, steps=[100] * 6)
+    for its family (the shorter on a tie), the others are refused as not_best_branch; a family whose
+    best is its longest branch is capped, its shortest unresolved (the horizon not bracketed); a
+    branch's own best at its last step is by design."""
+    df = _frame(run_id=list("abcdefghi"), curriculum=["scratch"] * 9, size=["s"] * 9, n_params=[1] * 9,
+                horizon_family=["F"] * 3 + ["G"] * 2 + [None] + ["H"] * 3,
+                max_epochs=[25, 50, 100, 25, 50, 50, 12, 25, 50],
+                d_train_chars=[1e5] * 3 + [1e6] * 3 + [1e4] * 3,
+                val_loss=[3.0, 2.9, 2.95, 3.1, 3.0, 3.2, 4.0, 4.0, 4.2],
+                unresolved=[True] * 5 + [False] + [True] * 3, stop_reason=["budget"] * 5 + ["converged"] + ["budget"] * 3,
+                best_step=[100] * 9, steps=[100] * 9)
     kept, refused = selection.checked_runs(df)
     assert set(kept.run_id) == {"b", "f"}
-    assert dict(zip(refused.run_id, refused.reason)) == {"a": "not_best_branch", "c": "not_best_branch",
-                                                         "d": "not_best_branch", "e": "capped"}
+    assert dict(zip(refused.run_id, refused.reason)) == {
+        "a": "not_best_branch", "c": "not_best_branch", "d": "not_best_branch", "e": "capped",
+        "g": "unresolved", "h": "not_best_branch", "i": "not_best_branch"}
     out = selection.converged_range(df).set_index("size")
+    assert np.isnan(out.loc["s", "d_converged_max_chars"]), "the smallest D (family H) is unresolved"
+    out = selection.converged_range(df[df.horizon_family != "H"]).set_index("size")
     assert out.loc["s", "d_converged_max_chars"] == 1e5 and out.loc["s", "d_above_converged"] == 1

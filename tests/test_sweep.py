@@ -323,6 +323,11 @@ def test_horizon_branches_grow_until_a_shorter_branch_is_best(data, tmp_path):
     _write_planted(planted(grown[-1], 2.8), root)  # longest best again, but 80 epochs pass the 300-step cap
     steps80 = 80 * data.training_arrays(grown[0])[2] / (8 * 32)
     assert steps80 > 300 and len(load_grid(grid, data, root)) == 3
+    # the shortest best: a branch / 2 below it, down to MIN_BRANCH_STEPS after warm-up
+    root2 = tmp_path / "results2"
+    for s, v in zip(plan, [2.9, 3.0]):
+        _write_planted(planted(s, v), root2)
+    assert [p.spec.max_epochs for p in load_grid(grid, data, root2)] == [5, 10, 20]
     bad = write(tmp_path, GRID_HORIZON.replace('schedule = "wsd"\n', ""))
     with pytest.raises(GridError, match="extend_epochs needs horizon branches"):
         load_grid(bad, data, root)

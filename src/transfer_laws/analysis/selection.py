@@ -12,8 +12,9 @@ Reasons, in the order they are applied (a run gets the first that fits):
   A family of horizon branches (wsd runs that differ only in their epoch cap, ``train.resume``) is
   capped when its best branch is its longest: the horizon was not bracketed.
 - ``not_best_branch``: a horizon branch whose family has a branch with a lower validation loss (the
-  family's number is its best branch, as a rate sweep's is its best rate). A branch's own best is
-  the end of its cool-down by design, so ``unresolved`` is not applied to branches.
+  family's number is its best branch, as a rate sweep's is its best rate; on a tie, the shorter). A
+  branch's own best is the end of its cool-down by design, so ``unresolved`` applies to a branch
+  only as its family's: the best branch is the shortest of several (the horizon not bracketed below).
 - ``worse_than_checkpoint``: a fine-tune whose test loss is above its own checkpoint's on the same
   test windows by more than one paired standard error (recipe-2 records; the checkpoint's window
   losses are stored with its pre-training).
@@ -50,8 +51,11 @@ def exclusion_reasons(runs: pd.DataFrame, with_zero_shot: bool = True) -> pd.Ser
                   & (runs.best_step.astype(float) >= CAPPED_FRACTION * runs.steps.astype(float)))
     unresolved = runs.unresolved.fillna(False).astype(bool)
     branch, not_best = _horizon_branches(runs)
-    capped = (capped & ~branch) | (branch & ~not_best & _longest_branch(runs, branch))
-    rules = [("unresolved", unresolved & ~branch), ("not_best_branch", not_best), ("capped", capped.fillna(False)),
+    best_branch = branch & ~not_best
+    capped = (capped & ~branch) | (best_branch & _end_branch(runs, branch, longest=True))
+    # a family whose best is its shortest branch: a shorter horizon might do better
+    unresolved = (unresolved & ~branch) | (best_branch & _end_branch(runs, branch, longest=False) & ~capped)
+    rules = [("unresolved", unresolved), ("not_best_branch", not_best), ("capped", capped.fillna(False)),
              ("worse_than_checkpoint", worse.fillna(False))]
     if not with_zero_shot:
         rules.append(("zero_shot", runs.zero_shot.fillna(False).astype(bool)))
@@ -66,17 +70,26 @@ def _horizon_branches(runs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         false = pd.Series(False, index=runs.index)
         return false, false
     branch = runs.horizon_family.notna() & (runs.phase == "target")
+    if not branch.any():
+        return branch, branch
     fam = runs.horizon_family.where(branch)
-    best = runs.val_loss.astype(float).groupby(fam).transform("min")
-    return branch, branch & (runs.val_loss.astype(float) > best)
+    # the best branch of each family: lowest validation loss, the shorter on a tie (branches whose
+    # best lies in their shared stable phase tie)
+    order = runs.assign(_v=runs.val_loss.astype(float), _e=runs.max_epochs.astype(float), _f=fam)[branch]
+    best_ix = order.sort_values(["_f", "_v", "_e"]).groupby("_f").head(1).index
+    return branch, branch & ~runs.index.isin(best_ix)
 
 
-def _longest_branch(runs: pd.DataFrame, branch: pd.Series) -> pd.Series:
+def _end_branch(runs: pd.DataFrame, branch: pd.Series, longest: bool) -> pd.Series:
+    """Branches that are their family's longest (or shortest), in families of more than one branch
+    when ``longest`` is False."""
     if not branch.any():
         return branch
     fam = runs.horizon_family.where(branch)
-    longest = runs.max_epochs.astype(float).groupby(fam).transform("max")
-    return branch & (runs.max_epochs.astype(float) >= longest)
+    e = runs.max_epochs.astype(float)
+    end = e.groupby(fam).transform("max" if longest else "min")
+    size = e.groupby(fam).transform("size")
+    return branch & (e == end) & (True if longest else size > 1)
 
 
 def checked_runs(runs: pd.DataFrame, with_zero_shot: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:

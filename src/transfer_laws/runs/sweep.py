@@ -46,7 +46,8 @@ from transfer_laws.runs import RunSpec
 SPEC_FIELDS = {f.name for f in fields(RunSpec)}
 BLOCK_EXTRA = {"tokens_multiplier", "pretrain", "extend_lr", "extend_epochs"}
 MAX_LR_EXTENSIONS = 4  # rates added beyond an edge of a block's sweep, at most, per side
-MAX_HORIZON_EXTENSIONS = 4  # horizon branches added beyond a family's longest, at most
+MAX_HORIZON_EXTENSIONS = 4  # horizon branches added beyond a family's longest (or shortest), at most
+MIN_BRANCH_STEPS = 10  # a branch added below the shortest keeps at least this many steps after warm-up
 
 
 class GridError(ValueError):
@@ -259,9 +260,11 @@ def extend_lr_sweeps(extend: dict[RunSpec, float], root: Path | None) -> list[Ru
 
 def extend_horizons(extend: dict[RunSpec, float], root: Path | None) -> list[RunSpec]:
     """Branches to add to horizon families (wsd target runs differing only in ``max_epochs``) whose
-    finished best branch (lowest validation loss) is their longest: ``max_epochs`` x the factor, while
-    its horizon stays under the run's ``max_steps`` cap and at most MAX_HORIZON_EXTENSIONS times. A
-    family whose best stays its longest is *capped* (``analysis.selection``)."""
+    finished best branch (lowest validation loss) sits at an end: ``max_epochs`` x the factor past the
+    longest (while its horizon stays under the run's ``max_steps`` cap), / the factor below the
+    shortest (while it keeps MIN_BRANCH_STEPS steps after its warm-up), at most
+    MAX_HORIZON_EXTENSIONS times each way. A family whose best stays its longest is *capped*, its
+    shortest *unresolved* (``analysis.selection``)."""
     from dataclasses import replace
 
     from transfer_laws.train import resume
@@ -272,21 +275,28 @@ def extend_horizons(extend: dict[RunSpec, float], root: Path | None) -> list[Run
         families.setdefault(resume.family(s), []).append(s)
     added = []
     for members in families.values():
-        factor, base = extend[members[0]], max(s.max_epochs for s in members)
+        factor = extend[members[0]]
+        top, bottom = max(s.max_epochs for s in members), min(s.max_epochs for s in members)
         while True:
             members = sorted(members, key=lambda s: s.max_epochs)
             if not all(s.run_id in done for s in members):
                 break
-            longest = done[members[-1].run_id]
-            if min(members, key=lambda s: done[s.run_id]["val_loss"]) is not members[-1]:
-                break  # bracketed: a shorter branch is best
-            grown = members[-1].max_epochs * factor
-            per_step = longest.get("batch_size", members[-1].batch_size) * members[-1].n_ctx
-            if grown * longest["d_train_tokens"] / per_step > members[-1].max_steps:
-                break  # the step cap: the family stays capped
-            if sum(s.max_epochs > base for s in members) >= MAX_HORIZON_EXTENSIONS:
-                break
-            new = replace(members[-1], max_epochs=float(f"{grown:.6g}"))
+            best = min(members, key=lambda s: done[s.run_id]["val_loss"])  # the shorter on a tie
+            if best is members[-1] and len(members) > 1 or len(members) == 1:
+                edge, epochs = members[-1], members[-1].max_epochs * factor
+                if sum(s.max_epochs > top for s in members) >= MAX_HORIZON_EXTENSIONS:
+                    break
+            elif best is members[0]:
+                edge, epochs = members[0], members[0].max_epochs / factor
+                if sum(s.max_epochs < bottom for s in members) >= MAX_HORIZON_EXTENSIONS:
+                    break
+            else:
+                break  # bracketed: the best branch has a shorter and a longer sibling
+            rec = done[edge.run_id]
+            steps = epochs * rec["d_train_tokens"] / (rec.get("batch_size", edge.batch_size) * edge.n_ctx)
+            if steps > edge.max_steps or steps < (edge.warmup_steps or 0) + MIN_BRANCH_STEPS:
+                break  # the step cap (the family stays capped) or too short to cool down
+            new = replace(edge, max_epochs=float(f"{epochs:.4g}"))
             members.append(new)
             added.append(new)
     return added
