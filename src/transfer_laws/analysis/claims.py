@@ -141,7 +141,10 @@ def claim_4(ctx: Context) -> tuple:
         t = ctx.ok["text"]
         r = bootstrap.interval(t.draws[:, 2] - 2 * t.draws[:, 1], t.beta - 2 * t.alpha)
         lo, hi = r["ci"]
-        verdict = "reproduced" if -0.25 <= lo and hi <= 0.25 else "not reproduced" if lo > 0 or hi < 0 else "inconclusive"
+        # analysis_plan.md: reproduced when the interval contains 0 and lies within +-0.25; not
+        # reproduced when it excludes 0 (an interval inside +-0.25 that excludes 0 is not agreement)
+        verdict = ("not reproduced" if lo > 0 or hi < 0 else "reproduced" if -0.25 <= lo and hi <= 0.25
+                   else "inconclusive")
         return (f"beta - 2 alpha = {t.beta - 2 * t.alpha:.2f} [{lo:.2f}, {hi:.2f}] (beta {t.beta:.2f}, alpha {t.alpha:.2f})",
             verdict if ctx.n_sizes >= 3 else "not testable (fewer than 3 sizes)",
             f"the hierarchical bootstrap's paired draws ({r['draws']})")

@@ -168,17 +168,61 @@ def replicates(runs: pd.DataFrame, statistic, n_bootstrap: int, seed: int, loss_
     table, curves = transfer_points(runs, loss_column, low_data_fraction, epsilon) if points is None else points
     noise = bootstrap.checkpoint_noise(table) if noise is None else noise
     res = bootstrap.Resampler(runs, curves, table, noise, predict, loss_column)
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(n_bootstrap):
-        boot = res.sample(rng)
-        try:
-            bcurves = scratch_curves(boot, loss_column, starts=curves)
-            bt, _ = transfer_points(boot, loss_column, low_data_fraction, epsilon, curves=bcurves)
-            draws.append(statistic(bt, bcurves))
-        except ValueError:
-            continue
+    # one random stream per replicate, so that the draws do not depend on how many workers run them
+    seeds = np.random.SeedSequence(seed).spawn(n_bootstrap)
+    job = (res, curves, statistic, loss_column, low_data_fraction, epsilon)
+    draws = [d for d in _map_replicates(job, seeds) if d is not None]
     return np.array(draws, dtype=float), res.levels()
+
+
+_JOB = None  # the replicate job a forked worker inherits (closures do not pickle)
+
+
+def _one_replicate(job, seed_seq):
+    res, curves, statistic, loss_column, low_data_fraction, epsilon = job
+    boot = res.sample(np.random.default_rng(seed_seq))
+    try:
+        bcurves = scratch_curves(boot, loss_column, starts=curves)
+        bt, _ = transfer_points(boot, loss_column, low_data_fraction, epsilon, curves=bcurves)
+        return statistic(bt, bcurves)
+    except ValueError:
+        return None
+
+
+def _chunk(seeds):
+    return [_one_replicate(_JOB, s) for s in seeds]
+
+
+def workers() -> int:
+    """Processes the bootstrap uses: $TRANSFER_LAWS_WORKERS, else every CPU this process may use."""
+    import os
+
+    env = os.environ.get("TRANSFER_LAWS_WORKERS")
+    return max(1, int(env)) if env else len(os.sched_getaffinity(0))
+
+
+MIN_PARALLEL_REPLICATES = 100  # below this, forking costs more than it saves
+
+
+def _map_replicates(job, seeds) -> list:
+    """The replicates in order, over forked worker processes when there are enough of them."""
+    global _JOB
+    n_workers = min(workers(), max(1, len(seeds) // 50))
+    if n_workers < 2 or len(seeds) < MIN_PARALLEL_REPLICATES:
+        return [_one_replicate(job, s) for s in seeds]
+    import multiprocessing as mp
+
+    chunks = [seeds[i::n_workers] for i in range(n_workers)]
+    _JOB = job
+    try:
+        with mp.get_context("fork").Pool(n_workers) as pool:
+            parts = pool.map(_chunk, chunks)
+    finally:
+        _JOB = None
+    out = [None] * len(seeds)
+    for i, part in enumerate(parts):
+        out[i::n_workers] = part
+    return out
 
 
 def _law_predictor(curves: dict, law: tuple[float, float, float]):

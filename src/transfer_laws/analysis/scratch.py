@@ -7,7 +7,7 @@ sizes is ``analysis.joint``. Pure numpy/scipy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -300,6 +300,13 @@ def _fit_tail(d_all, loss_all, d_min: float, start=None) -> tuple[float, float, 
     return float(e), float(np.exp(log_b)), float(b)
 
 
+@lru_cache(maxsize=256)
+def _fit_scratch_curve_cached(d: bytes, loss: bytes, n_params: float) -> ScratchCurve:
+    """``fit_scratch_curve`` of one size's full data, once per process: every fit of a runs table (each
+    curriculum, method and test) starts from the same curves (a ScratchCurve is frozen)."""
+    return fit_scratch_curve(np.frombuffer(d), np.frombuffer(loss), n_params)
+
+
 def scratch_curves(runs: pd.DataFrame, loss_column: str = "test_loss", starts: dict | None = None) -> dict[float, ScratchCurve]:
     """Every size's from-scratch curve: with its tail law where it has at least 3 distinct D, the
     measured points alone otherwise. ``starts`` (N -> the full data's curve) refits every size's law
@@ -311,7 +318,7 @@ def scratch_curves(runs: pd.DataFrame, loss_column: str = "test_loss", starts: d
         if s is not None and s.has_law and len(np.unique(d)) >= 3:
             out[n] = (d, loss, s)
         elif len(np.unique(d)) >= 3:
-            out[n] = fit_scratch_curve(d, loss, n)
+            out[n] = _fit_scratch_curve_cached(d.tobytes(), loss.tobytes(), float(n))
         else:
             out[n] = measured_curve(d, loss, n)
     refits = {n: v for n, v in out.items() if isinstance(v, tuple)}
