@@ -41,3 +41,34 @@ def test_tornado_orders_bars_by_span():
     spec = plots.tornado(sens, timelines.compute_saving(timelines.Assumptions())["compute_saving"]).to_dict()
     order = spec["layer"][0]["encoding"]["y"]["sort"]
     assert order[0] == "d_effective_samples"  # the long-task data dominates (chapter 10)
+
+
+def test_sweep_horizon_and_fraction_figures_build_from_their_tables():
+    """The figures of the learning-rate sweeps, the horizon branches and D_T / D_E against N build
+    from the tables the package computes (a cell at an edge is drawn hollow, not dropped)."""
+    import numpy as np
+    import pandas as pd
+
+    from transfer_laws.analysis import experiments, tuning
+
+    rows = []
+    for size, n, best in (("a", 1e4, 2e-3), ("b", 1e5, 8e-3)):  # b's best at the top edge
+        for lr in (1e-3, 2e-3, 4e-3, 8e-3):
+            rows.append({"experiment": "x", "phase": "target", "curriculum": "scratch", "size": size, "n_params": n,
+                         "d_train_chars": 1e4, "lr": lr, "val_loss": 3 + abs(np.log(lr / best))})
+    cells = tuning.lr_sweeps(pd.DataFrame(rows))
+    spec = plots.lr_sweeps(cells).to_dict()
+    values = spec["datasets"][next(iter(spec["datasets"]))]
+    assert len(values) == 8 and {v["bracketed"] for v in values if v["best"]} == {True, False}
+    br = pd.DataFrame({"phase": "target", "curriculum": "scratch", "experiment": ["h"] * 3 + ["r"],
+                       "size": "a", "n_params": 1e4, "d_train_chars": 1e5, "lr": 2e-3, "data_seed": 1, "seed": 0,
+                       "schedule": ["wsd"] * 3 + ["cosine"], "horizon_family": ["F"] * 3 + [None],
+                       "max_epochs": [25, 50, 100, 50], "steps": 100, "best_step": 90,
+                       "val_loss": [3.1, 3.0, 3.05, 3.2], "test_loss": [3.2, 3.1, 3.15, 3.3],
+                       "exclusion": ["not_best_branch", "", "not_best_branch", ""]})
+    t = experiments.horizon_branches(br, "h", "r")
+    assert list(t.family_best) == [False, True, False] and (t.cosine_test_loss == 3.3).all()
+    assert plots.horizon_branches(t).to_dict()
+    frac = pd.DataFrame({"curriculum": ["text"] * 4, "size": ["a", "a", "b", "b"], "n_params": [1e4, 1e4, 1e5, 1e5],
+                         "d_train_chars": [1e3, 1e4] * 2, "fraction_from_transfer": [0.9, 0.5, 0.95, 0.7]})
+    assert plots.fraction_against_n(frac).to_dict()

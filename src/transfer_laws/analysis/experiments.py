@@ -311,6 +311,8 @@ def horizon_check(runs: pd.DataFrame, experiment: str = "pilot2-horizon", refere
     (issue 17: does a longer horizon let a from-scratch run early-stop?)."""
     keys = ["size", "n_params", "d_train_chars", "lr", "data_seed", "seed"]
     sc = runs[(runs.phase == "target") & (runs.curriculum == "scratch")]
+    if "schedule" in sc:  # the horizon branches (wsd) are horizon_branches'
+        sc = sc[sc.schedule.fillna("cosine") != "wsd"]
     long_ = sc[sc.experiment == experiment]
     short = sc[sc.experiment == reference]
     rows = []
@@ -326,3 +328,24 @@ def horizon_check(runs: pd.DataFrame, experiment: str = "pilot2-horizon", refere
                          "refused": getattr(row, "exclusion", "") or "", "test_loss": row.test_loss})
     cols = [*keys, "horizon", "epochs", "steps", "best_step", "stop_reason", "refused", "test_loss"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def horizon_branches(runs: pd.DataFrame, experiment: str = "pilot2-horizon", reference: str = "pilot2-lr") -> pd.DataFrame:
+    """From-scratch horizon branches of ``experiment`` (wsd runs that differ only in their epoch cap),
+    one row per branch: its epochs, best step, validation and test loss, whether it is its family's
+    best (``selection``: the others are refused as not_best_branch, a longest-best family as capped,
+    a shortest-best one as unresolved), and the test loss of the cosine run of ``reference`` at the
+    same size, D, rate, data sample and seed (the horizon the rate sweeps used) for comparison."""
+    keys = ["size", "n_params", "d_train_chars", "lr", "data_seed", "seed"]
+    cols = [*keys, "max_epochs", "steps", "best_step", "val_loss", "test_loss", "refused", "family_best",
+            "cosine_test_loss"]
+    if "horizon_family" not in runs:
+        return pd.DataFrame(columns=cols)
+    sc = runs[(runs.phase == "target") & (runs.curriculum == "scratch")]
+    br = sc[(sc.experiment == experiment) & sc.horizon_family.notna()]
+    cos = sc[(sc.experiment == reference) & (sc.schedule.fillna("cosine") == "cosine")]
+    ref = cos.groupby(keys, as_index=False).test_loss.mean().rename(columns={"test_loss": "cosine_test_loss"})
+    out = br.assign(refused=br.get("exclusion", pd.Series("", index=br.index)).fillna(""))
+    out = out.assign(family_best=~out.refused.eq("not_best_branch"))
+    out = out.merge(ref, on=keys, how="left")
+    return out[cols].sort_values(["n_params", "d_train_chars", "max_epochs"]).reset_index(drop=True)

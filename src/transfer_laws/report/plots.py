@@ -294,3 +294,63 @@ def tornado(sens: pd.DataFrame, base_saving: float, labels: dict | None = None) 
         x2="max:Q", tooltip=["label", "min", "max"])
     rule = alt.Chart(pd.DataFrame({"x": [base_saving]})).mark_rule(color="black", strokeDash=[4, 3]).encode(x="x:Q")
     return (bars + rule).properties(width=380, height=alt.Step(24))
+
+
+def lr_sweeps(cells: pd.DataFrame) -> alt.FacetChart:
+    """Learning-rate sweeps (``tuning.lr_sweeps``): validation loss against the rate (log), one line
+    per cell (size and D), one panel per kind of run; the best rate of each cell is the large point,
+    hollow where it sits at an edge of the rates tried (not bracketed)."""
+    rows = []
+    for c in cells.itertuples():
+        kind = "pre-training" if c.phase == "pretrain" else ("from scratch" if c.curriculum == "scratch"
+                                                              else f"fine-tuning ({c.curriculum})")
+        d = "" if c.phase == "pretrain" else f", D {c.d_train_chars:.0e}"
+        batch = getattr(c, "batch_size_used", None)
+        for lr, loss in zip(c.lrs, c.losses):
+            rows.append({"kind": kind, "cell": f"{c.size}{d}" + (f", batch {int(batch)}" if batch == batch and batch else ""),
+                         "size": c.size, "n_params": c.n_params, "lr": lr, "val_loss": loss,
+                         "best": bool(lr == c.best_lr), "bracketed": bool(c.bracketed)})
+    df = pd.DataFrame(rows)
+    base = alt.Chart(df).encode(
+        x=_logx("lr", "learning rate (log)"),
+        y=alt.Y("val_loss:Q", scale=alt.Scale(zero=False), title="best validation loss (nats/token)"),
+        color=alt.Color("size:N", title="size", sort=_size_order(df)), detail="cell:N",
+        tooltip=["kind", "cell", "lr", "val_loss", "bracketed"])
+    lines = base.mark_line(point=alt.OverlayMarkDef(size=25))
+    best = base.transform_filter("datum.best").mark_point(size=140, strokeWidth=2).encode(
+        fill=alt.condition("datum.bracketed", alt.Color("size:N", sort=_size_order(df)), alt.value("white")))
+    return alt.layer(lines, best, data=df).properties(width=250, height=210).facet(
+        facet=alt.Facet("kind:N", title=None), columns=3).resolve_scale(y="independent")
+
+
+def horizon_branches(table: pd.DataFrame) -> alt.FacetChart:
+    """From-scratch horizon branches (``experiments.horizon_branches``): test loss against the branch's
+    epoch cap (log), one line per size, one panel per D; filled: the family's best branch; the
+    dashed rule: the cosine run at the rate sweeps' horizon (50 epochs, at least 4,000 steps)."""
+    df = table.assign(D=table.d_train_chars.map(lambda d: f"D = {d:.0e} characters"))
+    base = alt.Chart().encode(
+        x=_logx("max_epochs", "branch horizon (epochs over D, log)"),
+        y=alt.Y("test_loss:Q", scale=alt.Scale(zero=False), title="test loss (nats/token)"),
+        color=alt.Color("size:N", title="size", sort=_size_order(df)),
+        tooltip=["size", "d_train_chars", "lr", "max_epochs", "best_step", "test_loss", "refused"])
+    pts = base.mark_line(point=False) + base.mark_point(size=80).encode(
+        fill=alt.condition("datum.family_best", alt.Color("size:N", sort=_size_order(df)), alt.value("white")))
+    ref = alt.Chart().mark_rule(strokeDash=[4, 3]).encode(
+        y="cosine_test_loss:Q", color=alt.Color("size:N", sort=_size_order(df)))
+    return alt.layer(pts, ref, data=df).properties(width=300, height=220).facet(
+        facet=alt.Facet("D:N", title=None), columns=2).resolve_scale(y="independent")
+
+
+def fraction_against_n(table: pd.DataFrame) -> alt.FacetChart:
+    """The paper's Figure 4 view: the fraction of effective data from transfer, D_T / D_E, against N
+    (log), one line per D_F, one panel per pre-training curriculum (means over seeds)."""
+    df = table[np.isfinite(table.fraction_from_transfer)]
+    df = df.groupby(["curriculum", "size", "n_params", "d_train_chars"], as_index=False).fraction_from_transfer.mean()
+    df["D_F"] = df.d_train_chars.map(lambda d: f"{d:.0e}")
+    order = [f"{d:.0e}" for d in sorted(df.d_train_chars.unique())]
+    return alt.Chart(df).mark_line(point=True).encode(
+        x=_logx("n_params", "N: non-embedding parameters (log)"),
+        y=alt.Y("fraction_from_transfer:Q", title="D_T / D_E"),
+        color=alt.Color("D_F:N", title="D_F (chars)", sort=order, scale=alt.Scale(scheme="viridis")),
+        tooltip=["curriculum", "size", "d_train_chars", "fraction_from_transfer"],
+    ).properties(width=300, height=240).facet(column=alt.Column("curriculum:N", title="pre-trained on"))
