@@ -55,7 +55,7 @@ class Context:
 
 
 def _fit(runs, cur, n_bootstrap, seed):
-    try:
+    try:  # the primary fit (loss space; the headline's draws unless a test asks for fewer)
         return fits_.transfer_fit(runs, cur, n_bootstrap=n_bootstrap, seed=seed)
     except ValueError as exc:
         return str(exc)
@@ -99,7 +99,7 @@ def claim_2(ctx: Context) -> tuple:
     # 2: shared beta
     if {"text", "mix"} <= set(ctx.ok):
         try:
-            sb = fits_.shared_beta(ctx.runs, ("text", "mix"), n_bootstrap=ctx.n_bootstrap, seed=ctx.seed)
+            sb = fits_.shared_beta(ctx.runs, ("text", "mix"), n_bootstrap=ctx.n_bootstrap or fits_.STUDY_BOOTSTRAP, seed=ctx.seed)
             verdict = ("reproduced" if sb.equivalent else
                        "not reproduced" if sb.ci95[0] > 0 or sb.ci95[1] < 0 else "inconclusive")
             return (f"beta_text - beta_mix = {sb.beta_difference:.2f} [{sb.ci95[0]:.2f}, {sb.ci95[1]:.2f}]; "
@@ -118,7 +118,7 @@ def claim_3(ctx: Context) -> tuple:
     # (N, D_F) inside the grid) and alpha by its difference, both on paired draws
     if {"text", "mix"} <= set(ctx.ok):
         try:
-            pc = fits_.paired(ctx.runs, ("mix", "text"), n_bootstrap=ctx.n_bootstrap, seed=ctx.seed)
+            pc = fits_.paired(ctx.runs, ("mix", "text"), n_bootstrap=ctx.n_bootstrap or fits_.STUDY_BOOTSTRAP, seed=ctx.seed)
             ratio, dal = pc["log_d_transferred_ratio"], pc["alpha_difference"]
             higher = ratio["ci"][0] > 0  # mix transfers more at the reference point
             lower = dal["ci"][1] < 0  # alpha_mix - alpha_text < 0
@@ -280,7 +280,7 @@ def claim_8(ctx: Context) -> tuple:
     table = ctx.table0
     if len(table) and {"text", "mix"} <= set(ctx.ok):
         try:
-            pc = fits_.paired(ctx.runs, ("mix", "text"), n_bootstrap=ctx.n_bootstrap, seed=ctx.seed)
+            pc = fits_.paired(ctx.runs, ("mix", "text"), n_bootstrap=ctx.n_bootstrap or fits_.STUDY_BOOTSTRAP, seed=ctx.seed)
             smallest = table[table.d_train_chars == table.d_train_chars.min()]
             fmt = lambda r: (f"{np.exp(r['point']):.3g}x [{np.exp(r['ci'][0]):.3g}, {np.exp(r['ci'][1]):.3g}]"
                              if "ci" in r else f"{np.exp(r['point']):.3g}x")
@@ -300,7 +300,7 @@ def claim_8(ctx: Context) -> tuple:
 TESTS = {1: claim_1, 2: claim_2, 3: claim_3, 4: claim_4, 5: claim_5, 6: claim_6, 7: claim_7, 8: claim_8}
 
 
-def ledger(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_bootstrap: int = fits_.STUDY_BOOTSTRAP,
+def ledger(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_bootstrap: int | None = None,
            seed: int = fits_.STUDY_SEED, windows: dict | None = None) -> pd.DataFrame:
     """One row per claim: what the runs measure, the verdict of that claim's own test
     (``TESTS``), and the noise it was judged against. ``windows``: run id -> per-window test losses

@@ -292,13 +292,15 @@ class SharedBeta:
     equivalent: bool  # the 90% interval lies inside +-margin (two one-sided tests at 5%)
     smallest_margin_supported: float  # the margin this design could establish (max |90% bound|)
     preferred: str  # "shared" or "separate" by AIC
+    method: str = "direct"  # how each curriculum was fitted in every replicate
 
 
 def shared_beta_test(runs: pd.DataFrame, curricula=("text", "mix"), loss_column: str = "test_loss",
                      low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, n_bootstrap: int = 200, seed: int = 0,
-                     margin: float = 0.1, epsilon: float = DEFAULT_EPSILON) -> SharedBeta:
-    """Is beta the same for two pre-training distributions? Interval of the difference, AIC of a
-    shared-beta against a separate-beta direct fit, and an equivalence statement against ``margin``."""
+                     margin: float = 0.1, epsilon: float = DEFAULT_EPSILON, method: str = "direct") -> SharedBeta:
+    """Is beta the same for two pre-training distributions? Interval of the difference (each curriculum
+    fitted by ``method`` in every replicate), AIC of a shared-beta against a separate-beta direct fit,
+    and an equivalence statement against ``margin``."""
     a, b = curricula
     sub = runs[runs.curriculum.isin(["scratch", a, b])].reset_index(drop=True)
     table, curves = transfer_points(sub, loss_column, low_data_fraction, epsilon)
@@ -316,13 +318,13 @@ def shared_beta_test(runs: pd.DataFrame, curricula=("text", "mix"), loss_column:
         n, p = len(y), X.shape[1] + 1
         return n * np.log(rss / n) + 2 * p
 
-    diff = fit_transfer_direct(pa.d_train_chars, pa.n_params, pa.d_transferred)[2] - \
-        fit_transfer_direct(pb.d_train_chars, pb.n_params, pb.d_transferred)[2]
+    law_a = _fit_method(method, table, curves, a, loss_column)
+    law_b = _fit_method(method, table, curves, b, loss_column)
+    diff = law_a[2] - law_b[2]
 
-    def statistic(bt, _curves):
-        qa, qb = _fit_points(bt, a), _fit_points(bt, b)
-        return (fit_transfer_direct(qa.d_train_chars, qa.n_params, qa.d_transferred)[2]
-                - fit_transfer_direct(qb.d_train_chars, qb.n_params, qb.d_transferred)[2])
+    def statistic(bt, bcurves):
+        return (_fit_method(method, bt, bcurves, a, loss_column, start=law_a)[2]
+                - _fit_method(method, bt, bcurves, b, loss_column, start=law_b)[2])
 
     draws, _ = replicates(sub, statistic, n_bootstrap, seed, loss_column, low_data_fraction, epsilon,
                           points=(table, curves))
@@ -332,7 +334,7 @@ def shared_beta_test(runs: pd.DataFrame, curricula=("text", "mix"), loss_column:
     s, sep = aic(True), aic(False)
     return SharedBeta(float(diff), [float(lo95), float(hi95)], float(s), float(sep), margin,
                       bool(-margin < lo90 and hi90 < margin), float(max(abs(lo90), abs(hi90))),
-                      "shared" if s <= sep else "separate")
+                      "shared" if s <= sep else "separate", method)
 
 
 # ---- out of sample, ossification, compute efficiency ----------------------------------------
@@ -460,8 +462,8 @@ def reference_point(table: pd.DataFrame) -> tuple[float, float]:
 
 def paired_curricula(runs: pd.DataFrame, curricula=("text", "mix"), loss_column: str = "test_loss",
                      low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, n_bootstrap: int = 200, seed: int = 0,
-                     epsilon: float = DEFAULT_EPSILON) -> dict:
-    """Both curricula fitted (direct) in every replicate of one hierarchical bootstrap, so that their
+                     epsilon: float = DEFAULT_EPSILON, method: str = "direct") -> dict:
+    """Both curricula fitted (by ``method``) in every replicate of one hierarchical bootstrap, so that their
     differences have paired draws: alpha_a - alpha_b, log D_T (a over b) at ``reference_point``, and
     each curriculum's log median multiplier D_E / D_F at the smallest D_F (claim 8). Returns points,
     95% intervals (``bootstrap.interval``) and the reference point."""
@@ -471,22 +473,22 @@ def paired_curricula(runs: pd.DataFrame, curricula=("text", "mix"), loss_column:
     n_ref, d_ref = reference_point(table[table.curriculum.isin([a, b])])
 
     d_small = float(table.d_train_chars.min())
+    laws_ = {c: _fit_method(method, table, curves, c, loss_column) for c in (a, b)}
 
-    def statistic(bt, _curves):
+    def statistic(bt, bcurves, start=True):
         out = []
         for c in (a, b):
-            p = _fit_points(bt, c)
-            k, al, be = fit_transfer_direct(p.d_train_chars, p.n_params, p.d_transferred)
+            k, al, be = _fit_method(method, bt, bcurves, c, loss_column, start=laws_[c] if start else None)
             out += [al, np.log(k) + al * np.log(d_ref) + be * np.log(n_ref)]
         mult = [np.log(np.nanmedian(np.where(np.isfinite(m := bt[(bt.curriculum == c) & (bt.d_train_chars == d_small)]
                                                               .multiplier.to_numpy(float)), m, np.nan)))
                 for c in (a, b)]
         return out[0] - out[2], out[1] - out[3], mult[0], mult[1]
 
-    point = statistic(table, curves)
+    point = statistic(table, curves, start=False)
     draws, levels = replicates(sub, statistic, n_bootstrap, seed, loss_column, low_data_fraction, epsilon,
                                points=(table, curves))
-    res = {"curricula": [a, b], "reference_n_params": n_ref, "reference_d_train_chars": d_ref,
+    res = {"curricula": [a, b], "method": method, "reference_n_params": n_ref, "reference_d_train_chars": d_ref,
            "smallest_d_train_chars": d_small, "levels": levels}
     names = ("alpha_difference", "log_d_transferred_ratio", f"log_multiplier_{a}", f"log_multiplier_{b}")
     for j, name in enumerate(names):

@@ -13,6 +13,7 @@ from transfer_laws.analysis.laws import PAPER_MIX, PAPER_TEXT, TransferLaw
 from transfer_laws.report.tables import interval, sig
 
 PAPER = {"text": PAPER_TEXT, "mix": PAPER_MIX}
+METHOD_NAMES = {"loss": "loss-space", "direct": "direct log-space", "paper": "paper's logit"}
 # marks drawn from fonts every system has (DejaVu, Liberation): no colour emoji needed
 MARKS = {"reproduced": "✓", "not reproduced": "✗", "inconclusive": "◐", "not testable": "–"}
 COLOURS = {"reproduced": "#1a7f37", "not reproduced": "#cf222e", "inconclusive": "#9a6700", "not testable": "#57606a"}
@@ -71,7 +72,8 @@ def sentences(fits: dict, paired: dict | None, shared, ledger: pd.DataFrame) -> 
         ratio = interval(np.exp(r["point"]), np.exp(r["ci"]) if "ci" in r else None)
         out.append(f"Pre-training on English text is worth about {sig(dt, 2)} characters of Python to a model of "
                    f"{n_ref:,.0f} non-embedding parameters fine-tuned on {d_ref:,.0f} characters; pre-training on "
-                   f"text and other code is worth {ratio} times as much (paired bootstrap draws of the direct fits).")
+                   f"text and other code is worth {ratio} times as much (paired bootstrap draws of the "
+                   f"{METHOD_NAMES.get(paired.get('method', 'direct'))} fits).")
     for cur, f in (("text", text), ("mix", mix)):
         if f is None:
             continue
@@ -81,7 +83,8 @@ def sentences(fits: dict, paired: dict | None, shared, ledger: pd.DataFrame) -> 
                    f"β = {interval(f.beta, _ci(f, 'beta'))} (paper {p.beta}).")
     if shared is not None:
         differ = shared.ci95[0] > 0 or shared.ci95[1] < 0
-        out.append(f"$\\beta_\\text{{text}} - \\beta_\\text{{mix}}$ = {interval(shared.beta_difference, shared.ci95)} by the direct fits: "
+        out.append(f"$\\beta_\\text{{text}} - \\beta_\\text{{mix}}$ = {interval(shared.beta_difference, shared.ci95)} by the "
+                   f"{METHOD_NAMES.get(shared.method)} fits: "
                    + ("the two β differ here, where the paper found one β for both." if differ else
                       "no difference is detected, within the narrowest margin this design can establish, "
                       f"±{shared.smallest_margin_supported:.2f}."))

@@ -297,30 +297,34 @@ def tornado(sens: pd.DataFrame, base_saving: float, labels: dict | None = None) 
 
 
 def lr_sweeps(cells: pd.DataFrame) -> alt.FacetChart:
-    """Learning-rate sweeps (``tuning.lr_sweeps``): validation loss against the rate (log), one line
-    per cell (size and D), one panel per kind of run; the best rate of each cell is the large point,
-    hollow where it sits at an edge of the rates tried (not bracketed)."""
+    """Learning-rate sweeps (``tuning.lr_sweeps``): validation loss above the cell's best against the
+    rate (log), one line per cell (size, D and batch), one panel per kind of run, so that every cell's
+    curvature shows on one scale; the best rate of each cell is the large point, hollow where it sits at
+    an edge of the rates tried (not bracketed)."""
     rows = []
     for c in cells.itertuples():
         kind = "pre-training" if c.phase == "pretrain" else ("from scratch" if c.curriculum == "scratch"
                                                               else f"fine-tuning ({c.curriculum})")
-        d = "" if c.phase == "pretrain" else f", D {c.d_train_chars:.0e}"
+        d = "pre-training" if c.phase == "pretrain" else f"{c.d_train_chars:.0e}"
         batch = getattr(c, "batch_size_used", None)
+        cell = f"{c.size}, D {d}" + (f", batch {int(batch)}" if batch == batch and batch else "")
         for lr, loss in zip(c.lrs, c.losses):
-            rows.append({"kind": kind, "cell": f"{c.size}{d}" + (f", batch {int(batch)}" if batch == batch and batch else ""),
-                         "size": c.size, "n_params": c.n_params, "lr": lr, "val_loss": loss,
-                         "best": bool(lr == c.best_lr), "bracketed": bool(c.bracketed)})
+            rows.append({"kind": kind, "cell": cell, "D": d, "size": c.size, "n_params": c.n_params, "lr": lr,
+                         "val_loss": loss, "above_best": loss - c.best_loss, "best": bool(lr == c.best_lr),
+                         "bracketed": bool(c.bracketed)})
     df = pd.DataFrame(rows)
-    base = alt.Chart(df).encode(
+    color = alt.Color("size:N", title="size", sort=_size_order(df))
+    base = alt.Chart().encode(
         x=_logx("lr", "learning rate (log)"),
-        y=alt.Y("val_loss:Q", scale=alt.Scale(zero=False), title="best validation loss (nats/token)"),
-        color=alt.Color("size:N", title="size", sort=_size_order(df)), detail="cell:N",
-        tooltip=["kind", "cell", "lr", "val_loss", "bracketed"])
-    lines = base.mark_line(point=alt.OverlayMarkDef(size=25))
+        y=alt.Y("above_best:Q", title="validation loss above the cell's best (nats/token)"),
+        color=color, detail="cell:N", tooltip=["kind", "cell", "lr", "val_loss", "bracketed"])
+    lines = base.mark_line(point=alt.OverlayMarkDef(size=25)).encode(
+        strokeDash=alt.StrokeDash("D:N", title="D (chars)"))
     best = base.transform_filter("datum.best").mark_point(size=140, strokeWidth=2).encode(
-        fill=alt.condition("datum.bracketed", alt.Color("size:N", sort=_size_order(df)), alt.value("white")))
-    return alt.layer(lines, best, data=df).properties(width=250, height=210).facet(
-        facet=alt.Facet("kind:N", title=None), columns=3).resolve_scale(y="independent")
+        fill=alt.condition("datum.bracketed", alt.Color("size:N", sort=_size_order(df), legend=None),
+                           alt.value("white")))
+    return alt.layer(lines, best, data=df).properties(width=280, height=190).facet(
+        facet=alt.Facet("kind:N", title=None), columns=2).resolve_scale(y="independent", x="independent")
 
 
 def horizon_branches(table: pd.DataFrame) -> alt.FacetChart:
@@ -334,7 +338,8 @@ def horizon_branches(table: pd.DataFrame) -> alt.FacetChart:
         color=alt.Color("size:N", title="size", sort=_size_order(df)),
         tooltip=["size", "d_train_chars", "lr", "max_epochs", "best_step", "test_loss", "refused"])
     pts = base.mark_line(point=False) + base.mark_point(size=80).encode(
-        fill=alt.condition("datum.family_best", alt.Color("size:N", sort=_size_order(df)), alt.value("white")))
+        fill=alt.condition("datum.family_best", alt.Color("size:N", sort=_size_order(df), legend=None),
+                           alt.value("white")))
     ref = alt.Chart().mark_rule(strokeDash=[4, 3]).encode(
         y="cosine_test_loss:Q", color=alt.Color("size:N", sort=_size_order(df)))
     return alt.layer(pts, ref, data=df).properties(width=300, height=220).facet(

@@ -67,12 +67,17 @@ def show(df: pd.DataFrame, columns: dict[str, str] | None = None, intervals: dic
     # wide tables get a smaller font and tighter cells, so that they fit the content column
     size = "0.78em" if out.shape[1] > 10 else "0.85em" if out.shape[1] > 6 else "1em"
     pad = "0.1em 0.4em" if out.shape[1] > 6 else "0.15em 0.7em"
+    # short values (sizes, numbers) never break; long unbroken ones (lists, ids) may wrap anywhere, so
+    # that the table fits its column
+    wrap = lambda v: "overflow-wrap: anywhere;" if len(str(v)) > LONG_VALUE else "white-space: nowrap;"
     return (out.style.hide(axis="index")
+            .map(wrap)
             .set_table_styles([{"selector": "", "props": f"font-size: {size};"},
                                {"selector": "th, td", "props": f"padding: {pad}; text-align: left;"},
-                               {"selector": "th", "props": "white-space: normal;"},
-                               # long unbroken values (lists, ids) may wrap, so the table fits its column
-                               {"selector": "td", "props": "overflow-wrap: anywhere;"}]))
+                               {"selector": "th", "props": "white-space: normal;"}]))
+
+
+LONG_VALUE = 12  # characters: a cell value longer than this may wrap inside a word
 
 
 def note(text: str):
