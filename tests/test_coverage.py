@@ -87,3 +87,38 @@ def test_beta_coverage(coverage):
                                         "another CPU's floating point: CI reports XPASS when it reaches the target")
 def test_alpha_coverage(coverage):
     assert 0.90 <= coverage["alpha"] <= 0.98, coverage
+
+
+@pytest.fixture(scope="module")
+def coverage_loss():
+    """The primary, loss-space method (analysis_plan.md item 6) on the same 100 worlds (60 replicates
+    each; about 3 minutes on 2 cores)."""
+    hits = {"alpha": 0, "beta": 0}
+    inside = 0
+    for s in range(N_WORLDS):
+        fit = fit_transfer(planted_world(1000 + s), "text", n_bootstrap=60, seed=s, method="loss")
+        for name, truth in (("alpha", ALPHA), ("beta", BETA)):
+            lo, hi = fit.ci95[name]
+            hits[name] += lo <= truth <= hi
+            inside += lo <= getattr(fit, name) <= hi
+    out = {k: v / N_WORLDS for k, v in hits.items()} | {"points_inside": inside / (2 * N_WORLDS)}
+    print(f"measured coverage of 95% intervals over {N_WORLDS} worlds (loss method): {out}")
+    return out
+
+
+@pytest.mark.slow
+def test_loss_method_points_lie_inside_their_intervals(coverage_loss):
+    assert coverage_loss["points_inside"] == 1.0
+
+
+@pytest.mark.slow
+def test_loss_method_beta_coverage(coverage_loss):
+    """Measured 2026-12-03 (this seed sequence): 0.93."""
+    assert 0.90 <= coverage_loss["beta"] <= 0.98, coverage_loss
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="measured alpha coverage 1.00 on 2026-12-03: the loss method's alpha "
+                                        "interval is conservative (too wide) on these worlds (issue 19 open)")
+def test_loss_method_alpha_coverage(coverage_loss):
+    assert 0.90 <= coverage_loss["alpha"] <= 0.98, coverage_loss

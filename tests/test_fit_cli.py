@@ -23,7 +23,7 @@ def test_fit_json_recovers_planted_law(tmp_path):
     runs = pd.concat([runs, runs.head(3).assign(experiment="contamination", test_loss=99.0)])  # left out
     p = tmp_path / "runs.csv"
     runs.to_csv(p, index=False)
-    r = fit(p, "--json", "--bootstrap", 50)
+    r = fit(p, "--json", "--bootstrap", 50, "--method", "direct")  # the loss method: test_fitting, coverage
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     for c in ("text", "mix"):
@@ -141,7 +141,7 @@ def test_fit_on_the_committed_table_reads_what_the_book_reads(tmp_path):
     book_runs, experiment = study.study_runs()
     assert out["experiment"] == experiment == study.STUDY_EXPERIMENT and out["n_runs"] == len(book_runs)
     for cur in ("text", "mix"):
-        f = fit_transfer(book_runs, cur, n_bootstrap=20, seed=0)
+        f = fit_transfer(book_runs, cur, n_bootstrap=20, seed=0, method="loss")
         assert out[cur]["alpha"] == pytest.approx(f.alpha, rel=1e-9) and out[cur]["beta"] == pytest.approx(f.beta, rel=1e-9)
         assert out[cur]["ci95"]["beta"] == pytest.approx(f.ci95["beta"], rel=1e-9)
     table = pd.read_csv(csv)

@@ -162,11 +162,11 @@ def _fit(args) -> int:
                 out[c]["mc_error"] = {**out[c]["mc_error"], "gamma": g["mc_error"]}
         if len(curricula) >= 2:
             sb = shared_beta_test(runs, tuple(curricula[:2]), args.loss_column, args.low_data_fraction,
-                                  args.bootstrap, args.seed)
+                                  args.bootstrap, args.seed, method=args.method)
             out["shared_beta"] = {"curricula": curricula[:2], "beta_difference": sb.beta_difference,
                                   "ci95": sb.ci95, "aic_shared": sb.aic_shared, "aic_separate": sb.aic_separate,
                                   "preferred": sb.preferred, "margin": sb.margin, "equivalent": sb.equivalent,
-                                  "smallest_margin_supported": sb.smallest_margin_supported}
+                                  "smallest_margin_supported": sb.smallest_margin_supported, "method": sb.method}
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -356,9 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--low-data-fraction", type=float, default=DEFAULT_LOW_DATA_FRACTION)
     f.add_argument("--bootstrap", type=int, default=200)
     f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--method", default="direct", choices=["direct", "paper", "loss"],
-                   help="direct (log-space fit of D_T > 0), paper (logit), loss (through the from-scratch "
-                        "curves, uncensored: the analysis plan's primary)")
+    f.add_argument("--method", default="loss", choices=["direct", "paper", "loss"],
+                   help="loss (the default: through the from-scratch curves, uncensored, the analysis plan's "
+                        "primary), direct (log-space fit of D_T > 0), paper (logit)")
     f.add_argument("--experiment", default=STUDY_EXPERIMENT,
                    help=f"rows of this experiment only (default the study's, {STUDY_EXPERIMENT})")
     f.add_argument("--law", default="transfer", choices=["transfer", "chinchilla", "kaplan"],
