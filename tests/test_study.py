@@ -90,3 +90,21 @@ def test_committed_plan_is_what_the_grid_files_plan():
     grid = plan.GRIDS_DIR / "main.toml"
     now = plan.plan_table(grids=[grid])
     assert list(committed[committed.grid == grid.name].run_id) == list(now.run_id)
+
+
+def test_first_grid_fits_carry_the_pretrain_seed_pairs_checkpoint_noise():
+    """The first grid has one pre-training per size: its fits take the checkpoint level from the
+    committed pre-training-seed pair (n57k text), borrowed for the mix; a table that is not the
+    committed runs (a planted world) gets none."""
+    from test_fitting import world
+
+    t = study.annotated_runs()
+    runs, experiment = study.study_runs(table=t)
+    if experiment != "main":
+        return
+    noise = study.external_checkpoint_noise(runs)
+    assert noise is not None and set(noise.curriculum) == {"text", "mix"}
+    assert (noise.sd_log_d_transferred > 0).any() and noise.d_train_chars.nunique() >= 3
+    w = world(seed=3).assign(run_id=lambda d: [f"w{i}" for i in range(len(d))], experiment="main")
+    assert study.external_checkpoint_noise(w) is None
+    assert not study.has_checkpoint_replicates(runs)

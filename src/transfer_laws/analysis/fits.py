@@ -73,21 +73,32 @@ def transfer_fit(runs: pd.DataFrame, curriculum: str, method: str = PRIMARY_METH
     if n_bootstrap is None:
         n_bootstrap = HEADLINE_BOOTSTRAP if method == PRIMARY_METHOD else STUDY_BOOTSTRAP
     return _cached("transfer_fit", fitting.fit_transfer, runs, curriculum=curriculum, method=method,
-                   n_bootstrap=n_bootstrap, seed=seed, **kwargs)
+                   n_bootstrap=n_bootstrap, seed=seed, **_with_noise(runs, kwargs))
+
+
+def _with_noise(runs: pd.DataFrame, kwargs: dict) -> dict:
+    """The checkpoint level: the table's own replicates, or (a table without them, the first grid)
+    the committed pre-training-seed pair's spread (``study.external_checkpoint_noise``)."""
+    if "noise" in kwargs:
+        return kwargs
+    from transfer_laws.analysis import study
+
+    noise = study.external_checkpoint_noise(runs) if "pretrain_id" in runs else None
+    return kwargs if noise is None else {**kwargs, "noise": noise}
 
 
 def shared_beta(runs: pd.DataFrame, curricula=("text", "mix"), n_bootstrap: int = STUDY_BOOTSTRAP,
                 seed: int = STUDY_SEED, margin: float = 0.1, method: str = PRIMARY_METHOD, **kwargs) -> fitting.SharedBeta:
     """``fitting.shared_beta_test`` once per (table, arguments), each replicate fitted by the primary method."""
     return _cached("shared_beta", fitting.shared_beta_test, runs, curricula=tuple(curricula),
-                   n_bootstrap=n_bootstrap, seed=seed, margin=margin, method=method, **kwargs)
+                   n_bootstrap=n_bootstrap, seed=seed, margin=margin, method=method, **_with_noise(runs, kwargs))
 
 
 def paired(runs: pd.DataFrame, curricula=("mix", "text"), n_bootstrap: int = STUDY_BOOTSTRAP,
            seed: int = STUDY_SEED, method: str = PRIMARY_METHOD, **kwargs) -> dict:
     """``fitting.paired_curricula`` once per (table, arguments), each replicate fitted by the primary method."""
     return _cached("paired", fitting.paired_curricula, runs, curricula=tuple(curricula), n_bootstrap=n_bootstrap,
-                   seed=seed, method=method, **kwargs)
+                   seed=seed, method=method, **_with_noise(runs, kwargs))
 
 
 def points(runs: pd.DataFrame, **kwargs):

@@ -297,7 +297,8 @@ class SharedBeta:
 
 def shared_beta_test(runs: pd.DataFrame, curricula=("text", "mix"), loss_column: str = "test_loss",
                      low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, n_bootstrap: int = 200, seed: int = 0,
-                     margin: float = 0.1, epsilon: float = DEFAULT_EPSILON, method: str = "direct") -> SharedBeta:
+                     margin: float = 0.1, epsilon: float = DEFAULT_EPSILON, method: str = "direct",
+                     noise: pd.DataFrame | None = None) -> SharedBeta:
     """Is beta the same for two pre-training distributions? Interval of the difference (each curriculum
     fitted by ``method`` in every replicate), AIC of a shared-beta against a separate-beta direct fit,
     and an equivalence statement against ``margin``."""
@@ -327,7 +328,7 @@ def shared_beta_test(runs: pd.DataFrame, curricula=("text", "mix"), loss_column:
                 - _fit_method(method, bt, bcurves, b, loss_column, start=law_b)[2])
 
     draws, _ = replicates(sub, statistic, n_bootstrap, seed, loss_column, low_data_fraction, epsilon,
-                          points=(table, curves))
+                          noise=noise, points=(table, curves))
     draws = np.array(draws)
     lo95, hi95 = np.percentile(draws, [2.5, 97.5]) if len(draws) >= 10 else (np.nan, np.nan)
     lo90, hi90 = np.percentile(draws, [5, 95]) if len(draws) >= 10 else (np.nan, np.nan)
@@ -462,7 +463,8 @@ def reference_point(table: pd.DataFrame) -> tuple[float, float]:
 
 def paired_curricula(runs: pd.DataFrame, curricula=("text", "mix"), loss_column: str = "test_loss",
                      low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, n_bootstrap: int = 200, seed: int = 0,
-                     epsilon: float = DEFAULT_EPSILON, method: str = "direct") -> dict:
+                     epsilon: float = DEFAULT_EPSILON, method: str = "direct",
+                     noise: pd.DataFrame | None = None) -> dict:
     """Both curricula fitted (by ``method``) in every replicate of one hierarchical bootstrap, so that their
     differences have paired draws: alpha_a - alpha_b, log D_T (a over b) at ``reference_point``, and
     each curriculum's log median multiplier D_E / D_F at the smallest D_F (claim 8). Returns points,
@@ -487,7 +489,7 @@ def paired_curricula(runs: pd.DataFrame, curricula=("text", "mix"), loss_column:
 
     point = statistic(table, curves, start=False)
     draws, levels = replicates(sub, statistic, n_bootstrap, seed, loss_column, low_data_fraction, epsilon,
-                               points=(table, curves))
+                               noise=noise, points=(table, curves))
     res = {"curricula": [a, b], "method": method, "reference_n_params": n_ref, "reference_d_train_chars": d_ref,
            "smallest_d_train_chars": d_small, "levels": levels}
     names = ("alpha_difference", "log_d_transferred_ratio", f"log_multiplier_{a}", f"log_multiplier_{b}")

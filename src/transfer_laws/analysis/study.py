@@ -179,3 +179,37 @@ def horizon_rule_comparison(progress: pd.DataFrame, root=None, experiment: str =
     m = old[cols].merge(new[cols], on=keys, suffixes=("_before", "_now"))
     m["loss_change_nats"] = m.test_loss_now - m.test_loss_before
     return m.sort_values(["n_params", "d_train_chars", "seed"]).reset_index(drop=True)
+
+
+def has_checkpoint_replicates(runs: pd.DataFrame) -> bool:
+    """Whether some (curriculum, N) of these fine-tunes has several pre-training checkpoints."""
+    ft = runs[(runs.curriculum != "scratch") & runs.pretrain_id.notna()] if "pretrain_id" in runs else runs.iloc[0:0]
+    return bool(len(ft)) and bool((ft.groupby(["curriculum", "n_params"]).pretrain_id.nunique() > 1).any())
+
+
+def external_checkpoint_noise(runs: pd.DataFrame, root=None, experiment: str = "pretrain-seed",
+                              reference: str = "main") -> pd.DataFrame | None:
+    """The checkpoint level for a table without checkpoint replicates (the first grid: one pre-training
+    per size and curriculum): the spread of log D_T between the two pre-training seeds of the
+    committed ``experiment`` (the first grid's n57k text pair), per D_F (``bootstrap.checkpoint_noise``),
+    and the same spread assumed for every curriculum that has no estimate of its own (the pair is text
+    only). None where the table has its own replicates, is not a subset of the committed runs of
+    ``reference``, or nothing is committed to estimate it from."""
+    from transfer_laws.analysis import bootstrap, experiments
+
+    if has_checkpoint_replicates(runs) or "run_id" not in runs:
+        return None
+    committed = runs_frame(root)
+    if not set(runs.run_id) <= set(committed.run_id) or not (runs.experiment == reference).all():
+        return None  # not the committed runs of the reference experiment (a planted world, another table)
+    try:
+        pair = experiments.pretrain_seed(committed, experiment, reference)
+    except (ValueError, experiments.ExperimentDataError):
+        return None
+    noise = bootstrap.checkpoint_noise(pair)
+    if noise.empty:
+        return None
+    have = set(noise.curriculum)
+    borrowed = [noise[noise.curriculum == sorted(have)[0]].assign(curriculum=c)
+                for c in sorted(set(runs.curriculum) - {"scratch"} - have)]
+    return pd.concat([noise, *borrowed], ignore_index=True)
