@@ -72,3 +72,15 @@ def test_sweep_horizon_and_fraction_figures_build_from_their_tables():
     frac = pd.DataFrame({"curriculum": ["text"] * 4, "size": ["a", "a", "b", "b"], "n_params": [1e4, 1e4, 1e5, 1e5],
                          "d_train_chars": [1e3, 1e4] * 2, "fraction_from_transfer": [0.9, 0.5, 0.95, 0.7]})
     assert plots.fraction_against_n(frac).to_dict()
+
+
+def test_a_chapters_closing_lists_its_claims_with_their_verdicts():
+    import pandas as pd
+
+    df = pd.DataFrame([{"claim": 5, "paper": "p5", "measured here": "median +0.33 nats", "verdict": "reproduced",
+                        "seed noise": "an exact sign test"},
+                       {"claim": 6, "paper": "p6", "measured here": "needs 3 seeds", "verdict": "not testable",
+                        "seed noise": ""}])
+    text = findings.claims_close(df)
+    assert "✓ **5." in text and "median +0.33 nats (judged against an exact sign test)" in text
+    assert "– **6." in text and "needs 3 seeds" in text and text.count("\n- ") == 2

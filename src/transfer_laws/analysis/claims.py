@@ -301,13 +301,16 @@ TESTS = {1: claim_1, 2: claim_2, 3: claim_3, 4: claim_4, 5: claim_5, 6: claim_6,
 
 
 def ledger(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_bootstrap: int | None = None,
-           seed: int = fits_.STUDY_SEED, windows: dict | None = None) -> pd.DataFrame:
+           seed: int = fits_.STUDY_SEED, windows: dict | None = None, only=None) -> pd.DataFrame:
     """One row per claim: what the runs measure, the verdict of that claim's own test
     (``TESTS``), and the noise it was judged against. ``windows``: run id -> per-window test losses
-    (``study.window_losses``), which claim 6's paired errors read."""
+    (``study.window_losses``), which claim 6's paired errors read. ``only``: these claims' rows (a
+    chapter's closing), from the same tests and the same shared fits as the whole ledger."""
     ctx = context(runs, all_runs, curves, n_bootstrap, seed, windows)
     rows = []
     for i, test in TESTS.items():
+        if only is not None and i not in only:
+            continue
         measured, verdict, *noise = test(ctx)
         rows.append({"claim": i, "paper": CLAIMS[i], "measured here": measured, "verdict": verdict,
                      "seed noise": noise[0] if noise else ""})

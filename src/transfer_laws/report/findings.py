@@ -50,6 +50,18 @@ def verdict_table(ledger: pd.DataFrame, link: bool = True) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def claims_close(ledger: pd.DataFrame) -> str:
+    """A chapter's closing, in Markdown: each of its claims with its verdict's mark, what the runs
+    measure and the noise it was judged against (rows of ``claims.ledger``)."""
+    lines = ["**For the paper's claims** (the ledger's tests, fixed in `analysis_plan.md`):", ""]
+    for _, r in ledger.iterrows():
+        word = verdict_word(r["verdict"])
+        noise = r.get("seed noise", "") or ""
+        lines.append(f"- {MARKS.get(word, '')} **{r['claim']}. {SHORT.get(r['claim'], r['paper'])}: {r['verdict']}.** "
+                     f"{r['measured here']}" + (f" (judged against {noise})" if noise else ""))
+    return "\n".join(lines)
+
+
 def verdict_counts(ledger: pd.DataFrame) -> dict:
     words = ledger.verdict.map(verdict_word)
     return {w: int((words == w).sum()) for w in MARKS}
