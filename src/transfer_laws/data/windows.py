@@ -115,6 +115,15 @@ class StudyData:
             others[spec.tokenizer] = StudyData(tokenizer=spec.tokenizer)
         return others[spec.tokenizer]
 
+    def task(self, name: str, n_ctx: int = 128):
+        """A downstream task on this data (``data.task.TASKS``), built once per (task, n_ctx)."""
+        from transfer_laws.data.task import TASKS
+
+        tasks = self.__dict__.setdefault("_tasks", {})
+        if (name, n_ctx) not in tasks:
+            tasks[(name, n_ctx)] = TASKS[name](self, n_ctx)
+        return tasks[(name, n_ctx)]
+
     def training_arrays(self, spec: RunSpec) -> tuple[list[np.ndarray], list[float], int, float]:
         """(arrays, weights, D in tokens, characters per token of the training data).
 

@@ -50,6 +50,13 @@ class RunRecord:
     forked_from: str | None = None
     checkpoint_test_loss: float | None = None  # recipe-2 pre-training: its float16 checkpoint's test loss
     checkpoint_test_window_losses_nats: list | None = None
+    # downstream-task runs (issue 22): D in examples, the sample's exact characters (d_train_chars is
+    # the nominal examples x mean characters per example), the accuracy beside the labels' loss
+    task: str | None = None
+    d_train_examples: int | None = None
+    d_train_chars_sample: int | None = None
+    test_accuracy: float | None = None
+    n_classes: int | None = None
 
     def to_dict(self) -> dict:
         optional = {f.name for f in fields(self) if f.default is None}

@@ -19,7 +19,8 @@ BATCH_RULES = ("fixed", "one_pass")
 # The fields added for the second recipe, at the values every first-grid run had: left out of the
 # hash at these values (so no committed id changes), hashed as soon as they differ.
 LEGACY = {"recipe": 1, "data_seed": 0, "val_windows": 128, "test_windows": 512, "schedule": "cosine",
-          "cooldown_frac": 0.2, "warmup_steps": None, "batch_rule": "fixed", "eval_growth": 1.25, "tokenizer": "main"}
+          "cooldown_frac": 0.2, "warmup_steps": None, "batch_rule": "fixed", "eval_growth": 1.25, "tokenizer": "main",
+          "task": "lm", "d_train_examples": None}
 
 
 def spec_id(spec: dict) -> str:
@@ -67,6 +68,9 @@ class RunSpec:
     #                            holds at most one pass over the training tokens
     eval_growth: float = 1.25  # evaluation steps grow by this factor (every step while that adds < 1)
     tokenizer: str = "main"  # a name of data.tokenizer.TOKENIZERS (each has its own token arrays)
+    # ---- downstream tasks (issue 22): a target run on a labelled task instead of next-token Python ----
+    task: str = "lm"  # "lm" (next-token loss) or a name of data.task.TASKS
+    d_train_examples: int | None = None  # a task run's training set, in examples (D_F or D)
 
     def __post_init__(self):
         if self.phase not in PHASES:
@@ -78,11 +82,24 @@ class RunSpec:
                 raise ValueError(f"unknown pre-training curriculum {self.curriculum!r} (expected {PRETRAIN_CURRICULA})")
             if not self.train_tokens or self.train_tokens <= 0:
                 raise ValueError("a pre-training run needs a positive train_tokens budget")
+        elif self.task != "lm":
+            from transfer_laws.data.task import TASKS
+
+            if self.task not in TASKS:
+                raise ValueError(f"unknown task {self.task!r} (known: lm, {', '.join(TASKS)})")
+            if not self.d_train_examples or self.d_train_examples <= 0 or self.d_train_chars is not None:
+                raise ValueError("a task run needs a positive d_train_examples (and no d_train_chars)")
+            if self.recipe != 2:
+                raise ValueError("a task run needs recipe = 2")
         else:
             if not self.d_train_chars or self.d_train_chars <= 0:
                 raise ValueError("a target run needs a positive d_train_chars")
-            if (self.curriculum == "scratch") != (self.pretrain_id is None):
-                raise ValueError("a fine-tune needs pretrain_id; a scratch run must not have one")
+            if self.d_train_examples is not None:
+                raise ValueError("d_train_examples is for task runs (task != \"lm\")")
+        if self.phase == "target" and (self.curriculum == "scratch") != (self.pretrain_id is None):
+            raise ValueError("a fine-tune needs pretrain_id; a scratch run must not have one")
+        if self.phase == "pretrain" and self.task != "lm":
+            raise ValueError("pre-training is next-token prediction: task must be \"lm\"")
         if not 0 <= self.warmup_frac <= 0.1:
             raise ValueError("warmup_frac must be within [0, 0.1]")
         if self.recipe not in (1, 2):
@@ -113,8 +130,13 @@ class RunSpec:
         spec = cls(**kw)
         if spec.lr is None:
             spec = cls(**{**kw, "lr": learning_rate(spec.size, spec.phase, spec.curriculum, spec.recipe,
-                                                    spec.d_train_chars)})
+                                                    spec.d_train_chars, spec.task)})
         return spec
+
+    @property
+    def d_train(self) -> int | None:
+        """The training-set size in the run's own unit: characters (next-token runs) or examples (tasks)."""
+        return self.d_train_examples if self.task != "lm" else self.d_train_chars
 
     @property
     def run_id(self) -> str:

@@ -87,6 +87,8 @@ RUN_COLUMNS = [
     # a fine-tune against its own checkpoint on the same test windows (recipe-2 pre-trainings store
     # the checkpoint's per-window losses): the mean difference and its paired standard error
     "vs_checkpoint_nats", "vs_checkpoint_se",
+    # downstream tasks (issue 22): "lm" for next-token runs; D in examples and the test accuracy
+    "task", "d_train_examples", "test_accuracy",
 ]
 CURVE_COLUMNS = ["run_id", "step", "tokens", "chars", "flops_kaplan", "flops_full", "lr", "val_loss",
                  "zero_shot_loss"]
@@ -117,6 +119,8 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
             "cpu_seconds": r.get("cpu_seconds"), "max_epochs": s.get("max_epochs"),
             "horizon_family": _horizon_family(s),
             **_vs_checkpoint(r, pre),
+            "task": s.get("task", "lm"), "d_train_examples": s.get("d_train_examples"),
+            "test_accuracy": r.get("test_accuracy"),
         })
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
@@ -142,7 +146,7 @@ def _vs_checkpoint(record: dict, pre: dict | None) -> dict:
     from transfer_laws.runs.checks import paired_difference
 
     w, w0 = record.get("test_window_losses_nats"), (pre or {}).get("checkpoint_test_window_losses_nats")
-    if not w or not w0 or len(w) != len(w0):
+    if record.get("task") or not w or not w0 or len(w) != len(w0):
         return {"vs_checkpoint_nats": None, "vs_checkpoint_se": None}
     gap, se = paired_difference([np.asarray(w, float)], [np.asarray(w0, float)])
     return {"vs_checkpoint_nats": gap, "vs_checkpoint_se": se}

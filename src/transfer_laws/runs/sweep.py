@@ -193,21 +193,25 @@ def load_grid(path: Path, data=None, root: Path | None = None) -> list[PlannedRu
     target_specs += [s for s in added if s.phase == "target"]
     target_specs += extend_horizons(extend_h, root)
     if data is not None:
-        for s in target_specs:
-            data.array("python", "train").n_tokens_for_chars(s.d_train_chars)  # D larger than the data?
+        for s in target_specs:  # D larger than the data?
+            if s.task == "lm":
+                data.array("python", "train").n_tokens_for_chars(s.d_train_chars)
+            elif s.d_train_examples > data.task(s.task, s.n_ctx).max_train_examples():
+                raise GridError(f"{path}: {s.d_train_examples:,} {s.task} examples asked; the task's training "
+                                f"pool holds at most {data.task(s.task, s.n_ctx).max_train_examples():,}")
     # coarse-to-fine: per (curriculum, size), rank the D values in bit-reversed order
     groups: dict[tuple, list[int]] = {}
     for s in target_specs:
-        groups.setdefault((s.experiment, s.curriculum, s.size), []).append(s.d_train_chars)
+        groups.setdefault((s.experiment, s.curriculum, s.size), []).append(s.d_train)
     ranks = {}
     for key, ds in groups.items():
         ds = sorted(set(ds))
         for d, r in zip(ds, _bitrev_rank(len(ds))):
             ranks[key + (d,)] = r
     for s in target_specs:
-        r = ranks[(s.experiment, s.curriculum, s.size, s.d_train_chars)]
+        r = ranks[(s.experiment, s.curriculum, s.size, s.d_train)]
         # a family's shorter branches first: each leaves the fork its next sibling starts from
-        planned.append(PlannedRun(s, (1, s.seed > 0, r, LADDER_INDEX[s.size], s.curriculum, s.d_train_chars,
+        planned.append(PlannedRun(s, (1, s.seed > 0, r, LADDER_INDEX[s.size], s.curriculum, s.d_train,
                                       str(resume.family(s)), s.max_epochs),
                                   {"held": held[s.run_id]} if s.run_id in held else {}))
     planned.sort(key=lambda p: p.order)
@@ -360,7 +364,9 @@ def estimate(spec: RunSpec, data, tokens_per_second: dict[str, float]) -> dict:
     from transfer_laws.train.loop import batch_size, budget_steps, eval_schedule
 
     cfg = GPTConfig.from_name(spec.size, vocab_size=data.vocab_size, n_ctx=spec.n_ctx)
-    if spec.phase == "target":
+    if spec.task != "lm":  # a task's examples are windows of n_ctx tokens
+        d_tokens = spec.d_train_examples * spec.n_ctx
+    elif spec.phase == "target":
         d_tokens = data.array("python", "train").n_tokens_for_chars(spec.d_train_chars)
     else:
         d_tokens = spec.train_tokens
@@ -441,7 +447,7 @@ def plan_table(plan: list[PlannedRun], data, tps: dict, root: Path | None = None
         e = {**e, "seconds": e["seconds"] * f}
         rows.append({"run_id": p.spec.run_id, "phase": p.spec.phase, "experiment": p.spec.experiment,
                      "curriculum": p.spec.curriculum, "size": p.spec.size, "d_train_chars": p.spec.d_train_chars,
-                     "train_tokens": p.spec.train_tokens, "seed": p.spec.seed, "done": runs.is_done(p.spec, root),
+                     "d_train_examples": p.spec.d_train_examples, "train_tokens": p.spec.train_tokens, "seed": p.spec.seed, "done": runs.is_done(p.spec, root),
                      "max_steps": e["steps"], "flops_full": e["flops_full"], "minutes": e["seconds"] / 60})
     return pd.DataFrame(rows)
 
@@ -576,7 +582,8 @@ def _run_one(p: PlannedRun, data, device, root, trainer_kwargs, log, forks=None)
 
     s = p.spec
     t0 = time.perf_counter()
-    log(f"run {s.run_id}: {s.phase} {s.curriculum} {s.size} D={s.d_train_chars} tokens={s.train_tokens} "
+    what = s.phase if s.task == "lm" else f"{s.task} task"
+    log(f"run {s.run_id}: {what} {s.curriculum} {s.size} D={s.d_train} tokens={s.train_tokens} "
         f"seed={s.seed} data_seed={s.data_seed} lr={s.lr:.3g}")
     key = resume.family(s)
     r = train(s, data, device=device, results_root=root, trainer_kwargs=trainer_kwargs,

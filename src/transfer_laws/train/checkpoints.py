@@ -34,4 +34,7 @@ def load_into(model: GPT, run_id: str, root: Path | None = None) -> None:
     if not path.exists():
         raise FileNotFoundError(f"missing pre-training run {run_id}: no checkpoint at {path}")
     state = load_file(str(path))
-    model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()})
+    # a downstream model's classification head is new (zero-initialised): the only keys it may lack
+    missing, unexpected = model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=False)
+    if unexpected or any(not k.startswith("head.") for k in missing):
+        raise RuntimeError(f"checkpoint {run_id} does not fit the model: missing {missing}, unexpected {unexpected}")

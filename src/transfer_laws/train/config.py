@@ -14,6 +14,7 @@ class GPTConfig:
     n_head: int = 4  # head size d_model / n_head = 16 across the ladder
     vocab_size: int = 1024  # the committed tokenizer's vocabulary
     n_ctx: int = 128  # context length in tokens (~400 characters of Python)
+    n_classes: int = 0  # > 0: a classification head for a downstream task (not counted in N)
 
     @classmethod
     def from_name(cls, name: str, **overrides) -> "GPTConfig":

@@ -92,10 +92,13 @@ RULE_CELLS: dict[str, dict] = {
 }
 
 
-def kind_of_run(phase: str, curriculum: str) -> str:
+def kind_of_run(phase: str, curriculum: str, task: str = "lm") -> str:
+    """The rule's key: "pretrain", "scratch", "finetune-<curriculum>"; a downstream task's runs are
+    prefixed by the task ("package/scratch")."""
     if phase == "pretrain":
         return "pretrain"
-    return "scratch" if curriculum == "scratch" else f"finetune-{curriculum}"
+    kind = "scratch" if curriculum == "scratch" else f"finetune-{curriculum}"
+    return kind if task == "lm" else f"{task}/{kind}"
 
 
 def provisional_rule(spec_kw: dict) -> str | None:
@@ -103,16 +106,17 @@ def provisional_rule(spec_kw: dict) -> str | None:
     recipe 1, or a final rule)."""
     if spec_kw.get("lr") is not None or spec_kw.get("recipe", 1) != 2:
         return None
-    rule = RECIPE2_RULES.get(kind_of_run(spec_kw["phase"], spec_kw["curriculum"]))
+    rule = RECIPE2_RULES.get(kind_of_run(spec_kw["phase"], spec_kw["curriculum"], spec_kw.get("task", "lm")))
     return rule.source if rule is not None and rule.provisional else None
 
 
-def learning_rate(size: str, phase: str, curriculum: str, recipe: int = 1, d_chars: float | None = None) -> float:
+def learning_rate(size: str, phase: str, curriculum: str, recipe: int = 1, d_chars: float | None = None,
+                  task: str = "lm") -> float:
     """The learning rate a run of this size and kind uses unless its spec says otherwise."""
     if size not in LADDER:
         raise ValueError(f"unknown model size {size!r}; known sizes: {', '.join(LADDER)}")
     if recipe == 2:
-        kind = kind_of_run(phase, curriculum)
+        kind = kind_of_run(phase, curriculum, task)
         if kind not in RECIPE2_RULES:
             raise ValueError(f"recipe 2 has no fitted {kind} learning rate yet (hparams.RECIPE2_RULES): "
                              f"state lr in the grid")

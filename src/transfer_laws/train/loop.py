@@ -24,6 +24,7 @@ from lightning.pytorch.callbacks import Callback
 
 from transfer_laws.runs import checks as run_checks
 from transfer_laws import runs
+from transfer_laws.data.task import ExampleStream
 from transfer_laws.data.windows import N_ZERO_SHOT_WINDOWS, EvalSet, WindowStream
 from transfer_laws.train.model import GPT, GPTConfig, flops_per_token
 
@@ -32,32 +33,41 @@ from transfer_laws.train.model import GPT, GPTConfig, flops_per_token
 @torch.no_grad()
 def evaluate(model: GPT, es: EvalSet, batch_size: int = 64) -> dict:
     """Mean loss in nats/token, its standard error over windows, bits per character, and the loss of
-    each window (nats/token; two runs scored on the same windows can then be compared pairwise)."""
+    each window (nats/token; two runs scored on the same windows can then be compared pairwise).
+
+    A labelled set (``es.y`` of shape (n,): a downstream task) gives the labels' cross-entropy in
+    nats/example instead, per example, and the accuracy (``bits_per_char`` is then None)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    per_window = []
+    labelled = es.y.dim() == 1
+    per_window, correct = [], 0
     for i in range(0, es.x.shape[0], batch_size):
         x, y = es.x[i : i + batch_size].to(device), es.y[i : i + batch_size].to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            _, loss = model(x, y, reduction="none")
+            if labelled:
+                logits, loss = model.classify(x, y, reduction="none")
+                correct += int((logits.argmax(-1) == y).sum())
+            else:
+                _, loss = model(x, y, reduction="none")
         per_window.append(loss.view(x.shape[0], -1).mean(1).float().cpu())
     model.train(was_training)
     w = torch.cat(per_window).double()
     mean = float(w.mean())
-    n_tokens = es.y.numel()
-    return {"loss": mean, "se": float(w.std() / math.sqrt(len(w))), "bits_per_char": mean * n_tokens / es.chars / math.log(2),
-            "window_losses": w.tolist()}
+    out = {"loss": mean, "se": float(w.std() / math.sqrt(len(w))), "window_losses": w.tolist()}
+    if labelled:
+        return out | {"bits_per_char": None, "accuracy": correct / len(w)}
+    return out | {"bits_per_char": mean * es.y.numel() / es.chars / math.log(2)}
 
 
-class WindowDataModule(L.LightningDataModule):
-    """Training windows of one run: random windows of the first D characters (target runs) or of the
-    pre-training corpora, mixed by weight; the order is set by the run's seed."""
+class StreamDataModule(L.LightningDataModule):
+    """The training batches of one run, from a stream: random windows of the training data mixed by
+    weight (``WindowStream``) or a task's labelled examples (``task.ExampleStream``); the order is set
+    by the run's seed."""
 
-    def __init__(self, arrays: list[np.ndarray], weights: list[float], batch_size: int, n_ctx: int, seed: int,
-                 indexed: bool = False):
+    def __init__(self, stream):
         super().__init__()
-        self.stream = WindowStream(arrays, weights, batch_size, n_ctx, seed, indexed=indexed)
+        self.stream = stream
 
     def train_dataloader(self):
         if self.stream.indexed:  # a resumed run (checkpoint restored before this call) continues its batches
@@ -81,7 +91,7 @@ class LitGPT(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         x, y = batch
-        _, loss = self.model(x, y)
+        loss = self.model.loss(x, y)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
 
@@ -312,16 +322,24 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
     recipe2 = spec.recipe == 2
     data = data.for_spec(spec) if hasattr(data, "for_spec") else data
     L.seed_everything(spec.seed, workers=True, verbose=False)
-    cfg = GPTConfig.from_name(spec.size, vocab_size=data.vocab_size, n_ctx=spec.n_ctx)
+    task = data.task(spec.task, spec.n_ctx) if spec.task != "lm" else None
+    cfg = GPTConfig.from_name(spec.size, vocab_size=data.vocab_size, n_ctx=spec.n_ctx,
+                              n_classes=task.n_classes if task else 0)
     model = GPT(cfg)
     if spec.pretrain_id:
         checkpoints.load_into(model, spec.pretrain_id, results_root)
 
-    arrays, weights, d_train_tokens, chars_per_token = data.training_arrays(spec)
+    if task is None:
+        arrays, weights, d_train_tokens, chars_per_token = data.training_arrays(spec)
+        val, test_set = data.val_set(spec), data.test_set(spec.test_windows, spec.n_ctx)
+    else:  # a downstream task: labelled windows; its "tokens" are those of its examples
+        examples = task.train_set(spec.d_train_examples, spec.data_seed)
+        d_train_tokens = examples.x.numel()
+        chars_per_token = examples.chars / d_train_tokens
+        val, test_set = task.eval_set("val", spec.val_windows), task.eval_set("test", spec.test_windows)
     batch = batch_size(spec, d_train_tokens)
     max_steps = budget_steps(spec, d_train_tokens)
     warmup = warmup_steps(spec, max_steps)
-    val = data.val_set(spec)
     zero_shot = data.test_set(N_ZERO_SHOT_WINDOWS, spec.n_ctx) if spec.phase == "pretrain" else None
     per_step = batch * spec.n_ctx
     # recipe 2: pre-training runs to its budget (siblings must share their stable phase); target runs
@@ -347,7 +365,11 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
                               patience_from=patience_from)
     lit = LitGPT(model, spec.lr, max_steps, warmup, spec.weight_decay, schedule=spec.schedule,
                  cooldown_frac=spec.cooldown_frac)
-    datamodule = WindowDataModule(arrays, weights, batch, spec.n_ctx, seed=spec.seed + 1_000_003, indexed=recipe2)
+    seed = spec.seed + 1_000_003
+    if task is None:
+        datamodule = StreamDataModule(WindowStream(arrays, weights, batch, spec.n_ctx, seed, indexed=recipe2))
+    else:
+        datamodule = StreamDataModule(ExampleStream(examples, batch, seed))
     kwargs = dict(max_steps=max_steps if stop_at_step is None else stop_at_step, gradient_clip_val=spec.grad_clip,
                   enable_progress_bar=sys.stderr.isatty() if progress is None else progress, callbacks=[evaluator],
                   deterministic=device == "cpu", **(trainer_kwargs or {}))
@@ -375,7 +397,7 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
     model.load_state_dict(evaluator.best_state)
     model.to(torch.device(device))
     n_test = spec.test_windows
-    test = evaluate(model, data.test_set(n_test, spec.n_ctx))
+    test = evaluate(model, test_set)
     fl = flops_per_token(cfg)
     tokens_seen = steps * per_step
     record = {
@@ -399,6 +421,11 @@ def train(spec: runs.RunSpec, data, device: str = "auto", results_root: Path | N
         "cpu_seconds": round(time.process_time() - c0, 2), "hardware": hardware(device), "versions": versions(),
         "git_commit": git_commit(), "data_hashes": data.token_hashes,
     }
+    if task is not None:  # D in examples; in characters as the fits read it (see data.task)
+        record.update({"task": spec.task, "d_train_examples": spec.d_train_examples,
+                       "d_train_chars": task.nominal_chars(spec.d_train_examples), "d_train_chars_sample": examples.chars,
+                       "test_accuracy": test["accuracy"], "n_classes": task.n_classes})
+        record["eval"]["test_windows"] = len(test_set.y)
     if recipe2:
         record["batch_size"] = batch
         if spec.phase == "target":  # pre-training runs to its budget: its best is its last step by design

@@ -2,7 +2,10 @@
 
 CausalSelfAttention -> MLP -> Block -> GPT. Learned positional
 embeddings, pre-LayerNorm blocks, causal attention through ``scaled_dot_product_attention``,
-GELU MLP (4x), input and output embeddings tied. Imports torch only.
+GELU MLP (4x), input and output embeddings tied. Imports torch only. With ``n_classes`` the model
+also has a classification head (downstream tasks): the final hidden states, mean-pooled over the
+window, through one linear layer initialised at zero, so that every model, pre-trained or not,
+starts at the uniform prediction (ln n_classes nats).
 """
 
 from __future__ import annotations
@@ -67,6 +70,10 @@ class GPT(nn.Module):
         for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
             if name.endswith("proj.weight") or name.endswith("out.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+        if cfg.n_classes:
+            self.head = nn.Linear(cfg.d_model, cfg.n_classes)
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -80,15 +87,31 @@ class GPT(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n - self.wte.weight.numel() - self.wpe.weight.numel() if non_embedding else n
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, reduction: str = "mean"):
-        """idx (B, T) token ids -> logits (B, T, vocab); with targets, also the loss in nats/token."""
+    def hidden(self, idx: torch.Tensor) -> torch.Tensor:
+        """idx (B, T) token ids -> final (LayerNormed) hidden states (B, T, C)."""
         B, T = idx.shape
         pos = torch.arange(T, device=idx.device)
         x = self.wte(idx) + self.wpe(pos)  # (B, T, C)
         for block in self.blocks:
             x = block(x)
-        logits = self.ln_f(x) @ self.wte.weight.T  # tied output layer, (B, T, vocab)
+        return self.ln_f(x)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, reduction: str = "mean"):
+        """idx (B, T) token ids -> logits (B, T, vocab); with targets, also the loss in nats/token."""
+        logits = self.hidden(idx) @ self.wte.weight.T  # tied output layer, (B, T, vocab)
         if targets is None:
             return logits, None
         loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), reduction=reduction)
         return logits, loss
+
+    def classify(self, idx: torch.Tensor, labels: torch.Tensor | None = None, reduction: str = "mean"):
+        """idx (B, T) -> class logits (B, n_classes) from the window's mean hidden state; with labels
+        (B,), also the cross-entropy in nats/example."""
+        logits = self.head(self.hidden(idx).mean(1))
+        if labels is None:
+            return logits, None
+        return logits, F.cross_entropy(logits.float(), labels, reduction=reduction)
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        """The training loss of a batch: next-token (y of shape (B, T)) or classification (labels (B,))."""
+        return (self.classify(x, y, reduction) if y.dim() == 1 else self(x, y, reduction))[1]
