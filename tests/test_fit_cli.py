@@ -128,8 +128,7 @@ def test_fit_on_the_committed_table_reads_what_the_book_reads(tmp_path):
     as fitting ``study.study_runs()`` with the same bootstrap seed, the same on a copy holding only
     the in_plan rows, and no torch imported on the way."""
     from transfer_laws import runs as runs_mod
-    from transfer_laws.analysis import study
-    from transfer_laws.analysis.fitting import fit_transfer
+    from transfer_laws.analysis import fits, study
 
     csv = runs_mod.results_dir() / "runs.csv"
     code = ("import sys; sys.argv = ['transfer_laws', 'fit', sys.argv[1], '--json', '--bootstrap', '20'];"
@@ -141,7 +140,7 @@ def test_fit_on_the_committed_table_reads_what_the_book_reads(tmp_path):
     book_runs, experiment = study.study_runs()
     assert out["experiment"] == experiment == study.STUDY_EXPERIMENT and out["n_runs"] == len(book_runs)
     for cur in ("text", "mix"):
-        f = fit_transfer(book_runs, cur, n_bootstrap=20, seed=0, method="loss")
+        f = fits.transfer_fit(book_runs, cur, n_bootstrap=20, seed=0, method="loss")  # the chapters' call
         assert out[cur]["alpha"] == pytest.approx(f.alpha, rel=1e-9) and out[cur]["beta"] == pytest.approx(f.beta, rel=1e-9)
         assert out[cur]["ci95"]["beta"] == pytest.approx(f.ci95["beta"], rel=1e-9)
     table = pd.read_csv(csv)

@@ -14,9 +14,10 @@ def test_cached_fit_equals_a_fresh_fit_and_is_reused(tmp_path, monkeypatch):
     a = fits.transfer_fit(runs, "text", n_bootstrap=20)
     fresh = fitting.fit_transfer(runs, "text", n_bootstrap=20, seed=fits.STUDY_SEED, method=fits.PRIMARY_METHOD)
     assert (a.k, a.alpha, a.beta, a.ci95) == (fresh.k, fresh.alpha, fresh.beta, fresh.ci95)
-    assert len(list(tmp_path.glob("transfer_fit-*.pkl"))) == 1
+    assert len(list(tmp_path.glob("joint-*.pkl"))) == 1  # one joint fit of the table's curricula
     calls = []
-    monkeypatch.setattr(fitting, "fit_transfer", lambda *a, **k: calls.append(1))
+    real = fitting.fit_joint
+    monkeypatch.setattr(fitting, "fit_joint", lambda *a, **k: calls.append(1) or real(*a, **k))
     b = fits.transfer_fit(runs, "text", n_bootstrap=20)  # read back, not recomputed
     assert not calls and (b.alpha, b.ci95) == (a.alpha, a.ci95)
     changed = runs.assign(test_loss=runs.test_loss * 1.001)

@@ -211,3 +211,85 @@ def test_time_on_frontier_per_size():
     pooled = time_on_frontier(pts).set_index("run_id").fraction_on_frontier
     per = time_on_frontier(pts, by="n_params").set_index("run_id").fraction_on_frontier
     assert pooled["a"] == 0.0 and per["a"] == 1.0 and per["b"] == 0.0 and per["c"] == 1.0
+
+
+# ---- the fast bootstrap (issue 19): the same numbers as the plain computations ----
+
+def test_pchip_is_scipys():
+    from scipy.interpolate import PchipInterpolator
+
+    from transfer_laws.analysis.scratch import Pchip
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        x = np.unique(rng.uniform(0, 20, rng.integers(2, 9)))
+        if len(x) < 2:
+            continue
+        y = rng.normal(size=len(x)) if trial % 2 else np.minimum.accumulate(rng.uniform(2, 7, len(x)))
+        z = np.r_[rng.uniform(x[0], x[-1], 40), x]
+        ref = PchipInterpolator(x, y)
+        assert np.array_equal(Pchip(x, y)(z), ref(z)) and np.allclose(Pchip(x, y).slope(z), ref.derivative()(z),
+                                                                        rtol=1e-13, atol=1e-13)
+
+
+def test_curve_bank_and_batched_refits_match_the_curves():
+    from transfer_laws.analysis.fitting import PointsLayout
+    from transfer_laws.analysis.scratch import CurveBank, batch_refit_laws, measured_curve, scratch_curves
+
+    runs = world(seed=4)
+    curves = scratch_curves(runs)
+    sizes = sorted(curves)
+    bank_curves = [curves[n] for n in sizes] + [measured_curve([1e4], [5.0], 1.0)]
+    rng = np.random.default_rng(1)
+    d = np.exp(rng.uniform(np.log(100), np.log(1e12), 3000))
+    which = rng.integers(0, len(bank_curves), len(d))
+    loss, slope = CurveBank(bank_curves, which).loss_and_slope(d)
+    for k, c in enumerate(bank_curves):
+        ref_loss, ref_slope = c.loss_and_slope(d[which == k])
+        assert np.allclose(loss[which == k], ref_loss, rtol=1e-12, atol=0)
+        assert np.allclose(slope[which == k], ref_slope, rtol=1e-9, atol=1e-300)
+    # the from-scratch laws of many replicates refitted at once: each as if refitted alone
+    layout = PointsLayout(runs)
+    losses = [runs.test_loss.to_numpy() * np.exp(rng.normal(0, 0.01, len(runs))) for _ in range(5)]
+    batched = batch_refit_laws([layout.groups(y) for y in losses], curves)
+    for y, laws in zip(losses, batched):
+        alone = layout.curves(y, starts=curves)
+        assert all(np.allclose((alone[n].e, alone[n].b_coef, alone[n].b_exp), laws[n], rtol=1e-10) for n in laws)
+
+
+def test_joint_fit_pairs_curricula_and_conventions():
+    """One bootstrap for several curricula and N conventions: a curriculum alone gives the same law and
+    draws as ``fit_transfer``; the relabelled-N fit the same as a bootstrap of the relabelled table."""
+    from transfer_laws.analysis.fitting import fit_joint
+
+    runs = world(seed=5)
+    mix = runs[runs.curriculum == "text"].assign(curriculum="mix", test_loss=lambda t: t.test_loss * 0.995)
+    both = pd.concat([runs, mix], ignore_index=True).assign(n_params_total=lambda t: 2 * t.n_params)
+    alone = fit_transfer(both, "text", n_bootstrap=25, seed=3, method="loss")
+    joint = fit_joint(both, ("text",), n_bootstrap=25, seed=3, method="loss", n_conventions={"total": "n_params_total"})
+    assert np.array_equal(joint.fit("text").draws, alone.draws)
+    relabelled = fit_transfer(both.assign(n_params=both.n_params_total), "text", n_bootstrap=25, seed=3, method="loss")
+    assert np.allclose(joint.fit("text@total").draws, relabelled.draws, rtol=1e-8)
+    assert joint.fit("text@total").beta == pytest.approx(relabelled.beta, rel=1e-9)
+    pair = fit_joint(both, n_bootstrap=25, seed=3, method="loss")
+    assert pair.curricula == ("mix", "text")
+    diff, draws = pair.paired("mix", "text", lambda a, b: a[2] - b[2])
+    assert diff == pytest.approx(pair.laws["mix"][2] - pair.laws["text"][2])
+    assert len(draws) == len(pair.fit("mix").draws)
+
+
+def test_huber_lm_reaches_scipys_optimum():
+    from scipy.optimize import least_squares
+
+    from transfer_laws.analysis.fitting import huber_lm
+
+    rng = np.random.default_rng(2)
+    x = np.linspace(0, 4, 60)
+    y = 2.0 * np.exp(-0.7 * x) + 0.5 + rng.normal(0, 0.01, len(x))
+    y[::13] += 0.3  # outliers, in Huber's linear part
+    resid = lambda p: p[0] * np.exp(-p[1] * x) + p[2] - y
+    jac = lambda p: np.column_stack([np.exp(-p[1] * x), -p[0] * x * np.exp(-p[1] * x), np.ones_like(x)])
+    lo, hi = np.array([0, 0, 0]), np.array([10, 5, 0.52])  # the offset's bound binds
+    ref = least_squares(resid, [1, 1, 0.1], jac=jac, loss="huber", f_scale=0.02, bounds=(lo, hi))
+    p, nfev = huber_lm(lambda p: (resid(p), jac(p)), np.array([1.0, 1.0, 0.1]), lo, hi, 0.02)
+    assert p == pytest.approx(ref.x, rel=1e-4) and nfev < 60

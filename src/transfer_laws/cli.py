@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from transfer_laws.analysis.fitting import (DEFAULT_LOW_DATA_FRACTION, fit_transfer, method_spread, pretraining_axis,
-                                            shared_beta_test)
+from transfer_laws.analysis.fitting import (DEFAULT_LOW_DATA_FRACTION, fit_joint, method_spread, pretraining_axis,
+                                            shared_beta_from)
 from transfer_laws.analysis.study import STUDY_EXPERIMENT
 
 
@@ -141,9 +141,16 @@ def _fit(args) -> int:
         curricula = sorted(c for c in runs.curriculum.unique() if c != "scratch")
         if not curricula:
             raise RunsTableError(f"{args.runs}: no fine-tuned runs (curriculum other than 'scratch')")
+        # every curriculum from the same replicates (one bootstrap: the laws, then their paired difference)
+        # and the total-parameter convention for N, fitted on the same replicates; the checkpoint level
+        # as the book's (a table without checkpoint replicates borrows the committed seed pair's)
+        from transfer_laws.analysis.fits import _with_noise
+
+        joint = fit_joint(runs, curricula, args.loss_column, args.low_data_fraction, args.bootstrap, args.seed,
+                          method=args.method, **_with_noise(runs, {}),
+                          n_conventions={"total": "n_params_total"} if "n_params_total" in runs else None)
         for c in curricula:
-            f = fit_transfer(runs, c, args.loss_column, args.low_data_fraction, args.bootstrap, args.seed,
-                             method=args.method)
+            f = joint.fit(c)
             out[c] = {"method": args.method, "k": f.k, "alpha": f.alpha, "beta": f.beta, "ci95": f.ci95,
                       "n_points": f.n_points, "share_interpolated": f.share_interpolated,
                       "n_convention": "n_params (non-embedding parameters in this project's runs.csv)",
@@ -151,8 +158,7 @@ def _fit(args) -> int:
                       "interval_kind": f.diagnostics.get("interval_kind", {}), "bootstrap_levels": f.levels,
                       "method_spread": method_spread(runs, c, args.loss_column, args.low_data_fraction)}
             if "n_params_total" in runs:  # the other N convention, beside the primary one
-                t = fit_transfer(runs.assign(n_params=runs.n_params_total), c, args.loss_column,
-                                 args.low_data_fraction, args.bootstrap, args.seed, method=args.method)
+                t = joint.fit(f"{c}@total")
                 out[c]["total_params"] = {"beta": t.beta, "ci95": t.ci95.get("beta"), "alpha": t.alpha}
             g = pretraining_axis(runs, c, args.loss_column, args.low_data_fraction, args.bootstrap, args.seed)
             out[c]["gamma"], out[c]["gamma_reason"] = g["gamma"], g["gamma_reason"]
@@ -161,8 +167,7 @@ def _fit(args) -> int:
                 out[c]["bias"] = {**out[c]["bias"], "gamma": g["bias"]}
                 out[c]["mc_error"] = {**out[c]["mc_error"], "gamma": g["mc_error"]}
         if len(curricula) >= 2:
-            sb = shared_beta_test(runs, tuple(curricula[:2]), args.loss_column, args.low_data_fraction,
-                                  args.bootstrap, args.seed, method=args.method)
+            sb = shared_beta_from(joint, *curricula[:2])
             out["shared_beta"] = {"curricula": curricula[:2], "beta_difference": sb.beta_difference,
                                   "ci95": sb.ci95, "aic_shared": sb.aic_shared, "aic_separate": sb.aic_separate,
                                   "preferred": sb.preferred, "margin": sb.margin, "equivalent": sb.equivalent,

@@ -185,6 +185,11 @@ class Resampler:
                 "law_residual_fallback": sorted(self.law_resid)}
 
     def sample(self, rng: np.random.Generator) -> pd.DataFrame:
+        """A replicate of the runs table (``sample_log_loss`` in its loss column)."""
+        return self.runs.assign(**{self.loss_column: np.exp(self.sample_log_loss(rng))})
+
+    def sample_log_loss(self, rng: np.random.Generator) -> np.ndarray:
+        """A replicate's log losses, aligned with the table's rows."""
         y = self.dz.log_loss.copy()
         out = y.copy()
         for groups in self.dz.ft_cells:  # data samples, then runs within each
@@ -224,7 +229,7 @@ class Resampler:
                 n = self.n[cell[0]]
                 if n in self.scratch_resid:
                     out[cell] += self.scratch_resid[n][rng.integers(len(self.scratch_resid[n]))]
-        return self.runs.assign(**{self.loss_column: np.exp(out)})
+        return out
 
 
 def interval(draws: np.ndarray, point: float, level: float = 0.95) -> dict:

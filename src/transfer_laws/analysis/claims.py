@@ -99,7 +99,7 @@ def claim_2(ctx: Context) -> tuple:
     # 2: shared beta
     if {"text", "mix"} <= set(ctx.ok):
         try:
-            sb = fits_.shared_beta(ctx.runs, ("text", "mix"), n_bootstrap=ctx.n_bootstrap or fits_.STUDY_BOOTSTRAP, seed=ctx.seed)
+            sb = fits_.shared_beta(ctx.runs, ("text", "mix"), n_bootstrap=ctx.n_bootstrap, seed=ctx.seed)
             verdict = ("reproduced" if sb.equivalent else
                        "not reproduced" if sb.ci95[0] > 0 or sb.ci95[1] < 0 else "inconclusive")
             return (f"beta_text - beta_mix = {sb.beta_difference:.2f} [{sb.ci95[0]:.2f}, {sb.ci95[1]:.2f}]; "
@@ -118,7 +118,7 @@ def claim_3(ctx: Context) -> tuple:
     # (N, D_F) inside the grid) and alpha by its difference, both on paired draws
     if {"text", "mix"} <= set(ctx.ok):
         try:
-            pc = fits_.paired(ctx.runs, ("mix", "text"), n_bootstrap=ctx.n_bootstrap or fits_.STUDY_BOOTSTRAP, seed=ctx.seed)
+            pc = fits_.paired(ctx.runs, ("mix", "text"), n_bootstrap=ctx.n_bootstrap, seed=ctx.seed)
             ratio, dal = pc["log_d_transferred_ratio"], pc["alpha_difference"]
             higher = ratio["ci"][0] > 0  # mix transfers more at the reference point
             lower = dal["ci"][1] < 0  # alpha_mix - alpha_text < 0
@@ -280,7 +280,7 @@ def claim_8(ctx: Context) -> tuple:
     table = ctx.table0
     if len(table) and {"text", "mix"} <= set(ctx.ok):
         try:
-            pc = fits_.paired(ctx.runs, ("mix", "text"), n_bootstrap=ctx.n_bootstrap or fits_.STUDY_BOOTSTRAP, seed=ctx.seed)
+            pc = fits_.paired(ctx.runs, ("mix", "text"), n_bootstrap=ctx.n_bootstrap, seed=ctx.seed)
             smallest = table[table.d_train_chars == table.d_train_chars.min()]
             fmt = lambda r: (f"{np.exp(r['point']):.3g}x [{np.exp(r['ci'][0]):.3g}, {np.exp(r['ci'][1]):.3g}]"
                              if "ci" in r else f"{np.exp(r['point']):.3g}x")

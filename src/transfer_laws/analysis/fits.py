@@ -66,14 +66,22 @@ def _cached(name: str, fn, runs: pd.DataFrame, **kwargs):
     return value
 
 
-def transfer_fit(runs: pd.DataFrame, curriculum: str, method: str = PRIMARY_METHOD, n_bootstrap: int | None = None,
-                 seed: int = STUDY_SEED, **kwargs) -> fitting.TransferFit:
-    """``fitting.fit_transfer`` once per (table, arguments); by default the primary method with the
-    headline's draws (a cross-check method: STUDY_BOOTSTRAP)."""
+def joint(runs: pd.DataFrame, method: str = PRIMARY_METHOD, n_bootstrap: int | None = None, seed: int = STUDY_SEED,
+          **kwargs) -> fitting.JointFit:
+    """``fitting.fit_joint`` of every pre-training curriculum in the table, once per (table, arguments):
+    the one bootstrap behind each curriculum's law (``transfer_fit``), the shared-beta test and the
+    paired comparisons. By default the primary method with the headline's draws (a cross-check
+    method: STUDY_BOOTSTRAP)."""
     if n_bootstrap is None:
         n_bootstrap = HEADLINE_BOOTSTRAP if method == PRIMARY_METHOD else STUDY_BOOTSTRAP
-    return _cached("transfer_fit", fitting.fit_transfer, runs, curriculum=curriculum, method=method,
-                   n_bootstrap=n_bootstrap, seed=seed, **_with_noise(runs, kwargs))
+    return _cached("joint", fitting.fit_joint, runs, method=method, n_bootstrap=n_bootstrap, seed=seed,
+                   **_with_noise(runs, kwargs))
+
+
+def transfer_fit(runs: pd.DataFrame, curriculum: str, method: str = PRIMARY_METHOD, n_bootstrap: int | None = None,
+                 seed: int = STUDY_SEED, **kwargs) -> fitting.TransferFit:
+    """One curriculum's law and intervals, from the table's joint fit (``joint``)."""
+    return joint(runs, method, n_bootstrap, seed, **kwargs).fit(curriculum)
 
 
 def _with_noise(runs: pd.DataFrame, kwargs: dict) -> dict:
@@ -87,18 +95,16 @@ def _with_noise(runs: pd.DataFrame, kwargs: dict) -> dict:
     return kwargs if noise is None else {**kwargs, "noise": noise}
 
 
-def shared_beta(runs: pd.DataFrame, curricula=("text", "mix"), n_bootstrap: int = STUDY_BOOTSTRAP,
+def shared_beta(runs: pd.DataFrame, curricula=("text", "mix"), n_bootstrap: int | None = None,
                 seed: int = STUDY_SEED, margin: float = 0.1, method: str = PRIMARY_METHOD, **kwargs) -> fitting.SharedBeta:
-    """``fitting.shared_beta_test`` once per (table, arguments), each replicate fitted by the primary method."""
-    return _cached("shared_beta", fitting.shared_beta_test, runs, curricula=tuple(curricula),
-                   n_bootstrap=n_bootstrap, seed=seed, margin=margin, method=method, **_with_noise(runs, kwargs))
+    """``fitting.shared_beta_test`` on the paired draws of the table's joint fit (``joint``)."""
+    return fitting.shared_beta_from(joint(runs, method, n_bootstrap, seed, **kwargs), *curricula, margin=margin)
 
 
-def paired(runs: pd.DataFrame, curricula=("mix", "text"), n_bootstrap: int = STUDY_BOOTSTRAP,
+def paired(runs: pd.DataFrame, curricula=("mix", "text"), n_bootstrap: int | None = None,
            seed: int = STUDY_SEED, method: str = PRIMARY_METHOD, **kwargs) -> dict:
-    """``fitting.paired_curricula`` once per (table, arguments), each replicate fitted by the primary method."""
-    return _cached("paired", fitting.paired_curricula, runs, curricula=tuple(curricula), n_bootstrap=n_bootstrap,
-                   seed=seed, method=method, **_with_noise(runs, kwargs))
+    """``fitting.paired_curricula`` on the paired draws of the table's joint fit (``joint``)."""
+    return fitting.paired_from(joint(runs, method, n_bootstrap, seed, **kwargs), *curricula)
 
 
 def points(runs: pd.DataFrame, **kwargs):

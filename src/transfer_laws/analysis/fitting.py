@@ -13,8 +13,9 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from transfer_laws.analysis import bootstrap
-from transfer_laws.analysis.effective_data import INTERPOLATED, effective_data_table
-from transfer_laws.analysis.scratch import DEFAULT_EPSILON, flat_at, local_slopes, scratch_curves
+from transfer_laws.analysis.effective_data import INTERPOLATED, UNDEFINED
+from transfer_laws.analysis.scratch import (DEFAULT_EPSILON, CurveBank, batch_refit_laws, curves_from_arrays, flat_at,
+                                            local_slopes)
 
 DEFAULT_LOW_DATA_FRACTION = 0.1  # low-data regime: D_F <= 10% of D(N), as the paper
 
@@ -56,23 +57,66 @@ def transfer_points(runs: pd.DataFrame, loss_column: str = "test_loss",
                     low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, epsilon: float = DEFAULT_EPSILON,
                     curves: dict | None = None):
     """D_E table with D(N) and the low-data flag (D_F <= f * D(N)) from per-N from-scratch fits."""
-    curves = scratch_curves(runs, loss_column) if curves is None else curves
-    table = effective_data_table(runs, loss_column, curves)
-    if table.empty:
-        return table.assign(d_converged=[], low_data=[], flat=[]), curves
-    table["d_converged"] = table.n_params.map(lambda n: curves[n].d_converged(epsilon) if n in curves else np.nan)
-    largest = runs[runs.curriculum == "scratch"].groupby("n_params").d_train_chars.max()
-    table["d_converged_beyond_data"] = table.d_converged > table.n_params.map(largest)
-    table["low_data"] = table.d_train_chars <= low_data_fraction * table.d_converged
-    table["flat"] = False
-    sc = runs[runs.curriculum == "scratch"]
-    for n, g in sc.groupby("n_params"):
-        idx = table.index[(table.n_params == n) & (table.d_effective_status == INTERPOLATED)]
-        if len(idx):
-            ends, slope, se = local_slopes(g.d_train_chars, g[loss_column], g["test_loss_se"] if
-                                           "test_loss_se" in g and loss_column == "test_loss" else None)
-            table.loc[idx, "flat"] = flat_at(table.loc[idx, "d_effective"], ends, slope, se)
-    return table, curves
+    return PointsLayout(runs, loss_column).points(runs[loss_column].to_numpy(float), low_data_fraction, epsilon,
+                                                  curves=curves)
+
+
+class PointsLayout:
+    """What ``transfer_points`` reads of a runs table apart from its losses, as index arrays: built
+    once, it turns any vector of losses for the same rows (a bootstrap replicate) into the D_E table
+    and the curves, in numpy (a replicate never regroups the table)."""
+
+    def __init__(self, runs: pd.DataFrame, loss_column: str = "test_loss"):
+        self.runs, self.loss_column = runs, loss_column
+        cur = runs.curriculum.to_numpy()
+        self.d = runs.d_train_chars.to_numpy(float)
+        n = runs.n_params.to_numpy()
+        sc = cur == "scratch"
+        self.scratch = {size: np.flatnonzero(sc & (n == size)) for size in np.unique(n[sc])}
+        self.ft = np.flatnonzero(~sc)
+        self.ft_frame = runs.iloc[self.ft]
+        self.ft_n = n[self.ft]
+        self.se = (runs["test_loss_se"].to_numpy(float) if "test_loss_se" in runs and loss_column == "test_loss"
+                   else None)
+
+    def groups(self, loss: np.ndarray) -> dict:
+        return {size: (self.d[i], loss[i]) for size, i in self.scratch.items()}
+
+    def curves(self, loss: np.ndarray, starts: dict | None = None, laws: dict | None = None) -> dict:
+        return curves_from_arrays(self.groups(loss), starts, laws)
+
+    def points(self, loss: np.ndarray, low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION,
+               epsilon: float = DEFAULT_EPSILON, curves: dict | None = None, starts: dict | None = None,
+               laws: dict | None = None):
+        """(table, curves) as ``transfer_points``; ``starts``: refit the curves' laws from these (or
+        take them from ``laws``, N -> law, already refitted)."""
+        curves = self.curves(loss, starts, laws) if curves is None else curves
+        ft_loss = loss[self.ft]
+        d_e = np.full(len(self.ft), np.nan)
+        status = np.full(len(self.ft), UNDEFINED, dtype=object)
+        d_conv = np.full(len(self.ft), np.nan)
+        largest = np.full(len(self.ft), np.nan)
+        flat = np.zeros(len(self.ft), bool)
+        for size in np.unique(self.ft_n):
+            idx = self.ft_n == size
+            if size in curves:
+                d_e[idx], status[idx] = curves[size].d_effective(ft_loss[idx])
+                d_conv[idx] = curves[size].d_converged(epsilon)
+            if size in self.scratch:
+                rows = self.scratch[size]
+                largest[idx] = self.d[rows].max()
+                inter = idx & (status == INTERPOLATED)
+                if inter.any():
+                    ends, slope, se = local_slopes(self.d[rows], loss[rows], None if self.se is None else self.se[rows])
+                    flat[inter] = flat_at(d_e[inter], ends, slope, se)
+        d_f = self.d[self.ft]
+        with np.errstate(invalid="ignore"):
+            table = self.ft_frame.assign(**{
+                self.loss_column: ft_loss, "d_effective": d_e, "d_effective_status": status,
+                "d_transferred": d_e - d_f, "fraction_from_transfer": (d_e - d_f) / d_e, "multiplier": d_e / d_f,
+                "d_converged": d_conv, "d_converged_beyond_data": d_conv > largest,
+                "low_data": d_f <= low_data_fraction * d_conv, "flat": flat})
+        return table, curves
 
 
 def _fit_points(table: pd.DataFrame, curriculum: str) -> pd.DataFrame:
@@ -99,29 +143,30 @@ def fit_transfer_paper(d_train_chars, n_params, fraction) -> tuple[float, float,
 
 
 def fit_transfer_loss_space(ft: pd.DataFrame, curves: dict, loss_column: str = "test_loss",
-                            start: tuple[float, float, float] | None = None) -> tuple[float, float, float]:
+                            start: tuple[float, float, float] | None = None, rows=None) -> tuple[float, float, float]:
     """Fine-tuned loss = L_N(D_F + k D_F^alpha N^beta) through each size's from-scratch curve
-    (``ScratchCurve``): uses every low-data fine-tune, including noisy or ossified ones (no
-    censoring of D_T <= 0). Log-space Huber loss with the curve's analytic slope in the Jacobian;
+    (``ScratchCurve``; ``rows``: a mask of ``ft``'s rows to fit, all by default): uses every low-data
+    fine-tune, including noisy or ossified ones (no censoring of D_T <= 0). Log-space Huber loss with the curve's analytic slope in the Jacobian;
     from a grid of 9 starts, or from ``start`` = (k, alpha, beta) alone (the bootstrap's refits)."""
-    ft = ft[ft.n_params.isin([n for n, c in curves.items() if c.has_law])]
-    if len(ft) < 3 or ft.n_params.nunique() < 2:
+    n = ft.n_params.to_numpy(float)
+    keep = np.isin(n, [x for x, c in curves.items() if c.has_law]) & (True if rows is None else rows)
+    n = n[keep]
+    if len(n) < 3 or len(np.unique(n)) < 2:
         raise ValueError("the loss-space fit needs at least 3 fine-tunes over 2 values of N")
-    dF, n, loss = ft.d_train_chars.to_numpy(float), ft.n_params.to_numpy(float), ft[loss_column].to_numpy(float)
+    dF, loss = ft.d_train_chars.to_numpy(float)[keep], ft[loss_column].to_numpy(float)[keep]
     log_df, log_n, log_loss = np.log(dF), np.log(n), np.log(loss)
-    groups = [(curves[x], n == x) for x in np.unique(n)]
+    sizes = list(np.unique(n))
+    bank = CurveBank([curves[x] for x in sizes], np.searchsorted(sizes, n))
     cache = {}
 
     def evaluate(p):
         key = tuple(p)
         if key not in cache:
-            d_t = np.exp(p[0] + p[1] * log_df + p[2] * log_n)
-            d_e = dF + d_t
-            pred, slope = np.empty_like(d_e), np.empty_like(d_e)
-            for c, idx in groups:
-                pred[idx], slope[idx] = c.loss_and_slope(d_e[idx])
-            cache.clear()
-            cache[key] = (np.log(pred) - log_loss, d_t * slope / pred)  # d log L / d log D_T
+            with np.errstate(over="ignore", invalid="ignore"):  # a trial step far out: infinite cost
+                d_t = np.exp(p[0] + p[1] * log_df + p[2] * log_n)
+                pred, slope = bank.loss_and_slope(dF + d_t)
+                cache.clear()
+                cache[key] = (np.log(pred) - log_loss, d_t * slope / pred)  # d log L / d log D_T
         return cache[key]
 
     resid = lambda p: evaluate(p)[0]
@@ -130,9 +175,21 @@ def fit_transfer_loss_space(ft: pd.DataFrame, curves: dict, loss_column: str = "
         g = evaluate(p)[1]
         return np.column_stack([g, g * log_df, g * log_n])
 
-    starts = [(np.log(start[0]), start[1], start[2])] if start is not None else [
-        (np.log(10.0), a0, b0) for a0 in (0.1, 0.4, 0.8) for b0 in (0.0, 0.4, 0.8)]
     lo, hi = np.array([-30, -1, -2]), np.array([60, 2, 3])
+    if start is not None:  # a bootstrap refit: one start next to the optimum, by ``huber_lm``, centred:
+        # (log k + alpha m_F + beta m_N, alpha, beta) at the mean log D_F and log N decorrelates the
+        # intercept from the slopes (log D_F and log N lie far from 0)
+        m_f, m_n = log_df.mean(), log_n.mean()
+
+        def centred(q):
+            g = evaluate(np.array([q[0] - q[1] * m_f - q[2] * m_n, q[1], q[2]]))
+            return g[0], np.column_stack([g[1], g[1] * (log_df - m_f), g[1] * (log_n - m_n)])
+
+        q0 = np.array([np.log(start[0]) + start[1] * m_f + start[2] * m_n, start[1], start[2]])
+        q, _ = huber_lm(centred, q0, [-np.inf, lo[1], lo[2]], [np.inf, hi[1], hi[2]], 0.01)
+        log_k = float(np.clip(q[0] - q[1] * m_f - q[2] * m_n, lo[0], hi[0]))
+        return float(np.exp(log_k)), float(q[1]), float(q[2])
+    starts = [(np.log(10.0), a0, b0) for a0 in (0.1, 0.4, 0.8) for b0 in (0.0, 0.4, 0.8)]
     best = None
     for s0 in starts:
         r = least_squares(resid, np.clip(s0, lo + 1e-9, hi - 1e-9), jac=jac, loss="huber", f_scale=0.01,
@@ -140,6 +197,64 @@ def fit_transfer_loss_space(ft: pd.DataFrame, curves: dict, loss_column: str = "
         if best is None or r.cost < best.cost:
             best = r
     return float(np.exp(best.x[0])), float(best.x[1]), float(best.x[2])
+
+
+def huber_lm(fun, p0, lo, hi, f_scale: float, max_iter: int = 200, ftol: float = 1e-8, xtol: float = 1e-8):
+    """Minimise the Huber cost of the residuals r(p) inside the box [lo, hi]: a Levenberg-Marquardt
+    iteration (Nielsen's damping update), ``fun(p) -> (r, J)``, with the Huber gradient and curvature
+    from the quadratic (inlier) residuals only, as ``scipy.optimize.least_squares(loss="huber")``
+    scales them; stops on scipy's ftol and xtol. A parameter at a bound whose descent leaves the
+    box is held there. The bootstrap's refits (one start, next to the optimum) take as many
+    evaluations as scipy's trust-region solver at a third of its cost per iteration; where the
+    objective is flat they may stop elsewhere along the flat direction (agreement within 2e-3 on
+    the first grid's replicates, at equal cost within 1e-9; in 1 of 300 mix replicates, where the
+    cost has two basins, it settles in the other one). Returns (p, evaluations)."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    p = np.clip(np.asarray(p0, float), lo, hi)
+    def cost_of(r):
+        a = np.abs(r)
+        return float(np.sum(np.where(a <= f_scale, 0.5 * r**2, f_scale * a - 0.5 * f_scale**2)))
+
+    r, jac = fun(p)
+    nfev = 1
+    cost, lam, nu = cost_of(r), 1e-3, 2.0
+    for _ in range(max_iter):
+        inlier = np.abs(r) <= f_scale
+        w = np.where(inlier, 1.0, f_scale / np.maximum(np.abs(r), 1e-300))
+        g = jac.T @ (w * r)
+        held = ((p >= hi) & (g < 0)) | ((p <= lo) & (g > 0))
+        jh = jac * ~held
+        a = jh.T @ (jh * np.where(inlier, 1.0, 1e-10)[:, None])
+        g = g * ~held
+        # Marquardt's scaling from the reweighted curvature (positive even where every residual is
+        # in the linear part and ``a`` vanishes)
+        diag = np.maximum(np.einsum("ij,i,ij->j", jh, w, jh), 1e-12) + held
+        try:
+            step = -np.linalg.solve(a + np.diag(held + lam * diag), g)
+        except np.linalg.LinAlgError:
+            break
+        trial = np.clip(p + step, lo, hi)
+        s = trial - p
+        if np.linalg.norm(s) < xtol * (xtol + np.linalg.norm(p)):
+            break
+        r2, jac2 = fun(trial)
+        nfev += 1
+        cost2 = cost_of(r2)
+        pred = -(g @ s + 0.5 * s @ a @ s)
+        rho = (cost - cost2) / pred if pred > 0 else -1
+        if np.isfinite(cost2) and cost2 < cost:
+            done = cost - cost2 <= ftol * cost and rho > 0.25  # scipy's ftol test
+            p, r, jac, cost = trial, r2, jac2, cost2
+            lam *= max(1 / 3, 1 - (2 * rho - 1) ** 3) if rho > 0 else 1
+            nu = 2.0
+            if done:
+                break
+        else:
+            lam *= nu
+            nu *= 2
+            if lam > 1e12:
+                break
+    return p, nfev
 
 
 METHODS = ("direct", "paper", "loss")
@@ -152,8 +267,9 @@ def _fit_method(method, table, curves, curriculum, loss_column, start=None):
     if method == "paper":
         pts = _fit_points(table, curriculum)
         return fit_transfer_paper(pts.d_train_chars, pts.n_params, pts.fraction_from_transfer)
-    ft = table[(table.curriculum == curriculum) & table.low_data & ~table.flat]
-    return fit_transfer_loss_space(ft, curves, loss_column, start)
+    keep = ((table.curriculum.to_numpy() == curriculum) & table.low_data.to_numpy(bool)
+            & ~table.flat.to_numpy(bool))
+    return fit_transfer_loss_space(table, curves, loss_column, start, rows=keep)
 
 
 def replicates(runs: pd.DataFrame, statistic, n_bootstrap: int, seed: int, loss_column: str = "test_loss",
@@ -170,7 +286,7 @@ def replicates(runs: pd.DataFrame, statistic, n_bootstrap: int, seed: int, loss_
     res = bootstrap.Resampler(runs, curves, table, noise, predict, loss_column)
     # one random stream per replicate, so that the draws do not depend on how many workers run them
     seeds = np.random.SeedSequence(seed).spawn(n_bootstrap)
-    job = (res, curves, statistic, loss_column, low_data_fraction, epsilon)
+    job = (res, PointsLayout(res.runs, loss_column), curves, statistic, low_data_fraction, epsilon)
     draws = [d for d in _map_replicates(job, seeds) if d is not None]
     return np.array(draws, dtype=float), res.levels()
 
@@ -178,19 +294,25 @@ def replicates(runs: pd.DataFrame, statistic, n_bootstrap: int, seed: int, loss_
 _JOB = None  # the replicate job a forked worker inherits (closures do not pickle)
 
 
-def _one_replicate(job, seed_seq):
-    res, curves, statistic, loss_column, low_data_fraction, epsilon = job
-    boot = res.sample(np.random.default_rng(seed_seq))
-    try:
-        bcurves = scratch_curves(boot, loss_column, starts=curves)
-        bt, _ = transfer_points(boot, loss_column, low_data_fraction, epsilon, curves=bcurves)
-        return statistic(bt, bcurves)
-    except ValueError:
-        return None
+def _replicates_of(job, seeds) -> list:
+    """The statistic of each seed's replicate: every replicate drawn first, the from-scratch laws of
+    all of them refitted in one vectorised pass (``scratch.batch_refit_laws``), then each replicate's
+    D_E table and statistic. A replicate whose statistic raises ValueError gives None."""
+    res, layout, curves, statistic, low_data_fraction, epsilon = job
+    losses = [np.exp(res.sample_log_loss(np.random.default_rng(s))) for s in seeds]
+    laws = batch_refit_laws([layout.groups(loss) for loss in losses], curves)
+    out = []
+    for loss, law in zip(losses, laws):
+        try:
+            bt, bcurves = layout.points(loss, low_data_fraction, epsilon, starts=curves, laws=law)
+            out.append(statistic(bt, bcurves))
+        except ValueError:
+            out.append(None)
+    return out
 
 
 def _chunk(seeds):
-    return [_one_replicate(_JOB, s) for s in seeds]
+    return _replicates_of(_JOB, seeds)
 
 
 def workers() -> int:
@@ -209,7 +331,7 @@ def _map_replicates(job, seeds) -> list:
     global _JOB
     n_workers = min(workers(), max(1, len(seeds) // 50))
     if n_workers < 2 or len(seeds) < MIN_PARALLEL_REPLICATES:
-        return [_one_replicate(job, s) for s in seeds]
+        return _replicates_of(job, seeds)
     import multiprocessing as mp
 
     chunks = [seeds[i::n_workers] for i in range(n_workers)]
@@ -246,23 +368,135 @@ def fit_transfer(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_l
 
     ``noise`` (``bootstrap.checkpoint_noise``) sets the checkpoint level where the table itself has
     no checkpoint replicates (e.g. from a pre-training-seed experiment)."""
+    return fit_joint(runs, (curriculum,), loss_column, low_data_fraction, n_bootstrap, seed, epsilon, method,
+                     noise).fit(curriculum)
+
+
+@dataclass(frozen=True)
+class JointFit:
+    """Several pre-training curricula fitted by one method in every replicate of one hierarchical
+    bootstrap (``fit_joint``): each curriculum's law and intervals, and paired draws of their
+    differences (the shared-beta test, the claims' paired comparisons), from one set of replicates.
+
+    ``draws`` has per curriculum (in ``curricula`` order) the columns log k, alpha, beta and the log
+    median multiplier D_E / D_F at the smallest D_F; a replicate where one curriculum could not be
+    fitted has nan there. A curriculum fitted with another convention for N (``fit_joint``'s
+    ``n_conventions``) is the key ``"<curriculum>@<convention>"``, fitted on the same replicates."""
+
+    curricula: tuple  # the keys: curricula, then "<curriculum>@<convention>"
+    method: str
+    laws: dict  # curriculum -> (k, alpha, beta)
+    multipliers: dict  # curriculum -> log median multiplier at the smallest D_F (the point)
+    n_points: dict
+    share_interpolated: dict
+    draws: np.ndarray = field(repr=False)
+    levels: dict = field(default_factory=dict)
+    table: pd.DataFrame = field(default=None, repr=False)  # the full data's D_E table
+    errors: dict = field(default_factory=dict)  # curriculum -> why its law could not be fitted
+
+    def _col(self, curriculum: str, j: int) -> np.ndarray:
+        return self.draws[:, 4 * self.curricula.index(curriculum) + j] if len(self.draws) else np.zeros(0)
+
+    def fit(self, curriculum: str) -> TransferFit:
+        if curriculum in self.errors:
+            raise ValueError(self.errors[curriculum])
+        if curriculum not in self.laws:
+            raise ValueError(f"no fine-tunes of curriculum {curriculum!r} in the table")
+        k, a, b = self.laws[curriculum]
+        d = np.column_stack([self._col(curriculum, j) for j in range(3)]) if len(self.draws) else np.zeros((0, 3))
+        d = d[np.isfinite(d).all(axis=1)]
+        ci, extra = _intervals(d, (np.log(k), a, b))
+        return TransferFit(k, a, b, self.n_points[curriculum], ci, self.share_interpolated[curriculum], d, extra,
+                           self.levels)
+
+    def paired(self, a: str, b: str, statistic) -> tuple[float, np.ndarray]:
+        """``statistic(cols_a, cols_b)`` (each (log k, alpha, beta, log multiplier)) at the point and on
+        every replicate where both curricula were fitted."""
+        for c in (a, b):
+            self.fit(c)  # raises when the curriculum has no law
+        pt = lambda c: np.array([np.log(self.laws[c][0]), *self.laws[c][1:], self.multipliers[c]])
+        point = statistic(pt(a), pt(b))
+        cols = lambda c: np.column_stack([self._col(c, j) for j in range(4)]).T
+        ca, cb = cols(a), cols(b)
+        ok = np.isfinite(ca[:3]).all(axis=0) & np.isfinite(cb[:3]).all(axis=0)
+        return point, statistic(ca[:, ok], cb[:, ok])
+
+
+def _log_multiplier_at_smallest(table: pd.DataFrame, curriculum: str) -> float:
+    """log of the median multiplier D_E / D_F of the curriculum's fine-tunes at the table's smallest D_F."""
+    m = table[(table.curriculum == curriculum) & (table.d_train_chars == table.d_train_chars.min())]
+    m = m.multiplier.to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.log(np.nanmedian(np.where(np.isfinite(m), m, np.nan)))) if len(m) else float("nan")
+
+
+def fit_joint(runs: pd.DataFrame, curricula=None, loss_column: str = "test_loss",
+              low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, n_bootstrap: int = 200, seed: int = 0,
+              epsilon: float = DEFAULT_EPSILON, method: str = "direct", noise: pd.DataFrame | None = None,
+              n_conventions: dict | None = None) -> JointFit:
+    """Every curriculum of ``curricula`` (default: every pre-training curriculum in the table) fitted
+    by ``method`` on the same replicates of the hierarchical bootstrap (``replicates``): one bootstrap
+    gives each law's intervals and every paired difference between them. ``n_conventions`` (name ->
+    a column of N per run, e.g. {"total": "n_params_total"}) fits each curriculum again with that N,
+    on the same replicates (key ``"<curriculum>@<name>"``): the same draws a separate bootstrap of the
+    relabelled table would give, for a share of the cost."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r} (expected {METHODS})")
-    sub = runs[runs.curriculum.isin(["scratch", curriculum])].reset_index(drop=True)
+    if curricula is None:
+        curricula = sorted(c for c in runs.curriculum.unique() if c != "scratch")
+    curricula = tuple(curricula)
+    sub = runs[runs.curriculum.isin(["scratch", *curricula])].reset_index(drop=True)
     table, curves = transfer_points(sub, loss_column, low_data_fraction, epsilon)
-    k, a, b = _fit_method(method, table, curves, curriculum, loss_column)
-    n_points = len(_fit_points(table, curriculum)) if method != "loss" else int(
-        (table[table.curriculum == curriculum].low_data & ~table[table.curriculum == curriculum].flat).sum())
-    share = float((table[table.curriculum == curriculum].d_effective_status == INTERPOLATED).mean())
+    # other conventions for N: the same table and curves with N relabelled (a size's runs share one N)
+    relabel = {conv: dict(zip(sub.n_params, sub[col])) for conv, col in (n_conventions or {}).items()}
+
+    def views(t, cv):
+        """(key, curriculum, table, curves) of every fit a table gives: each curriculum in each convention."""
+        out = [(c, c, t, cv) for c in curricula]
+        for conv, m in relabel.items():
+            t2, cv2 = t.assign(n_params=t.n_params.map(m)), {m[n]: c for n, c in cv.items()}
+            out += [(f"{c}@{conv}", c, t2, cv2) for c in curricula]
+        return out
+
+    laws, n_points, share, errors = {}, {}, {}, {}
+    for key, c, t, cv in views(table, curves):
+        try:
+            laws[key] = _fit_method(method, t, cv, c, loss_column)
+        except ValueError as exc:  # asked for alone, the curriculum's failure is the call's
+            if len(curricula) == 1 and not relabel:
+                raise
+            errors[key] = str(exc)
+            continue
+        own = t[t.curriculum == c]
+        n_points[key] = len(_fit_points(t, c)) if method != "loss" else int((own.low_data & ~own.flat).sum())
+        share[key] = float((own.d_effective_status == INTERPOLATED).mean())
+    keys = tuple(key for key, *_ in views(table, curves))
+    mult = {key: _log_multiplier_at_smallest(table, c) for key, c, *_ in views(table, curves)}
 
     def statistic(bt, bcurves):
-        bk, ba, bb = _fit_method(method, bt, bcurves, curriculum, loss_column, start=(k, a, b))
-        return np.log(bk), ba, bb
+        out = []
+        for key, c, t, cv in views(bt, bcurves):
+            if key in errors:
+                out += [np.nan] * 4
+                continue
+            try:
+                bk, ba, bb = _fit_method(method, t, cv, c, loss_column, start=laws[key])
+                out += [np.log(bk), ba, bb, _log_multiplier_at_smallest(bt, c)]
+            except ValueError:
+                if len(keys) == 1:
+                    raise
+                out += [np.nan] * 4
+        return out
+
+    def predict(curriculum, rows):
+        if curriculum not in laws:
+            return np.full(len(rows), np.nan)
+        return _law_predictor(curves, laws[curriculum])(curriculum, rows)
 
     draws, levels = replicates(sub, statistic, n_bootstrap, seed, loss_column, low_data_fraction, epsilon,
-                               predict=_law_predictor(curves, (k, a, b)), noise=noise, points=(table, curves))
-    ci, extra = _intervals(draws, (np.log(k), a, b))
-    return TransferFit(k, a, b, n_points, ci, share, draws, extra, levels)
+                               predict=predict, noise=noise, points=(table, curves))
+    draws = draws.reshape(-1, 4 * len(keys))
+    return JointFit(keys, method, laws, mult, n_points, share, draws, levels, table, errors)
 
 
 def _intervals(draws: np.ndarray, point) -> tuple[dict, dict]:
@@ -303,8 +537,14 @@ def shared_beta_test(runs: pd.DataFrame, curricula=("text", "mix"), loss_column:
     fitted by ``method`` in every replicate), AIC of a shared-beta against a separate-beta direct fit,
     and an equivalence statement against ``margin``."""
     a, b = curricula
-    sub = runs[runs.curriculum.isin(["scratch", a, b])].reset_index(drop=True)
-    table, curves = transfer_points(sub, loss_column, low_data_fraction, epsilon)
+    joint = fit_joint(runs, (a, b), loss_column, low_data_fraction, n_bootstrap, seed, epsilon, method, noise)
+    return shared_beta_from(joint, a, b, margin)
+
+
+def shared_beta_from(joint: JointFit, a: str, b: str, margin: float = 0.1) -> SharedBeta:
+    """The shared-beta test of two curricula of a joint fit: the difference's interval on its paired
+    draws, the AIC of a shared-beta against a separate-beta direct fit on the full data's points."""
+    table = joint.table
     pa, pb = _fit_points(table, a), _fit_points(table, b)
 
     def aic(shared: bool) -> float:
@@ -319,23 +559,13 @@ def shared_beta_test(runs: pd.DataFrame, curricula=("text", "mix"), loss_column:
         n, p = len(y), X.shape[1] + 1
         return n * np.log(rss / n) + 2 * p
 
-    law_a = _fit_method(method, table, curves, a, loss_column)
-    law_b = _fit_method(method, table, curves, b, loss_column)
-    diff = law_a[2] - law_b[2]
-
-    def statistic(bt, bcurves):
-        return (_fit_method(method, bt, bcurves, a, loss_column, start=law_a)[2]
-                - _fit_method(method, bt, bcurves, b, loss_column, start=law_b)[2])
-
-    draws, _ = replicates(sub, statistic, n_bootstrap, seed, loss_column, low_data_fraction, epsilon,
-                          noise=noise, points=(table, curves))
-    draws = np.array(draws)
+    diff, draws = joint.paired(a, b, lambda x, y: x[2] - y[2])
     lo95, hi95 = np.percentile(draws, [2.5, 97.5]) if len(draws) >= 10 else (np.nan, np.nan)
     lo90, hi90 = np.percentile(draws, [5, 95]) if len(draws) >= 10 else (np.nan, np.nan)
     s, sep = aic(True), aic(False)
     return SharedBeta(float(diff), [float(lo95), float(hi95)], float(s), float(sep), margin,
                       bool(-margin < lo90 and hi90 < margin), float(max(abs(lo90), abs(hi90))),
-                      "shared" if s <= sep else "separate", method)
+                      "shared" if s <= sep else "separate", joint.method)
 
 
 # ---- out of sample, ossification, compute efficiency ----------------------------------------
@@ -470,30 +700,23 @@ def paired_curricula(runs: pd.DataFrame, curricula=("text", "mix"), loss_column:
     each curriculum's log median multiplier D_E / D_F at the smallest D_F (claim 8). Returns points,
     95% intervals (``bootstrap.interval``) and the reference point."""
     a, b = curricula
-    sub = runs[runs.curriculum.isin(["scratch", a, b])].reset_index(drop=True)
-    table, curves = transfer_points(sub, loss_column, low_data_fraction, epsilon)
+    joint = fit_joint(runs, (a, b), loss_column, low_data_fraction, n_bootstrap, seed, epsilon, method, noise)
+    return paired_from(joint, a, b)
+
+
+def paired_from(joint: JointFit, a: str, b: str) -> dict:
+    """``paired_curricula``'s differences of two curricula of a joint fit, on its paired draws."""
+    table = joint.table
     n_ref, d_ref = reference_point(table[table.curriculum.isin([a, b])])
-
-    d_small = float(table.d_train_chars.min())
-    laws_ = {c: _fit_method(method, table, curves, c, loss_column) for c in (a, b)}
-
-    def statistic(bt, bcurves, start=True):
-        out = []
-        for c in (a, b):
-            k, al, be = _fit_method(method, bt, bcurves, c, loss_column, start=laws_[c] if start else None)
-            out += [al, np.log(k) + al * np.log(d_ref) + be * np.log(n_ref)]
-        mult = [np.log(np.nanmedian(np.where(np.isfinite(m := bt[(bt.curriculum == c) & (bt.d_train_chars == d_small)]
-                                                              .multiplier.to_numpy(float)), m, np.nan)))
-                for c in (a, b)]
-        return out[0] - out[2], out[1] - out[3], mult[0], mult[1]
-
-    point = statistic(table, curves, start=False)
-    draws, levels = replicates(sub, statistic, n_bootstrap, seed, loss_column, low_data_fraction, epsilon,
-                               noise=noise, points=(table, curves))
-    res = {"curricula": [a, b], "method": method, "reference_n_params": n_ref, "reference_d_train_chars": d_ref,
-           "smallest_d_train_chars": d_small, "levels": levels}
-    names = ("alpha_difference", "log_d_transferred_ratio", f"log_multiplier_{a}", f"log_multiplier_{b}")
-    for j, name in enumerate(names):
-        res[name] = {"point": float(point[j]), **bootstrap.interval(draws[:, j], point[j])} if len(draws) else {
-            "point": float(point[j])}
+    log_dt = lambda c: c[0] + c[1] * np.log(d_ref) + c[2] * np.log(n_ref)  # log D_T at the reference point
+    res = {"curricula": [a, b], "method": joint.method, "reference_n_params": n_ref,
+           "reference_d_train_chars": d_ref, "smallest_d_train_chars": float(table.d_train_chars.min()),
+           "levels": joint.levels}
+    stats = {"alpha_difference": lambda x, y: x[1] - y[1],
+             "log_d_transferred_ratio": lambda x, y: log_dt(x) - log_dt(y),
+             f"log_multiplier_{a}": lambda x, y: x[3], f"log_multiplier_{b}": lambda x, y: y[3]}
+    for name, f in stats.items():
+        point, draws = joint.paired(a, b, f)
+        draws = np.asarray(draws, float)
+        res[name] = {"point": float(point), **bootstrap.interval(draws, point)} if len(draws) else {"point": float(point)}
     return res

@@ -18,6 +18,121 @@ INTERPOLATED, EXTRAPOLATED, UNDEFINED = "interpolated", "extrapolated", "undefin
 _GRID_PER_SEGMENT = 64  # points per knot interval of the dense table that inverts the curve
 
 
+class Pchip:
+    """The monotone piecewise-cubic (PCHIP) interpolant through (x, y), as
+    ``scipy.interpolate.PchipInterpolator`` builds it (Fritsch-Butland derivatives at the knots,
+    Moler's one-sided ends) and evaluates it inside [x0, x_last], in numpy alone: built for every
+    curve of every bootstrap replicate, where scipy's construction dominated the cost. ``c`` holds
+    the piecewise polynomials' coefficients (scipy's ``PPoly.c``, highest power first)."""
+
+    def __init__(self, x, y):
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        h = np.diff(x)
+        m = np.diff(y) / h
+        if len(x) == 2:
+            d = np.array([m[0], m[0]])
+        else:
+            sm = np.sign(m)
+            cond = (sm[1:] != sm[:-1]) | (m[1:] == 0) | (m[:-1] == 0)
+            w1, w2 = 2 * h[1:] + h[:-1], h[1:] + 2 * h[:-1]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                whmean = (w1 / m[:-1] + w2 / m[1:]) / (w1 + w2)
+            d = np.zeros_like(y)
+            d[1:-1] = np.where(cond, 0.0, 1.0 / np.where(cond, 1.0, whmean))
+            d[0] = self._edge(h[0], h[1], m[0], m[1])
+            d[-1] = self._edge(h[-1], h[-2], m[-1], m[-2])
+        t = (d[:-1] + d[1:] - 2 * m) / h
+        self.x = x
+        self.c = np.stack([t / h, (m - d[:-1]) / h - t, d[:-1], y[:-1]])
+
+    @staticmethod
+    def _edge(h0, h1, m0, m1) -> float:
+        d = ((2 * h0 + h1) * m0 - h0 * m1) / (h0 + h1)
+        if np.sign(d) != np.sign(m0):
+            return 0.0
+        if np.sign(m0) != np.sign(m1) and abs(d) > 3.0 * abs(m0):
+            return 3.0 * m0
+        return d
+
+    def _local(self, z):
+        z = np.asarray(z, float)
+        j = np.clip(np.searchsorted(self.x, z, side="right") - 1, 0, len(self.x) - 2)
+        return z - self.x[j], self.c[:, j]
+
+    def __call__(self, z):
+        s, (c0, c1, c2, c3) = self._local(z)
+        return c3 + c2 * s + c1 * (s * s) + c0 * (s * s * s)  # scipy's order of summation
+
+    def slope(self, z):
+        s, (c0, c1, c2, _) = self._local(z)
+        return c2 + (2 * c1) * s + (3 * c0) * (s * s)
+
+
+class CurveBank:
+    """Several sizes' curves evaluated in one vectorised pass: ``loss_and_slope(d)`` for rows that each
+    read their own curve (``which[i]`` indexes ``curves``), the same numbers as each curve's own
+    ``loss_and_slope`` (the monotone cubic's piecewise polynomials, Horner-evaluated at once; the
+    loss-space fit evaluates them at every iteration of every bootstrap replicate)."""
+
+    _OFFSET = 1e3  # log D of curve k is searched at log D + k * _OFFSET (log D < 100 for any data)
+
+    def __init__(self, curves: list, which: np.ndarray):
+        self.which = np.asarray(which, int)
+        breaks, coefs, first_seg, n_seg = [], [], [], []
+        x0, xl, yl, e, b, bexp = [], [], [], [], [], []
+        seg = 0
+        for k, c in enumerate(curves):
+            x, y = c._knots
+            first_seg.append(seg)
+            n_seg.append(max(len(x) - 1, 0))
+            if len(x) >= 2:
+                breaks.append(x[:-1] + k * self._OFFSET)
+                coefs.append(c._head.c)
+                seg += len(x) - 1
+            x0.append(x[0])
+            xl.append(x[-1])
+            yl.append(y[-1] if len(x) >= 2 else y[0])
+            has = c.has_law
+            e.append(c.e if has else np.nan)
+            b.append(c.b_coef if has else np.nan)
+            bexp.append(c.b_exp if has else np.nan)
+        self.breaks = np.concatenate(breaks) if breaks else np.zeros(0)
+        self.c = np.concatenate(coefs, axis=1) if coefs else np.zeros((4, 0))
+        w = self.which
+        self.first_seg, self.n_seg = np.asarray(first_seg)[w], np.asarray(n_seg)[w]
+        self.x0, self.xl, self.yl = np.asarray(x0)[w], np.asarray(xl)[w], np.asarray(yl)[w]
+        self.e, self.b, self.bexp = np.asarray(e)[w], np.asarray(b)[w], np.asarray(bexp)[w]
+        self.has_law = np.isfinite(self.e)
+        with np.errstate(invalid="ignore"):
+            self.tail_at_last = self.e + self.b * np.exp(-self.bexp * self.xl)
+        self.offset = w * self._OFFSET
+
+    def loss_and_slope(self, d) -> tuple[np.ndarray, np.ndarray]:
+        d = np.asarray(d, float)
+        with np.errstate(divide="ignore"):
+            log_d = np.log(np.maximum(d, np.exp(self.x0)))
+        inside = np.minimum(log_d, self.xl)
+        has_seg = self.n_seg > 0
+        j = np.searchsorted(self.breaks, inside + self.offset, side="right") - 1
+        j = np.clip(j, self.first_seg, self.first_seg + np.maximum(self.n_seg, 1) - 1)
+        j = np.where(has_seg, j, 0)
+        if self.c.shape[1]:
+            t = inside + self.offset - self.breaks[j]
+            c0, c1, c2, c3 = self.c[0, j], self.c[1, j], self.c[2, j], self.c[3, j]
+            loss = np.where(has_seg, c3 + c2 * t + c1 * (t * t) + c0 * (t * t * t), self.yl)  # as Pchip
+            head_slope = np.where(has_seg, c2 + (2 * c1) * t + (3 * c0) * (t * t), 0.0)
+        else:
+            loss, head_slope = self.yl.copy(), np.zeros_like(d)
+        slope = np.where((log_d > self.x0) & (log_d <= self.xl), head_slope / d, 0.0)
+        beyond = self.has_law & (log_d > self.xl)
+        if beyond.any():
+            with np.errstate(invalid="ignore", over="ignore"):
+                tail = self.e + self.b * np.power(d, -self.bexp)
+                loss = np.where(beyond, loss + tail - self.tail_at_last, loss)
+                slope = np.where(beyond, -self.bexp * self.b * np.power(d, -self.bexp - 1.0), slope)
+        return loss, slope
+
+
 def monotone_curve(d, loss) -> tuple[np.ndarray, np.ndarray]:
     """Sorted D and the best loss reached with at most that much data (running minimum).
 
@@ -78,12 +193,10 @@ class ScratchCurve:
     def _head(self):
         """The monotone interpolant through the knots, built once per curve (the loss-space fit
         calls ``loss`` tens of thousands of times)."""
-        from scipy.interpolate import PchipInterpolator
-
         x, y = self._knots
         if len(x) < 2:
             return lambda z: np.full_like(np.asarray(z, float), y[0])
-        return PchipInterpolator(x, y)
+        return Pchip(x, y)
 
     @cached_property
     def _inverse_table(self):
@@ -92,8 +205,9 @@ class ScratchCurve:
         x, _ = self._knots
         if len(x) < 2:
             return -np.asarray(self.knots_loss, float), x
-        gx = np.concatenate([np.linspace(a, b, _GRID_PER_SEGMENT, endpoint=False) for a, b in zip(x[:-1], x[1:])]
-                            + [x[-1:]])
+        # np.linspace(a, b, _GRID_PER_SEGMENT, endpoint=False) for every segment at once (the same numbers)
+        step = (x[1:] - x[:-1]) / _GRID_PER_SEGMENT
+        gx = np.concatenate([(np.arange(_GRID_PER_SEGMENT)[None, :] * step[:, None] + x[:-1, None]).ravel(), x[-1:]])
         gl = np.minimum.accumulate(self._head(gx))
         keep = np.r_[True, np.diff(gl) < 0]
         return -gl[keep], gx[keep]
@@ -115,7 +229,7 @@ class ScratchCurve:
         x, _ = self._knots
         if len(x) < 2:
             return lambda z: np.zeros_like(np.asarray(z, float))
-        return self._head.derivative()
+        return self._head.slope
 
     def loss_and_slope(self, d) -> tuple[np.ndarray, np.ndarray]:
         """``loss(d)`` and its derivative d loss / d D (zero on the flat stretch below the smallest D)."""
@@ -311,23 +425,51 @@ def scratch_curves(runs: pd.DataFrame, loss_column: str = "test_loss", starts: d
     """Every size's from-scratch curve: with its tail law where it has at least 3 distinct D, the
     measured points alone otherwise. ``starts`` (N -> the full data's curve) refits every size's law
     at once from that curve's law and tail start (``refit_laws``: the bootstrap's replicates)."""
+    groups = {n: (g.d_train_chars.to_numpy(float), g[loss_column].to_numpy(float))
+              for n, g in runs[runs.curriculum == "scratch"].groupby("n_params")}
+    return curves_from_arrays(groups, starts)
+
+
+def _refits(groups: dict, starts: dict | None) -> list:
+    """The sizes whose law is refitted from a start curve (``starts``) rather than fitted afresh."""
+    return [n for n, (d, _) in groups.items()
+            if (starts or {}).get(n) is not None and starts[n].has_law and len(np.unique(d)) >= 3]
+
+
+def curves_from_arrays(groups: dict, starts: dict | None = None, laws: dict | None = None) -> dict[float, ScratchCurve]:
+    """``scratch_curves`` from N -> (D, loss) arrays of each size's from-scratch runs; ``laws``: the
+    refitted laws when the caller has them (``batch_refit_laws``)."""
     out = {}
-    for n, g in runs[runs.curriculum == "scratch"].groupby("n_params"):
-        d, loss = g.d_train_chars.to_numpy(float), g[loss_column].to_numpy(float)
-        s = (starts or {}).get(n)
-        if s is not None and s.has_law and len(np.unique(d)) >= 3:
-            out[n] = (d, loss, s)
+    refit = _refits(groups, starts)
+    if laws is None and refit:
+        found = refit_laws([groups[n][0] for n in refit], [groups[n][1] for n in refit], [starts[n] for n in refit])
+        laws = dict(zip(refit, found))
+    for n, (d, loss) in groups.items():
+        if n in refit:
+            m = measured_curve(d, loss, n)
+            out[n] = ScratchCurve(m.n_params, m.knots_log_d, m.knots_loss, *laws[n], starts[n].d_fit_min_chars)
         elif len(np.unique(d)) >= 3:
             out[n] = _fit_scratch_curve_cached(d.tobytes(), loss.tobytes(), float(n))
         else:
             out[n] = measured_curve(d, loss, n)
-    refits = {n: v for n, v in out.items() if isinstance(v, tuple)}
-    if refits:
-        laws = refit_laws([v[0] for v in refits.values()], [v[1] for v in refits.values()],
-                          [v[2] for v in refits.values()])
-        for (n, (d, loss, s)), law in zip(refits.items(), laws):
-            m = measured_curve(d, loss, n)
-            out[n] = ScratchCurve(m.n_params, m.knots_log_d, m.knots_loss, *law, s.d_fit_min_chars)
+    return out
+
+
+def batch_refit_laws(many_groups: list[dict], starts: dict) -> list[dict]:
+    """``refit_laws`` for many replicates of the same sizes at once (one vectorised iteration over
+    every (replicate, size)): each problem is damped and accepted on its own, so a replicate's laws
+    are those it would get alone. Returns, per replicate, N -> law."""
+    keys, ds, losses, st = [], [], [], []
+    for i, groups in enumerate(many_groups):
+        for n in _refits(groups, starts):
+            keys.append((i, n))
+            ds.append(groups[n][0])
+            losses.append(groups[n][1])
+            st.append(starts[n])
+    out = [{} for _ in many_groups]
+    if keys:
+        for (i, n), law in zip(keys, refit_laws(ds, losses, st)):
+            out[i][n] = law
     return out
 
 
