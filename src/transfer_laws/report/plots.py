@@ -359,3 +359,22 @@ def fraction_against_n(table: pd.DataFrame) -> alt.FacetChart:
         color=alt.Color("D_F:N", title="D_F (chars)", sort=order, scale=alt.Scale(scheme="viridis")),
         tooltip=["curriculum", "size", "d_train_chars", "fraction_from_transfer"],
     ).properties(width=300, height=240).facet(column=alt.Column("curriculum:N", title="pre-trained on"))
+
+
+def task_curves(cells: pd.DataFrame, chance_nats: float) -> alt.LayerChart:
+    """A downstream task's test loss (nats/example) against its training examples (log), one panel
+    per size, one line per curriculum, each run's cell mean with its seed spread as an error bar
+    where it has several runs; the dashed line is chance (the uniform prediction)."""
+    df = cells.assign(lo=cells.loss - cells.loss_sd.fillna(0), hi=cells.loss + cells.loss_sd.fillna(0),
+                      chance=chance_nats)
+    sizes = list(dict.fromkeys(df.sort_values("n_params")["size"]))
+    base = alt.Chart().encode(
+        x=_logx("d_train_examples", "task training examples (log)"),
+        color=alt.Color("curriculum:N", title="pre-training", sort=["scratch", "text", "mix"]))
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("loss:Q", scale=alt.Scale(zero=False), title="test loss (nats/example)"),
+        tooltip=["curriculum", "size", "d_train_examples", "loss", "loss_sd", "accuracy", "runs"])
+    bars = base.mark_errorbar().encode(y="lo:Q", y2="hi:Q")
+    chance = alt.Chart().mark_rule(strokeDash=[4, 3], color="gray").encode(y="mean(chance):Q")
+    return alt.layer(line, bars, chance, data=df).properties(width=300, height=260).facet(
+        column=alt.Column("size:N", title=None, sort=sizes))

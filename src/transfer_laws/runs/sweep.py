@@ -588,6 +588,6 @@ def _run_one(p: PlannedRun, data, device, root, trainer_kwargs, log, forks=None)
     key = resume.family(s)
     r = train(s, data, device=device, results_root=root, trainer_kwargs=trainer_kwargs,
               fork_steps=sorted((forks or {}).get(key, ())) if key else ())
-    log(f"  done {s.run_id}: test {r.test_loss:.4f} nats/token ({r.stop_reason}, {r.steps} steps, "
+    log(f"  done {s.run_id}: test {r.test_loss:.4f} nats/{'token' if s.task == 'lm' else 'example'} ({r.stop_reason}, {r.steps} steps, "
         f"{time.perf_counter() - t0:.0f}s)")
     return [s.run_id]
