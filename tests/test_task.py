@@ -5,6 +5,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -159,3 +160,30 @@ test_windows = 88
     grid.write_text(grid.read_text().replace("4400]", f"{10 ** 6}]"))
     with pytest.raises(GridError, match="training pool holds"):
         load_grid(grid, data, root=tmp_path)
+
+
+def test_separation_and_exchange_rate_on_a_planted_table():
+    """The analysis of the task's runs: a planted 0.2-nat curriculum gap is separated from 0.01-nat
+    seed noise, a 0.005-nat one is not; alpha/beta comes with its interval from the law's draws."""
+    from transfer_laws.analysis import downstream
+    from transfer_laws.analysis.fitting import TransferFit
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for size, n in (("n28k", 28368), ("n100k", 100096)):
+        for d in (110, 1100):
+            for cur, gap in (("scratch", 0.0), ("text", -0.005), ("mix", -0.2)):
+                for seed in range(3):
+                    rows.append({"curriculum": cur, "size": size, "n_params": n, "d_train_examples": d,
+                                 "d_train_chars": 300 * d, "test_loss": 2.0 - 0.1 * np.log10(d) + gap
+                                 + rng.normal(0, 0.01), "test_accuracy": 0.5, "test_loss_se": 0.02})
+    runs = pd.DataFrame(rows)
+    assert downstream.chars_per_example(runs) == 300
+    assert downstream.seed_noise(runs) == pytest.approx(0.01, rel=0.4)
+    sep = downstream.separation(runs).set_index(["compared", "at", "d_train_examples"])
+    assert sep.loc[("mix - scratch", "n28k", 110), "separated"]
+    assert not sep.loc[("text - scratch", "n28k", 110), "separated"]
+    draws = np.column_stack([np.zeros(200), rng.normal(0.2, 0.01, 200), rng.normal(0.4, 0.02, 200)])
+    fit = TransferFit(1.0, 0.2, 0.4, 10, {"beta": [0.36, 0.44]}, draws=draws)
+    r = downstream.exchange_rate(fit)
+    assert r["point"] == pytest.approx(0.5) and r["ci95"][0] < 0.5 < r["ci95"][1] and r["beta_excludes_zero"]
