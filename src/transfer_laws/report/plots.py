@@ -378,3 +378,14 @@ def task_curves(cells: pd.DataFrame, chance_nats: float) -> alt.LayerChart:
     chance = alt.Chart().mark_rule(strokeDash=[4, 3], color="gray").encode(y="mean(chance):Q")
     return alt.layer(line, bars, chance, data=df).properties(width=300, height=260).facet(
         column=alt.Column("size:N", title=None, sort=sizes))
+
+
+def pretrain_budgets(budgets: pd.DataFrame) -> alt.LayerChart:
+    """Pre-training tokens against model size (both log), one colour per recipe, one shape per
+    curriculum: a rule that grows with N (the first grid) against budgets fixed across sizes."""
+    sizes = alt.X("n_params:Q", scale=alt.Scale(type="log"), title="N: non-embedding parameters (log)")
+    base = alt.Chart(budgets).encode(
+        x=sizes, y=alt.Y("tokens:Q", scale=alt.Scale(type="log"), title="pre-training tokens (log)"),
+        color=alt.Color("recipe:N", title="recipe"), shape=alt.Shape("curriculum:N", title="pre-training"),
+        detail="budget:N", tooltip=["recipe", "curriculum", "size", "tokens", "budget"])
+    return (base.mark_line(opacity=0.5) + base.mark_point(filled=True, size=70)).properties(width=440, height=280)

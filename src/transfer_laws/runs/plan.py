@@ -18,7 +18,7 @@ from transfer_laws import runs
 
 GRIDS_DIR = Path(__file__).resolve().parents[3] / "grids"
 PLAN_COLUMNS = ["grid", "experiment", "run_id", "phase", "curriculum", "size", "d_train_chars", "d_train_examples",
-                "seed", "data_seed", "lr", "pretrain_id", "max_steps", "minutes_upper_bound"]
+                "train_tokens", "seed", "data_seed", "lr", "pretrain_id", "max_steps", "minutes_upper_bound"]
 BENCH = "bench_cpu.csv"  # the committed CPU benchmark the cost estimates are read from
 
 
@@ -44,7 +44,7 @@ def plan_table(data=None, root: Path | None = None, grids: list[Path] | None = N
         e = estimate(s, data, tps)
         rows.append({"grid": grid.name, "experiment": s.experiment, "run_id": s.run_id, "phase": s.phase,
                      "curriculum": s.curriculum, "size": s.size, "d_train_chars": s.d_train_chars,
-                     "d_train_examples": s.d_train_examples, "seed": s.seed, "data_seed": s.data_seed, "lr": s.lr, "pretrain_id": s.pretrain_id,
+                     "d_train_examples": s.d_train_examples, "train_tokens": s.train_tokens, "seed": s.seed, "data_seed": s.data_seed, "lr": s.lr, "pretrain_id": s.pretrain_id,
                      "max_steps": e["steps"], "minutes_upper_bound": e["seconds"] / 60})
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
