@@ -187,3 +187,15 @@ def test_separation_and_exchange_rate_on_a_planted_table():
     fit = TransferFit(1.0, 0.2, 0.4, 10, {"beta": [0.36, 0.44]}, draws=draws)
     r = downstream.exchange_rate(fit)
     assert r["point"] == pytest.approx(0.5) and r["ci95"][0] < 0.5 < r["ci95"][1] and r["beta_excludes_zero"]
+
+
+def test_a_rate_sweep_enters_the_task_fits_once_at_its_best_rate():
+    from transfer_laws.analysis import downstream
+
+    base = {"curriculum": "text", "size": "n28k", "d_train_examples": 1100, "seed": 0, "data_seed": 0,
+            "pretrain_id": "abc"}
+    runs = pd.DataFrame([{**base, "lr": lr, "val_loss": v, "test_loss": v + 0.1}
+                         for lr, v in ((3e-4, 1.40), (1e-3, 1.31), (3e-3, 1.45))]
+                        + [{**base, "pretrain_id": "def", "lr": 1e-3, "val_loss": 1.5, "test_loss": 1.6}])
+    t = downstream.tuned(runs)
+    assert len(t) == 2 and set(t[t.pretrain_id == "abc"].lr) == {1e-3}

@@ -22,9 +22,22 @@ TASK = "package"
 
 
 def task_runs(experiment: str = DOWNSTREAM_EXPERIMENT, root=None, table: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The task's target runs a fit reads: planned, passing their checks (``study.study_runs``)."""
+    """The task's target runs a fit reads: planned, passing their checks (``study.study_runs``), and
+    where a run was repeated at several learning rates (a rate sweep), only the rate with the lowest
+    validation loss (``tuned``)."""
     runs, _ = study.study_runs(root, experiment, table=table)
-    return runs[runs.task == TASK].reset_index(drop=True) if len(runs) else runs
+    return tuned(runs[runs.task == TASK]) if len(runs) else runs
+
+
+SAME_RUN_BUT_RATE = ["curriculum", "size", "d_train_examples", "seed", "data_seed", "pretrain_id"]
+
+
+def tuned(runs: pd.DataFrame) -> pd.DataFrame:
+    """One run per set of runs that differ only in their learning rate: the one with the lowest
+    validation loss (the rate is chosen on validation, the loss reported on test)."""
+    keys = runs[SAME_RUN_BUT_RATE].astype(str).agg("|".join, axis=1)
+    best = runs.assign(_key=keys).sort_values("val_loss").drop_duplicates("_key")
+    return best.drop(columns="_key").sort_index().reset_index(drop=True)
 
 
 def chars_per_example(runs: pd.DataFrame) -> float:

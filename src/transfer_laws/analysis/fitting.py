@@ -426,8 +426,9 @@ def _log_multiplier_at_smallest(table: pd.DataFrame, curriculum: str) -> float:
     """log of the median multiplier D_E / D_F of the curriculum's fine-tunes at the table's smallest D_F."""
     m = table[(table.curriculum == curriculum) & (table.d_train_chars == table.d_train_chars.min())]
     m = m.multiplier.to_numpy(float)
+    m = m[np.isfinite(m)]
     with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.log(np.nanmedian(np.where(np.isfinite(m), m, np.nan)))) if len(m) else float("nan")
+        return float(np.log(np.median(m))) if len(m) else float("nan")
 
 
 def fit_joint(runs: pd.DataFrame, curricula=None, loss_column: str = "test_loss",
