@@ -196,6 +196,6 @@ def test_a_rate_sweep_enters_the_task_fits_once_at_its_best_rate():
             "pretrain_id": "abc"}
     runs = pd.DataFrame([{**base, "lr": lr, "val_loss": v, "test_loss": v + 0.1}
                          for lr, v in ((3e-4, 1.40), (1e-3, 1.31), (3e-3, 1.45))]
-                        + [{**base, "pretrain_id": "def", "lr": 1e-3, "val_loss": 1.5, "test_loss": 1.6}])
+                        + [{**base, "pretrain_id": None, "lr": 1e-3, "val_loss": 1.5, "test_loss": 1.6}])
     t = downstream.tuned(runs)
     assert len(t) == 2 and set(t[t.pretrain_id == "abc"].lr) == {1e-3}

@@ -35,7 +35,7 @@ SAME_RUN_BUT_RATE = ["curriculum", "size", "d_train_examples", "seed", "data_see
 def tuned(runs: pd.DataFrame) -> pd.DataFrame:
     """One run per set of runs that differ only in their learning rate: the one with the lowest
     validation loss (the rate is chosen on validation, the loss reported on test)."""
-    keys = runs[SAME_RUN_BUT_RATE].astype(str).agg("|".join, axis=1)
+    keys = runs[SAME_RUN_BUT_RATE].apply(lambda col: col.map(lambda v: "-" if pd.isna(v) else str(v))).agg("|".join, axis=1)
     best = runs.assign(_key=keys).sort_values("val_loss").drop_duplicates("_key")
     return best.drop(columns="_key").sort_index().reset_index(drop=True)
 

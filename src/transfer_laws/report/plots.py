@@ -296,16 +296,18 @@ def tornado(sens: pd.DataFrame, base_saving: float, labels: dict | None = None) 
     return (bars + rule).properties(width=380, height=alt.Step(24))
 
 
-def lr_sweeps(cells: pd.DataFrame) -> alt.FacetChart:
+def lr_sweeps(cells: pd.DataFrame, loss_unit: str = "nats/token", d_title: str = "D (chars)",
+              d_label=None) -> alt.FacetChart:
     """Learning-rate sweeps (``tuning.lr_sweeps``): validation loss above the cell's best against the
     rate (log), one line per cell (size, D and batch), one panel per kind of run, so that every cell's
     curvature shows on one scale; the best rate of each cell is the large point, hollow where it sits at
-    an edge of the rates tried (not bracketed)."""
+    an edge of the rates tried (not bracketed). ``d_label`` (a cell -> its D as text) relabels D (a
+    downstream task's examples)."""
     rows = []
     for c in cells.itertuples():
         kind = "pre-training" if c.phase == "pretrain" else ("from scratch" if c.curriculum == "scratch"
                                                               else f"fine-tuning ({c.curriculum})")
-        d = "pre-training" if c.phase == "pretrain" else f"{c.d_train_chars:.0e}"
+        d = "pre-training" if c.phase == "pretrain" else (d_label(c) if d_label else f"{c.d_train_chars:.0e}")
         batch = getattr(c, "batch_size_used", None)
         cell = f"{c.size}, D {d}" + (f", batch {int(batch)}" if batch == batch and batch else "")
         for lr, loss in zip(c.lrs, c.losses):
@@ -316,10 +318,10 @@ def lr_sweeps(cells: pd.DataFrame) -> alt.FacetChart:
     color = alt.Color("size:N", title="size", sort=_size_order(df))
     base = alt.Chart().encode(
         x=_logx("lr", "learning rate (log)"),
-        y=alt.Y("above_best:Q", title="validation loss above the cell's best (nats/token)"),
+        y=alt.Y("above_best:Q", title=f"validation loss above the cell's best ({loss_unit})"),
         color=color, detail="cell:N", tooltip=["kind", "cell", "lr", "val_loss", "bracketed"])
     lines = base.mark_line(point=alt.OverlayMarkDef(size=25)).encode(
-        strokeDash=alt.StrokeDash("D:N", title="D (chars)"))
+        strokeDash=alt.StrokeDash("D:N", title=d_title))
     best = base.transform_filter("datum.best").mark_point(size=140, strokeWidth=2).encode(
         fill=alt.condition("datum.bracketed", alt.Color("size:N", sort=_size_order(df), legend=None),
                            alt.value("white")))
