@@ -102,3 +102,30 @@ def exchange_rate(fit) -> dict:
     ci = [float(np.quantile(r, 0.025)), float(np.quantile(r, 0.975))] if len(r) >= 10 and (d[:, 2] > 0).all() \
         else None  # beta's draws reach 0 or below: the ratio has no finite interval
     return {"point": point, "ci95": ci, "beta_excludes_zero": bool(fit.ci95.get("beta") and fit.ci95["beta"][0] > 0)}
+
+
+def asya_verdicts(joint) -> dict:
+    """Per curriculum, the answer to Asya's question from the task's joint fit (``fits.joint``): does
+    a larger model add transferred task examples (beta's interval above 0), and at what exchange
+    rate against task data (alpha / beta; below 1, a smaller increase in N than in data gives the
+    same gain: "modest increases in model size compensate for small datasets")."""
+    from transfer_laws.report.tables import interval
+
+    out = {}
+    for cur in ("text", "mix"):
+        try:
+            f = joint.fit(cur)
+        except ValueError as exc:
+            out[cur] = f"after {cur} pre-training the law could not be fitted ({exc})"
+            continue
+        r = exchange_rate(f)
+        beta = interval(f.beta, f.ci95.get("beta"))
+        if not r["beta_excludes_zero"]:
+            out[cur] = (f"after {cur} pre-training the task's β = {beta} does not exclude 0: a larger model is "
+                        f"not shown to add transferred examples")
+            continue
+        modest = r["ci95"] is not None and r["ci95"][1] < 1
+        out[cur] = (f"after {cur} pre-training β = {beta} > 0 and α/β = {interval(r['point'], r['ci95'])}: a 10x "
+                    f"larger task set is worth a {10 ** r['point']:.1f}x larger model in transferred examples"
+                    + (" (less than 10x: modest increases in N do compensate)" if modest else ""))
+    return out
