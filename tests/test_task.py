@@ -199,3 +199,23 @@ def test_a_rate_sweep_enters_the_task_fits_once_at_its_best_rate():
                         + [{**base, "pretrain_id": None, "lr": 1e-3, "val_loss": 1.5, "test_loss": 1.6}])
     t = downstream.tuned(runs)
     assert len(t) == 2 and set(t[t.pretrain_id == "abc"].lr) == {1e-3}
+
+
+def test_fit_prints_the_tasks_law_from_the_committed_pilot():
+    """`fit --experiment downstream-package-pilot` reads the task's committed runs (each rate sweep once,
+    at its best rate, as the chapter) and prints the law with intervals."""
+    import subprocess
+    import sys
+
+    from transfer_laws import runs as runs_mod
+
+    csv = runs_mod.results_dir() / "runs.csv"
+    r = subprocess.run([sys.executable, "-m", "transfer_laws", "fit", str(csv), "--experiment",
+                        "downstream-package-pilot", "--bootstrap", "20", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    table = pd.read_csv(csv)
+    task = table[(table.experiment == "downstream-package-pilot") & (table.phase == "target") & table.in_plan]
+    assert 0 < out["n_runs"] < len(task), "the sweeps' other rates are left out"
+    for cur in ("text", "mix"):
+        assert set(out[cur]["ci95"]) >= {"alpha", "beta"} and out[cur]["n_points"] > 0

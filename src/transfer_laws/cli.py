@@ -137,6 +137,10 @@ def _fit(args) -> int:
         return _fit_law(args)
     try:
         runs = load_runs_table(args.runs, args.loss_column, args.experiment)
+        if "task" in runs and (runs.task.fillna("lm") != "lm").any():  # a downstream task: as its chapter,
+            from transfer_laws.analysis.downstream import tuned  # a rate sweep enters once, at its best rate
+
+            runs = tuned(runs)
         out = {"experiment": args.experiment, "n_runs": len(runs)}
         curricula = sorted(c for c in runs.curriculum.unique() if c != "scratch")
         if not curricula:
