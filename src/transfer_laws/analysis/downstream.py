@@ -129,3 +129,17 @@ def asya_verdicts(joint) -> dict:
                     f"larger task set is worth a {10 ** r['point']:.1f}x larger model in transferred examples"
                     + (" (less than 10x: modest increases in N do compensate)" if modest else ""))
     return out
+
+
+def summary(runs: pd.DataFrame, joint) -> str:
+    """The task's finding in one sentence: whether pre-training and model size move its loss by
+    more than seed noise (``separation``), and Asya's verdicts (``asya_verdicts``)."""
+    sep = separation(runs)
+    by_curriculum = sep[sep["at"].isin(runs["size"].unique())]
+    by_size = sep[~sep["at"].isin(runs["size"].unique())]
+    larger = int((by_size.separated & (by_size.difference_nats < 0)).sum())
+    return (f"pre-training separates from training from scratch ({int(by_curriculum.separated.sum())} of "
+            f"{len(by_curriculum)} curriculum comparisons exceed twice the seed noise), model size "
+            f"{'does not' if larger == 0 else 'does'} ({int(by_size.separated.sum())} of {len(by_size)} size "
+            f"comparisons, {larger} of them in favour of the larger model); "
+            + "; ".join(asya_verdicts(joint).values()))
