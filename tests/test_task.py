@@ -219,3 +219,22 @@ def test_fit_prints_the_tasks_law_from_the_committed_pilot():
     assert 0 < out["n_runs"] < len(task), "the sweeps' other rates are left out"
     for cur in ("text", "mix"):
         assert set(out[cur]["ci95"]) >= {"alpha", "beta"} and out[cur]["n_points"] > 0
+
+
+def test_the_tasks_summary_sentence_counts_and_says_why_a_law_is_missing():
+    from transfer_laws.analysis import downstream
+
+    rows = []
+    for size, n in (("n28k", 28368), ("n100k", 100096)):
+        for cur, gap in (("scratch", 0.0), ("text", -0.3)):
+            for seed in range(2):
+                rows.append({"curriculum": cur, "size": size, "n_params": n, "d_train_examples": 110,
+                             "test_loss": 2.0 + gap + 0.01 * seed, "test_accuracy": 0.5, "test_loss_se": 0.02})
+
+    class NoLaw:
+        def fit(self, cur):
+            raise ValueError("too few sizes")
+
+    s = downstream.summary(pd.DataFrame(rows), NoLaw())
+    assert "(2 of 2 curriculum comparisons" in s and "model size does not" in s
+    assert "could not be fitted (too few sizes)" in s
