@@ -46,28 +46,49 @@ def test_rate_rule_recovers_a_planted_power_law():
         fit_rate_rule(cells.assign(bracketed=False), "planted")
 
 
+def test_rate_rule_recovers_a_planted_interaction_and_prices_a_rate():
+    """An N exponent that changes with D (the text fine-tunes: steep in N at D_F = 1e3, flat at 1e5)
+    is recovered by the log-bilinear rule; ``sweep_cost`` reads a rate's cost off the sweep."""
+    from transfer_laws.analysis.tuning import fit_rate_rule, sweep_cost
+
+    def opt(n, d):
+        x, y = np.log(n / 1e4), np.log(d / 1e4)
+        return 0.001 * np.exp(-0.7 * x - 0.4 * y + 0.12 * x * y)
+
+    rows = []
+    for n, size in ((1e4, "a"), (5e4, "b"), (3e5, "c")):
+        for d in (1e3, 1e4, 1e5):
+            o = opt(n, d)
+            rows += [{**r, "n_params": n} for r in _cell(size, list(o * np.array([0.25, 0.5, 1.2, 2.4, 4.8])), o, d=d)]
+    cells = lr_sweeps(pd.DataFrame(rows))
+    rule = fit_rate_rule(cells, "planted", with_d=True, interaction=True)
+    assert (rule.n_exponent, rule.d_exponent, rule.nd_exponent) == pytest.approx((-0.7, -0.4, 0.12), abs=1e-6)
+    assert rule.exact(2e5, 3e4) == pytest.approx(opt(2e5, 3e4), rel=1e-9) and rule.uses_d
+    plain = fit_rate_rule(cells, "planted", with_d=True)
+    assert abs(np.log(plain.exact(3e5, 1e3) / opt(3e5, 1e3))) > 0.2, "without the interaction the corner is missed"
+    with pytest.raises(ValueError, match="interaction"):
+        fit_rate_rule(cells, "planted", interaction=True)
+    lrs, losses = [1e-3, 2e-3, 4e-3], [3.1, 3.0, 3.2]
+    assert sweep_cost(2e-3, lrs, losses) == 0 and sweep_cost(4e-3, lrs, losses) == pytest.approx(0.2)
+    assert sweep_cost(np.sqrt(2) * 1e-3, lrs, losses) == pytest.approx(0.05) and np.isnan(sweep_cost(1e-2, lrs, losses))
+
+
 def test_recipe2_rules_are_the_fits_of_their_committed_sweeps():
     """hparams.RECIPE2_RULES's constants are what tuning.fit_rate_rule gives on the committed sweep
     cells each names (hparams.RULE_CELLS), rounded as written; a kind without a rule has no default."""
     from transfer_laws.train import hparams
     from transfer_laws import runs
-    from transfer_laws.analysis.tuning import fit_rate_rule
+    from transfer_laws.analysis.tuning import refit_rules
 
     table = runs.runs_table(runs.load_records())
+    refits, cells = refit_rules(table)
+    assert set(refits) == set(hparams.RECIPE2_RULES) and set(cells.kind) == set(refits)
     for kind, rule in hparams.RECIPE2_RULES.items():
-        where = hparams.RULE_CELLS[kind]
-        sub = table[(table.experiment == where["experiment"])
-                    & table.apply(lambda r: hparams.kind_of_run(r.phase, r.curriculum) == kind, axis=1)]
-        if where["d_train_chars"] is not None:
-            sub = sub[sub.d_train_chars.astype(float).isin(where["d_train_chars"])]
-        cells = lr_sweeps(sub)
-        # the batch the one-pass rule gives (the pilot's C2 cell at a smaller batch is a check, not a source)
-        cells = cells[(cells.batch_size_used.astype(float) == cells.groupby(["size", "d_train_chars"], dropna=False)
-                       .batch_size_used.transform("max").astype(float))] if rule.d_exponent else cells
-        refit = fit_rate_rule(cells, "refit", with_d=bool(rule.d_exponent), d_ref=rule.d_ref)
+        refit = refits[kind]
         assert hparams.significant(refit.lr_ref) == rule.lr_ref and refit.n_ref == rule.n_ref, kind
         assert refit.n_exponent == pytest.approx(rule.n_exponent, abs=0.005), kind
         assert refit.d_exponent == pytest.approx(rule.d_exponent, abs=0.005), kind
+        assert refit.nd_exponent == pytest.approx(rule.nd_exponent, abs=0.005), kind
     assert hparams.learning_rate("n28k", "pretrain", "text", recipe=2) == 0.0073
     assert hparams.kind_of_run("target", "mix") == "finetune-mix" != hparams.kind_of_run("target", "text")
     for kind, (phase, curriculum) in {"scratch": ("target", "scratch"), "finetune-text": ("target", "text"),
@@ -99,3 +120,9 @@ def test_tuned_rates_from_a_bracketed_sweep_and_from_a_rule():
     t2 = tuned_rates(df, rules=rule).set_index("d_train_chars")
     assert t2.loc[1e5, "lr_tuned"] == 4e-3 and t2.loc[1e5, "tuned_by"] == "rule (planted)"
     assert at_tuned_rate(df, rules=rule).sum() == 4
+    # the study's runs at the rule's rate are tuned where a sweep's best (on its x2 grid) differs
+    study = pd.DataFrame([{**rows[0], "lr": 5e-3, "seed": s, "experiment": "y"} for s in (0, 1)])
+    rule5 = {"scratch": RateRule(lr_ref=5e-3, n_ref=1e4, n_exponent=-0.5, source="planted")}
+    both = pd.concat([df, study], ignore_index=True)
+    assert at_tuned_rate(both, rules=rule5).iloc[-2:].all() and not at_tuned_rate(both, rules={}).iloc[-2:].any()
+    assert tuned_rates(both, rules=rule5).set_index("d_train_chars").loc[1e4, "lr_rule"] == 5e-3

@@ -55,28 +55,36 @@ def lr_sweeps(runs: pd.DataFrame, metric: str = "val_loss", min_rates: int = 3) 
     return out.replace("-", None) if len(out) else out
 
 
-def fit_rate_rule(cells: pd.DataFrame, source: str, with_d: bool = False, d_ref: float = 1e4):
+def fit_rate_rule(cells: pd.DataFrame, source: str, with_d: bool = False, d_ref: float = 1e4,
+                  interaction: bool = False):
     """A ``hparams.RateRule`` fitted by least squares to the log optima (``lr_opt``) of bracketed
-    cells: log lr = log lr_ref + a log(N / n_ref) [+ b log(D / d_ref)], with n_ref the smallest N.
-    Cells whose best rate sits at an edge are refused (their optimum is unknown)."""
+    cells: log lr = log lr_ref + a x [+ b y [+ c x y]], x = log(N / n_ref), y = log(D / d_ref), with
+    n_ref the smallest N (``interaction``: the N exponent changes with D). Cells whose best rate
+    sits at an edge are refused (their optimum is unknown)."""
     from transfer_laws.train.hparams import RateRule
 
     ok = cells[cells.bracketed.astype(bool)]
     if ok.empty:
         raise ValueError("no bracketed cell to fit a rate rule to (every best rate sits at an edge)")
+    if interaction and not with_d:
+        raise ValueError("an N x D interaction needs a rule in D (with_d)")
     n = ok.n_params.to_numpy(float)
     n_ref = float(n.min())
-    cols = [np.ones(len(ok)), np.log(n / n_ref)]
+    x = np.log(n / n_ref)
+    cols = [np.ones(len(ok)), x]
     if with_d:
-        cols.append(np.log(ok.d_train_chars.to_numpy(float) / d_ref))
-    x = np.column_stack(cols)
-    if np.linalg.matrix_rank(x) < x.shape[1]:
-        raise ValueError(f"{len(ok)} bracketed cell(s) cannot fix {x.shape[1]} coefficients (need distinct N"
+        y = np.log(ok.d_train_chars.to_numpy(float) / d_ref)
+        cols.append(y)
+        if interaction:
+            cols.append(x * y)
+    design = np.column_stack(cols)
+    if np.linalg.matrix_rank(design) < design.shape[1]:
+        raise ValueError(f"{len(ok)} bracketed cell(s) cannot fix {design.shape[1]} coefficients (need distinct N"
                          + (" and D)" if with_d else ")"))
-    coef, *_ = np.linalg.lstsq(x, np.log(ok.lr_opt.to_numpy(float)), rcond=None)
+    coef, *_ = np.linalg.lstsq(design, np.log(ok.lr_opt.to_numpy(float)), rcond=None)
     return RateRule(lr_ref=float(np.exp(coef[0])), n_ref=n_ref, n_exponent=float(coef[1]), source=source,
-                    d_ref=d_ref if with_d else 1.0, d_exponent=float(coef[2]) if with_d else 0.0)
-
+                    d_ref=d_ref if with_d else 1.0, d_exponent=float(coef[2]) if with_d else 0.0,
+                    nd_exponent=float(coef[3]) if interaction else 0.0)
 
 CELL_KEY = ["phase", "curriculum", "n_params", "d_train_chars"]
 
@@ -85,7 +93,9 @@ def tuned_rates(runs: pd.DataFrame, rules: dict | None = None) -> pd.DataFrame:
     """Per (phase, curriculum, N, D): the tuned learning rate and its source. A bracketed sweep's best
     rate (the most common best over that key's sweep cells: seeds, data samples and checkpoints form
     separate cells) where one exists; otherwise, for recipe-2 runs, the fitted rule of their kind
-    (``hparams.RECIPE2_RULES``, or ``rules``). Keys with neither are absent: not tuned."""
+    (``hparams.RECIPE2_RULES``, or ``rules``). Keys with neither are absent: not tuned. ``lr_rule``
+    is the rule's rate at every recipe-2 key (NaN where its kind has no rule): the study's runs use
+    it even where a sweep's best rate, on its grid of x2 steps, differs."""
     from transfer_laws.train.hparams import RECIPE2_RULES, kind_of_run
 
     rules = RECIPE2_RULES if rules is None else rules
@@ -93,24 +103,26 @@ def tuned_rates(runs: pd.DataFrame, rules: dict | None = None) -> pd.DataFrame:
     cells = lr_sweeps(runs) if {"lr", "val_loss"} <= set(runs.columns) else pd.DataFrame()
     if len(cells):
         for key, g in cells[cells.bracketed.astype(bool)].groupby(CELL_KEY, dropna=False):
-            rows[key] = {"lr_tuned": float(g.best_lr.mode().iloc[0]), "tuned_by": f"sweep ({len(g)} cell(s))"}
+            rows[key] = {"lr_tuned": float(g.best_lr.mode().iloc[0]), "tuned_by": f"sweep ({len(g)} cell(s))",
+                         "lr_rule": np.nan}
     if "recipe" in runs and "lr" in runs:
         r2 = runs[runs.recipe.fillna(1).astype(int) == 2]
         for key, g in r2.groupby(CELL_KEY, dropna=False):
             kind = kind_of_run(key[0], key[1])
-            if key in rows or kind not in rules:
+            if kind not in rules:
                 continue
             rule = rules[kind]
-            rows[key] = {"lr_tuned": rule(float(key[2]), float(key[3]) if rule.d_exponent else None),
-                         "tuned_by": f"rule ({rule.source})"}
+            lr_rule = rule(float(key[2]), float(key[3]) if rule.uses_d else None)
+            rows.setdefault(key, {"lr_tuned": lr_rule, "tuned_by": f"rule ({rule.source})"})["lr_rule"] = lr_rule
     out = pd.DataFrame([{**dict(zip(CELL_KEY, k)), **v} for k, v in rows.items()],
-                       columns=[*CELL_KEY, "lr_tuned", "tuned_by"])
+                       columns=[*CELL_KEY, "lr_tuned", "tuned_by", "lr_rule"])
     return out
 
 
 def at_tuned_rate(runs: pd.DataFrame, rules: dict | None = None) -> pd.Series:
-    """True for each run whose learning rate is its key's tuned rate (``tuned_rates``), to 2
-    significant digits; False where the key was never tuned (the first grid's Kaplan rates)."""
+    """True for each run whose learning rate is its key's tuned rate (``tuned_rates``) or, for a
+    recipe-2 run, its kind's fitted rule there, to 2 significant digits; False where the key was
+    never tuned (the first grid's Kaplan rates)."""
     from transfer_laws.train.hparams import significant
 
     t = tuned_rates(runs, rules)
@@ -118,4 +130,79 @@ def at_tuned_rate(runs: pd.DataFrame, rules: dict | None = None) -> pd.Series:
         return pd.Series(False, index=runs.index)
     m = runs[CELL_KEY].merge(t, on=CELL_KEY, how="left").set_index(runs.index)
     lr = runs.lr.astype(float).map(significant)
-    return (m.lr_tuned.notna() & (m.lr_tuned.map(lambda x: significant(x) if np.isfinite(x) else np.nan) == lr))
+    sig = lambda x: significant(x) if np.isfinite(x) else np.nan  # noqa: E731
+    return (m.lr_tuned.map(sig) == lr) | (m.lr_rule.astype(float).map(sig) == lr)
+
+def rule_cells(runs: pd.DataFrame, kind: str, where: dict) -> pd.DataFrame:
+    """The sweep cells a rate rule of ``kind`` is fitted to (``hparams.RULE_CELLS[kind]``): runs of
+    the named experiment(s) and kind, at the named D (None: any), one row per cell (``lr_sweeps``).
+    Fine-tuning and from-scratch cells at a batch other than the largest the one-pass rule gave at
+    their (size, D) are left out (the pilot's C2 cell at a smaller batch is a check, not a source)."""
+    from transfer_laws.train.hparams import kind_of_run
+
+    experiments = where["experiment"]
+    experiments = [experiments] if isinstance(experiments, str) else list(experiments)
+    sub = runs[runs.experiment.isin(experiments)]
+    sub = sub[[kind_of_run(p, c) == kind for p, c in zip(sub.phase, sub.curriculum)]]
+    if where.get("d_train_chars") is not None:
+        sub = sub[sub.d_train_chars.astype(float).isin([float(d) for d in where["d_train_chars"]])]
+    cells = lr_sweeps(sub)
+    if len(cells) and kind != "pretrain":
+        biggest = cells.groupby(["size", "d_train_chars"], dropna=False).batch_size_used.transform("max")
+        cells = cells[cells.batch_size_used.astype(float) == biggest.astype(float)]
+    return cells.reset_index(drop=True)
+
+
+def refit_rules(runs: pd.DataFrame, rule_cells_by_kind: dict | None = None,
+                rules: dict | None = None) -> tuple[dict, pd.DataFrame]:
+    """Every recipe-2 rate rule refitted from its committed sweep cells (``hparams.RULE_CELLS``):
+    (kind -> ``RateRule``, in the form of the written rule or the one ``RULE_CELLS`` names
+    (``"form"``: "n", "nd" or "nd-interaction"), constants unrounded), and one row per cell: its
+    optimum, the refitted rule's rate there, their log ratio (``log_error``), whether the rule's
+    rate lies between the best rate's neighbours (``in_bracket``) and the validation loss the
+    sweep itself says that rate costs over the cell's best (``cost_nats``: linear in log rate
+    between the swept rates; NaN outside them). Edge cells are listed (``bracketed`` False) but do
+    not enter a rule."""
+    from transfer_laws.train.hparams import RECIPE2_RULES, RULE_CELLS
+
+    rule_cells_by_kind = RULE_CELLS if rule_cells_by_kind is None else rule_cells_by_kind
+    rules = RECIPE2_RULES if rules is None else rules
+    fitted, rows = {}, []
+    for kind, where in rule_cells_by_kind.items():
+        cells = rule_cells(runs, kind, where)
+        if cells.empty:
+            continue
+        written = rules.get(kind)
+        form = where.get("form") or ("n" if kind == "pretrain" or (written is not None and not written.uses_d)
+                                     else "nd-interaction" if written is not None and written.nd_exponent else "nd")
+        d_ref = written.d_ref if written is not None and written.uses_d else 1e4
+        rule = fit_rate_rule(cells, f"refit of {kind}", with_d=form != "n", d_ref=d_ref,
+                             interaction=form == "nd-interaction")
+        fitted[kind] = rule
+        for c in cells.itertuples():
+            lr_rule = rule.exact(float(c.n_params), float(c.d_train_chars) if rule.uses_d else None)
+            rows.append({"kind": kind, "experiment": c.experiment, "size": c.size, "n_params": c.n_params,
+                         "d_train_chars": c.d_train_chars, "n_rates": c.n_rates, "bracketed": bool(c.bracketed),
+                         "best_lr": c.best_lr, "lr_opt": c.lr_opt, "lr_rule": lr_rule,
+                         "log_error": float(np.log(lr_rule / c.lr_opt)),
+                         "in_bracket": _in_bracket(lr_rule, c.lrs, c.losses),
+                         "cost_nats": sweep_cost(lr_rule, c.lrs, c.losses)})
+    return fitted, pd.DataFrame(rows)
+
+
+def sweep_cost(lr: float, lrs, losses) -> float:
+    """The loss a sweep says ``lr`` costs over its best rate: linear in log rate between the swept
+    rates, NaN outside them."""
+    lrs, losses = np.asarray(lrs, float), np.asarray(losses, float)
+    if not lrs.min() <= lr <= lrs.max():
+        return float("nan")
+    return float(np.interp(np.log(lr), np.log(lrs), losses) - losses.min())
+
+
+def _in_bracket(lr: float, lrs, losses) -> bool:
+    """Whether ``lr`` lies strictly between the best rate's two neighbours of a bracketed sweep."""
+    lrs, losses = np.asarray(lrs, float), np.asarray(losses, float)
+    i = int(np.argmin(losses))
+    if i == 0 or i == len(lrs) - 1:
+        return False
+    return bool(lrs[i - 1] < lr < lrs[i + 1])

@@ -39,10 +39,12 @@ def significant(x: float, digits: int = 2) -> float:
 
 @dataclass(frozen=True)
 class RateRule:
-    """lr = lr_ref * (N / n_ref) ** n_exponent * (D / d_ref) ** d_exponent, to 2 significant digits.
+    """lr = lr_ref * (N / n_ref) ** n_exponent * (D / d_ref) ** d_exponent
+    * exp(nd_exponent * log(N / n_ref) * log(D / d_ref)), to 2 significant digits.
 
     N is non-embedding parameters; D is the training set in characters (D_F for fine-tunes), unused
-    when ``d_exponent`` is 0 (pre-training)."""
+    when ``d_exponent`` is 0 (pre-training). ``nd_exponent`` lets the N exponent change with D (a
+    log-bilinear rule: the N exponent at D is n_exponent + nd_exponent * log(D / d_ref))."""
 
     lr_ref: float
     n_ref: float
@@ -53,14 +55,25 @@ class RateRule:
     # a rule fitted to part of its sweeps: a sweep plans the runs that use it (its dry run counts
     # them) but holds them until the rule is refitted and this flag dropped
     provisional: bool = False
+    nd_exponent: float = 0.0
 
-    def __call__(self, n_params: float, d_chars: float | None = None) -> float:
-        lr = self.lr_ref * (n_params / self.n_ref) ** self.n_exponent
-        if self.d_exponent:
+    @property
+    def uses_d(self) -> bool:
+        return bool(self.d_exponent or self.nd_exponent)
+
+    def exact(self, n_params: float, d_chars: float | None = None) -> float:
+        """The rule's rate, unrounded."""
+        x = math.log(n_params / self.n_ref)
+        lr = self.lr_ref * math.exp(self.n_exponent * x)
+        if self.uses_d:
             if not d_chars:
                 raise ValueError("this rate rule depends on D: give the training set's characters")
-            lr *= (d_chars / self.d_ref) ** self.d_exponent
-        return significant(lr)
+            y = math.log(d_chars / self.d_ref)
+            lr *= math.exp(self.d_exponent * y + self.nd_exponent * x * y)
+        return lr
+
+    def __call__(self, n_params: float, d_chars: float | None = None) -> float:
+        return significant(self.exact(n_params, d_chars))
 
 
 # Recipe 2's fitted rules by kind of run ("pretrain", "scratch", and one fine-tuning rule per
