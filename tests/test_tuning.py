@@ -126,3 +126,18 @@ def test_tuned_rates_from_a_bracketed_sweep_and_from_a_rule():
     both = pd.concat([df, study], ignore_index=True)
     assert at_tuned_rate(both, rules=rule5).iloc[-2:].all() and not at_tuned_rate(both, rules={}).iloc[-2:].any()
     assert tuned_rates(both, rules=rule5).set_index("d_train_chars").loc[1e4, "lr_rule"] == 5e-3
+
+
+def test_rules_command_prints_each_rule_and_its_cost(tmp_path, capsys):
+    """`transfer_laws rules` prices the written rules on their committed cells; a results folder
+    without records is a one-line error, status 2."""
+    from transfer_laws.cli import main
+    from transfer_laws.train import hparams
+
+    assert main(["rules"]) == 0
+    out = capsys.readouterr().out
+    for kind, rule in hparams.RECIPE2_RULES.items():
+        assert f"{kind}: lr_ref={rule.lr_ref:.6g}" in out and rule.formula() in out
+    assert main(["rules", "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no run records") and "\n" not in err

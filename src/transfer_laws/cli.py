@@ -276,6 +276,40 @@ def _compare(args) -> int:
     return 0
 
 
+def _rules(args) -> int:
+    """The recipe-2 rate rules: as written, refitted from their cells (``hparams.RULE_CELLS``), or
+    refitted from every committed sweep of the named experiments, with what each costs per cell."""
+    from transfer_laws import runs
+    from transfer_laws.analysis import tuning
+    from transfer_laws.train import hparams
+
+    table = runs.runs_table(runs.load_records(args.results))
+    if table.empty:
+        raise ValueError(f"no run records under {runs.results_dir(args.results) / 'runs'}")
+    cells_by_kind = dict(hparams.RULE_CELLS)
+    if args.experiments:
+        cells_by_kind = {k: {"experiment": args.experiments, "d_train_chars": None,
+                             **({"form": args.form} if args.form and k != "pretrain" else {})}
+                         for k in hparams.RULE_CELLS}
+    if args.refit or args.experiments:
+        rules, priced = tuning.refit_rules(table, cells_by_kind)
+    else:
+        rules = hparams.RECIPE2_RULES
+        priced = tuning.price_rules(table, rules, cells_by_kind)
+    checks = tuning.price_rules(table, rules, hparams.RULE_CHECKS)
+    pd.set_option("display.width", 200)
+    print(tuning.rules_summary(priced, rules).drop(columns="source").to_string(index=False, float_format="%.4g"))
+    for kind, rule in rules.items():
+        print(f"{kind}: lr_ref={rule.lr_ref:.6g} n_ref={rule.n_ref:g} n_exponent={rule.n_exponent:.4f} "
+              f"d_exponent={rule.d_exponent:.4f} nd_exponent={rule.nd_exponent:.4f}")
+    if args.cells:
+        print(priced.to_string(index=False, float_format="%.4g"))
+    if len(checks):
+        print("checks (hparams.RULE_CHECKS):")
+        print(checks.to_string(index=False, float_format="%.4g"))
+    return 0
+
+
 def _bench(args) -> int:
     from transfer_laws.train.bench import run_bench
     from transfer_laws.data.windows import StudyData
@@ -410,6 +444,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--results", type=Path, default=None)
     c.set_defaults(func=_compare)
 
+    ru = sub.add_parser("rules", help="the learning-rate rules, what they cost on their sweep cells, and refits")
+    ru.add_argument("--refit", action="store_true", help="refit every rule from hparams.RULE_CELLS")
+    ru.add_argument("--experiments", type=_csv, default=None,
+                    help="refit from every sweep cell of these experiments (comma-separated)")
+    ru.add_argument("--form", choices=["nd", "nd-interaction"], default=None,
+                    help="with --experiments: the form of the D-dependent rules")
+    ru.add_argument("--cells", action="store_true", help="print every cell")
+    ru.add_argument("--results", type=Path, default=None)
+    ru.set_defaults(func=_rules)
     b = sub.add_parser("bench", help="plain PyTorch loop vs Lightning, tokens/s and FLOP/s")
     b.add_argument("--sizes", default="n28k,n336k,n3m")
     b.add_argument("--steps", type=int, default=20)

@@ -135,17 +135,22 @@ def at_tuned_rate(runs: pd.DataFrame, rules: dict | None = None) -> pd.Series:
 
 def rule_cells(runs: pd.DataFrame, kind: str, where: dict) -> pd.DataFrame:
     """The sweep cells a rate rule of ``kind`` is fitted to (``hparams.RULE_CELLS[kind]``): runs of
-    the named experiment(s) and kind, at the named D (None: any), one row per cell (``lr_sweeps``).
+    the named experiment(s) and kind, at the named D (None: any) and sizes (``"sizes"``, None or
+    absent: any), one row per cell (``lr_sweeps``).
     Fine-tuning and from-scratch cells at a batch other than the largest the one-pass rule gave at
     their (size, D) are left out (the pilot's C2 cell at a smaller batch is a check, not a source)."""
     from transfer_laws.train.hparams import kind_of_run
 
     experiments = where["experiment"]
     experiments = [experiments] if isinstance(experiments, str) else list(experiments)
+    if runs.empty or "experiment" not in runs:
+        return pd.DataFrame()
     sub = runs[runs.experiment.isin(experiments)]
     sub = sub[[kind_of_run(p, c) == kind for p, c in zip(sub.phase, sub.curriculum)]]
     if where.get("d_train_chars") is not None:
         sub = sub[sub.d_train_chars.astype(float).isin([float(d) for d in where["d_train_chars"]])]
+    if where.get("sizes") is not None:
+        sub = sub[sub["size"].isin(where["sizes"])]
     cells = lr_sweeps(sub)
     if len(cells) and kind != "pretrain":
         biggest = cells.groupby(["size", "d_train_chars"], dropna=False).batch_size_used.transform("max")
@@ -167,7 +172,7 @@ def refit_rules(runs: pd.DataFrame, rule_cells_by_kind: dict | None = None,
 
     rule_cells_by_kind = RULE_CELLS if rule_cells_by_kind is None else rule_cells_by_kind
     rules = RECIPE2_RULES if rules is None else rules
-    fitted, rows = {}, []
+    fitted = {}
     for kind, where in rule_cells_by_kind.items():
         cells = rule_cells(runs, kind, where)
         if cells.empty:
@@ -176,10 +181,23 @@ def refit_rules(runs: pd.DataFrame, rule_cells_by_kind: dict | None = None,
         form = where.get("form") or ("n" if kind == "pretrain" or (written is not None and not written.uses_d)
                                      else "nd-interaction" if written is not None and written.nd_exponent else "nd")
         d_ref = written.d_ref if written is not None and written.uses_d else 1e4
-        rule = fit_rate_rule(cells, f"refit of {kind}", with_d=form != "n", d_ref=d_ref,
-                             interaction=form == "nd-interaction")
-        fitted[kind] = rule
-        for c in cells.itertuples():
+        fitted[kind] = fit_rate_rule(cells, f"refit of {kind}", with_d=form != "n", d_ref=d_ref,
+                                     interaction=form == "nd-interaction")
+    return fitted, price_rules(runs, fitted, rule_cells_by_kind)
+
+
+def price_rules(runs: pd.DataFrame, rules: dict, cells_by_kind: dict) -> pd.DataFrame:
+    """What each rule's rate costs on sweep cells (``cells_by_kind``: kind -> ``rule_cells``'s
+    ``where``; the cells a rule was fitted to, or the cells that check it, ``hparams.RULE_CHECKS``):
+    one row per cell with its optimum, the rule's rate, their log ratio (``log_error``), whether the
+    rule's rate lies between the best rate's neighbours (``in_bracket``) and the validation loss
+    the sweep says that rate costs over its best (``cost_nats``, ``sweep_cost``)."""
+    rows = []
+    for kind, where in cells_by_kind.items():
+        if kind not in rules:
+            continue
+        rule = rules[kind]
+        for c in rule_cells(runs, kind, where).itertuples():
             lr_rule = rule.exact(float(c.n_params), float(c.d_train_chars) if rule.uses_d else None)
             rows.append({"kind": kind, "experiment": c.experiment, "size": c.size, "n_params": c.n_params,
                          "d_train_chars": c.d_train_chars, "n_rates": c.n_rates, "bracketed": bool(c.bracketed),
@@ -187,7 +205,25 @@ def refit_rules(runs: pd.DataFrame, rule_cells_by_kind: dict | None = None,
                          "log_error": float(np.log(lr_rule / c.lr_opt)),
                          "in_bracket": _in_bracket(lr_rule, c.lrs, c.losses),
                          "cost_nats": sweep_cost(lr_rule, c.lrs, c.losses)})
-    return fitted, pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["kind", "experiment", "size", "n_params", "d_train_chars", "n_rates",
+                                       "bracketed", "best_lr", "lr_opt", "lr_rule", "log_error", "in_bracket",
+                                       "cost_nats"])
+
+def rules_summary(priced: pd.DataFrame, rules: dict) -> pd.DataFrame:
+    """One row per rule: its formula and source, the cells it was priced on (``price_rules``), how
+    many were bracketed, the share of those whose optimum brackets the rule's rate, and the median
+    and largest validation loss the rule's rate costs over each cell's best (nats per token, or per
+    the sweep's unit)."""
+    rows = []
+    for kind, rule in rules.items():
+        g = priced[priced.kind == kind] if len(priced) else priced
+        b = g[g.bracketed.astype(bool)] if len(g) else g
+        rows.append({"kind": kind, "rule": rule.formula(), "source": rule.source, "provisional": rule.provisional,
+                     "cells": len(g), "bracketed": len(b),
+                     "in_bracket": float(b.in_bracket.mean()) if len(b) else float("nan"),
+                     "cost_median_nats": float(b.cost_nats.median()) if len(b) else float("nan"),
+                     "cost_max_nats": float(b.cost_nats.max()) if len(b) else float("nan")})
+    return pd.DataFrame(rows)
 
 
 def sweep_cost(lr: float, lrs, losses) -> float:

@@ -329,6 +329,36 @@ def lr_sweeps(cells: pd.DataFrame, loss_unit: str = "nats/token", d_title: str =
         facet=alt.Facet("kind:N", title=None), columns=2).resolve_scale(y="independent", x="independent")
 
 
+def rate_rules(priced: pd.DataFrame, rules: dict) -> alt.FacetChart:
+    """The fitted learning-rate rules against the sweeps they were fitted to (``tuning.price_rules``):
+    each cell's optimum (the parabola's vertex) against D (log-log), one colour per size, hollow where
+    the cell's best rate sits at an edge; lines: the rule at each size over the D range swept; one
+    panel per kind of run (D-free rules, pre-training, are left out)."""
+    names = {"scratch": "from scratch", "finetune-text": "fine-tuning (text)", "finetune-mix": "fine-tuning (mix)"}
+    pts = priced[priced.kind.isin([k for k in names if k in rules and rules[k].uses_d])].copy()
+    pts["panel"] = pts.kind.map(names)
+    lines = []
+    for (kind, size), g in pts.groupby(["kind", "size"]):
+        d = np.logspace(np.log10(g.d_train_chars.astype(float).min()), np.log10(g.d_train_chars.astype(float).max()), 20)
+        n = float(g.n_params.iloc[0])
+        lines += [{"panel": names[kind], "size": size, "d_train_chars": x, "lr_rule": rules[kind].exact(n, x)} for x in d]
+    lines = pd.DataFrame(lines)
+    order = _size_order(pts)
+    color = alt.Color("size:N", title="size", sort=order)
+    x = _logx("d_train_chars", "D (characters, log)")
+    y = alt.Y("lr:Q", scale=alt.Scale(type="log"), title="learning rate (log)")
+    data = pd.concat([pts.assign(lr=pts.lr_opt, layer="cell"), lines.assign(lr=lines.lr_rule, layer="rule")],
+                     ignore_index=True)
+    rule = alt.Chart().transform_filter("datum.layer == 'rule'").mark_line(strokeWidth=1.5).encode(
+        x=x, y=y, color=color, detail="size:N")
+    dots = alt.Chart().transform_filter("datum.layer == 'cell'").mark_point(size=70, strokeWidth=2).encode(
+        x=x, y=y, color=color,
+        fill=alt.condition("datum.bracketed", alt.Color("size:N", sort=order, legend=None), alt.value("white")),
+        tooltip=["kind", "experiment", "size", "d_train_chars", "best_lr", "lr_opt", "lr_rule", "cost_nats"])
+    return alt.layer(rule, dots, data=data).properties(width=250, height=200).facet(
+        facet=alt.Facet("panel:N", title=None), columns=3)
+
+
 def horizon_branches(table: pd.DataFrame) -> alt.FacetChart:
     """From-scratch horizon branches (``experiments.horizon_branches``): test loss against the branch's
     epoch cap (log), one line per size, one panel per D; filled: the family's best branch; the

@@ -75,6 +75,15 @@ class RateRule:
     def __call__(self, n_params: float, d_chars: float | None = None) -> float:
         return significant(self.exact(n_params, d_chars))
 
+    def formula(self) -> str:
+        """The rule as a reader reads it: ``0.0011 (N/28,368)^-0.74 (D/1e4)^-0.45``."""
+        out = f"{self.lr_ref:.2g} (N/{self.n_ref:,.0f})^{self.n_exponent:.2f}"
+        if self.uses_d:
+            out += f" (D/{self.d_ref:.0e})^{self.d_exponent:.2f}".replace("e+0", "e")
+        if self.nd_exponent:
+            out += f" exp({self.nd_exponent:.2f} ln(N/{self.n_ref:,.0f}) ln(D/{self.d_ref:.0e}))".replace("e+0", "e")
+        return out
+
 
 # Recipe 2's fitted rules by kind of run ("pretrain", "scratch", and one fine-tuning rule per
 # pre-training curriculum, "finetune-text" and "finetune-mix": the pilot's stage C finds the text
@@ -95,15 +104,22 @@ RECIPE2_RULES: dict[str, RateRule] = {
     "finetune-mix": RateRule(lr_ref=0.0002, n_ref=28368, n_exponent=-0.078, d_ref=1e4, d_exponent=-0.11, provisional=True,
                              source="pilot2-lr mix fine-tuning sweeps at n28k and n100k, D_F = 1e3 and 1e5"),
 }
-# Which committed sweep cells each rule was fitted to (experiment, D values; every size there): a
-# test refits every rule from exactly these cells and checks the constants above.
+# Which committed sweep cells each rule was fitted to (experiment or experiments, D values, sizes;
+# None: every one there; "form": "n", "nd" or "nd-interaction", else the written rule's): a test
+# refits every rule from exactly these cells and checks the constants above
+# (``tuning.refit_rules``).
 RULE_CELLS: dict[str, dict] = {
     "pretrain": {"experiment": "pilot2-lr", "d_train_chars": None},
     "scratch": {"experiment": "pilot2-lr", "d_train_chars": [1e4, 1e6]},
     "finetune-text": {"experiment": "pilot2-lr", "d_train_chars": [1e3, 1e5]},
     "finetune-mix": {"experiment": "pilot2-lr", "d_train_chars": [1e3, 1e5]},
 }
-
+# The cells that check the rules outside the sizes they were fitted to (the issue's check at n1.2m
+# with 3 rates around the rule; ``tuning.price_rules`` reads what the rule's rate costs there).
+RULE_CHECKS: dict[str, dict] = {
+    kind: {"experiment": "study2-lr", "d_train_chars": None, "sizes": ["n1.2m"]}
+    for kind in ("scratch", "finetune-text", "finetune-mix")
+}
 
 def kind_of_run(phase: str, curriculum: str, task: str = "lm") -> str:
     """The rule's key: "pretrain", "scratch", "finetune-<curriculum>"; a downstream task's runs are
