@@ -473,11 +473,15 @@ def batch_refit_laws(many_groups: list[dict], starts: dict) -> list[dict]:
     return out
 
 
-def refit_laws(ds: list, losses: list, starts: list, iterations: int = 40, f_scale: float = 0.01) -> list:
+def refit_laws(ds: list, losses: list, starts: list, iterations: int = 300, f_scale: float = 0.01,
+               rtol: float = 1e-9) -> list:
     """The tail law of several sizes at once, each from its ``start`` curve's law and on that curve's
     tail (D >= its ``d_fit_min_chars``): the same log-space Huber objective as ``fit_scratch_curve``,
     minimised by a damped Gauss-Newton (Levenberg-Marquardt) iteration vectorised over the sizes,
-    with the same bounds (E below the best tail loss). Returns (e, b_coef, b_exp) per size."""
+    with the same bounds (E below the best tail loss). A problem is done when an accepted step lowers
+    its cost by less than ``rtol`` of it, or its damping has grown past any useful step; the
+    iteration stops when every problem is done (at most ``iterations``). Returns (e, b_coef, b_exp)
+    per size."""
     tails = [(np.asarray(d, float), np.asarray(l, float)) for d, l in zip(ds, losses)]
     tails = [(d[d >= s.d_fit_min_chars], l[d >= s.d_fit_min_chars]) for (d, l), s in zip(tails, starts)]
     width = max(len(d) for d, _ in tails)
@@ -491,34 +495,41 @@ def refit_laws(ds: list, losses: list, starts: list, iterations: int = 40, f_sca
     p = np.array([[min(s.e, 0.999 * m), np.log(s.b_coef), s.b_exp] for s, m in zip(starts, lmin)])
     p = np.clip(p, lo, hi)
 
-    def parts(p):
-        t = np.exp(p[:, 1:2] - p[:, 2:3] * log_d)
+    def parts(p, ix):
+        t = np.exp(p[:, 1:2] - p[:, 2:3] * log_d[ix])
         f = p[:, 0:1] + t
-        r = (np.log(f) - log_l) * mask
+        r = (np.log(f) - log_l[ix]) * mask[ix]
         a = np.abs(r)
-        cost = np.sum(np.where(a <= f_scale, 0.5 * r**2, f_scale * a - 0.5 * f_scale**2) * mask, axis=1)
+        cost = np.sum(np.where(a <= f_scale, 0.5 * r**2, f_scale * a - 0.5 * f_scale**2) * mask[ix], axis=1)
         return t, f, r, cost
 
     lam = np.full(len(tails), 1e-3)
-    t, f, r, cost = parts(p)
+    t, f, r, cost = parts(p, slice(None))
+    done = np.zeros(len(tails), bool)
     for _ in range(iterations):
-        jac = np.stack([1 / f, t / f, -log_d * t / f], axis=2) * mask[..., None]
-        w = np.where(np.abs(r) <= f_scale, 1.0, f_scale / np.maximum(np.abs(r), 1e-300)) * mask
-        g = np.einsum("smi,sm->si", jac * w[..., None], r)
+        # only the problems not yet converged are iterated (the rest keep their parameters)
+        ix = np.flatnonzero(~done)
+        if not len(ix):
+            break
+        pa, ta, fa, ra, la, m = p[ix], t[ix], f[ix], r[ix], lam[ix], mask[ix]
+        jac = np.stack([1 / fa, ta / fa, -log_d[ix] * ta / fa], axis=2) * m[..., None]
+        w = np.where(np.abs(ra) <= f_scale, 1.0, f_scale / np.maximum(np.abs(ra), 1e-300)) * m
+        g = np.einsum("smi,sm->si", jac * w[..., None], ra)
         # a parameter at a bound whose descent direction leaves the box is held there (active set)
-        held = ((p >= hi - 1e-12 * np.abs(hi)) & (g < 0)) | ((p <= lo + 1e-12 * np.abs(lo)) & (g > 0))
+        held = ((pa >= hi[ix] - 1e-12 * np.abs(hi[ix])) & (g < 0)) | ((pa <= lo[ix] + 1e-12 * np.abs(lo[ix])) & (g > 0))
         jac = jac * ~held[:, None, :]
         jw = jac * w[..., None]
         a = np.einsum("smi,smj->sij", jw, jac)
         g = g * ~held
         diag = np.maximum(np.diagonal(a, axis1=1, axis2=2), 1e-12) + held
-        a_damped = a + np.eye(3) * (held + lam[:, None] * diag)[:, None, :]
+        a_damped = a + np.eye(3) * (held + la[:, None] * diag)[:, None, :]
         step = -np.linalg.solve(a_damped, g[..., None])[..., 0]
-        trial = np.clip(p + step, lo, hi)
-        t2, f2, r2, cost2 = parts(trial)
-        better = cost2 < cost
-        p = np.where(better[:, None], trial, p)
-        t, f, r = (np.where(better[:, None], x2, x) for x2, x in ((t2, t), (f2, f), (r2, r)))
-        cost = np.where(better, cost2, cost)
-        lam = np.where(better, lam / 3, lam * 4)
+        trial = np.clip(pa + step, lo[ix], hi[ix])
+        t2, f2, r2, cost2 = parts(trial, ix)
+        better = cost2 < cost[ix]
+        done[ix] = (better & (cost[ix] - cost2 <= rtol * np.maximum(cost[ix], 1e-300))) | (la > 1e12)
+        p[ix] = np.where(better[:, None], trial, pa)
+        t[ix], f[ix], r[ix] = (np.where(better[:, None], x2, x) for x2, x in ((t2, ta), (f2, fa), (r2, ra)))
+        cost[ix] = np.where(better, cost2, cost[ix])
+        lam[ix] = np.where(better, la / 3, la * 4)
     return [(float(e), float(np.exp(lb)), float(b)) for e, lb, b in p]
