@@ -60,6 +60,22 @@ def test_plan_order_and_dependencies(data, tmp_path):
     assert plan[0].spec.train_tokens == 20 * n_total  # rule: 20 x N_total, under the 4-epoch text cap
 
 
+def test_size_first_order_completes_each_size_before_the_next(data, tmp_path):
+    """[sweep] order = "size": the smallest size's pre-training and targets all come before the next
+    size's pre-training (the same runs, the same ids, as the default coarse-to-fine order)."""
+    two = GRID.replace('size = "n13k"', 'size = ["n13k", "n28k"]')
+    default = load_grid(write(tmp_path, two.format(steps=20)), data)
+    by_size = load_grid(write(tmp_path, two.format(steps=20) + '[sweep]\norder = "size"\n', "s.toml"), data)
+    assert sorted(p.spec.run_id for p in default) == sorted(p.spec.run_id for p in by_size)
+    assert [p.spec.phase for p in default][:2] == ["pretrain", "pretrain"]
+    sizes = [p.spec.size for p in by_size]
+    assert sizes == sorted(sizes, key=["n13k", "n28k"].index) and by_size[0].spec.phase == "pretrain"
+    assert by_size[len(sizes) // 2].spec.phase == "pretrain" and by_size[len(sizes) // 2].spec.size == "n28k"
+    for bad, message in (('order = "random"', "known orders"), ('shuffle = true', "unknown \\[sweep\\] keys")):
+        with pytest.raises(GridError, match=message):
+            load_grid(write(tmp_path, two.format(steps=20) + f"[sweep]\n{bad}\n", "b.toml"), data)
+
+
 def test_coarse_to_fine_rank():
     assert _bitrev_rank(5)[0] == 0 and _bitrev_rank(5)[4] == 1  # the ends first
     assert sorted(_bitrev_rank(7)) == list(range(7))

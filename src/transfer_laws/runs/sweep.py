@@ -61,6 +61,13 @@ class PlannedRun:
     tags: dict = field(default_factory=dict, compare=False, hash=False)
 
 
+# How a grid's runs are ordered ([sweep] order in its TOML): "coarse-to-fine" (every pre-training
+# first, then each (curriculum, size)'s D values ends first, then midpoints, across all sizes: an
+# interrupted grid still spans its D range), or "size" (the same, one size after another, smallest
+# first: an interrupted grid leaves its smaller sizes complete, which the analysis can read).
+ORDERS = ("coarse-to-fine", "size")
+
+
 def _bitrev_rank(n: int) -> list[int]:
     """Coarse-to-fine rank of indices 0..n-1: both ends first, then midpoints, breadth first."""
     if n <= 2:
@@ -116,6 +123,12 @@ def load_grid(path: Path, data=None, root: Path | None = None) -> list[PlannedRu
     if bad:
         raise GridError(f"{path}: unknown [defaults] keys {sorted(bad)}")
     rule = raw.get("pretrain_rule", {"tokens_per_param": 20, "max_text_epochs": 4})
+    sweep_opts = raw.get("sweep", {})
+    if set(sweep_opts) - {"order"}:
+        raise GridError(f"{path}: unknown [sweep] keys {sorted(set(sweep_opts) - {'order'})}; known: order")
+    order_by = sweep_opts.get("order", "coarse-to-fine")
+    if order_by not in ORDERS:
+        raise GridError(f"{path}: [sweep] order = {order_by!r}; known orders: {', '.join(ORDERS)}")
     steps_by_size = raw.get("max_steps_by_size", {})
     bad = set(steps_by_size) - set(LADDER)
     if bad:
@@ -214,6 +227,8 @@ def load_grid(path: Path, data=None, root: Path | None = None) -> list[PlannedRu
         planned.append(PlannedRun(s, (1, s.seed > 0, r, LADDER_INDEX[s.size], s.curriculum, s.d_train,
                                       str(resume.family(s)), s.max_epochs),
                                   {"held": held[s.run_id]} if s.run_id in held else {}))
+    if order_by == "size":
+        planned = [PlannedRun(p.spec, (LADDER_INDEX[p.spec.size],) + p.order, p.tags) for p in planned]
     planned.sort(key=lambda p: p.order)
     seen, unique = set(), []
     for p in planned:
