@@ -101,3 +101,8 @@ def test_horizon_branches_keep_their_familys_best_and_a_longest_best_is_capped()
     assert np.isnan(out.loc["s", "d_converged_max_chars"]), "the smallest D (family H) is unresolved"
     out = selection.converged_range(df[df.horizon_family != "H"]).set_index("size")
     assert out.loc["s", "d_converged_max_chars"] == 1e5 and out.loc["s", "d_above_converged"] == 1
+    # a shortest branch that overfit before its end (best evaluation inside it) is bracketed by its
+    # own evaluations: kept (the smallest D, where no shorter branch keeps enough steps)
+    early = df.assign(best_step=[100] * 6 + [40, 100, 100])
+    kept, refused = selection.checked_runs(early)
+    assert set(kept.run_id) == {"b", "f", "g"} and "g" not in set(refused.run_id)

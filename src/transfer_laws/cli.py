@@ -16,8 +16,8 @@
 (non-embedding), ``d_train_chars`` (D for scratch, D_F for fine-tunes) and the loss column
 (``--loss-column``, default ``test_loss``). Optional columns select the rows, as the book does:
 ``experiment`` (rows of ``--experiment`` only, default the study's, ``study.STUDY_EXPERIMENT``),
-``phase`` (``target`` only), ``in_study`` (for the study's experiment, the rows its fit reads) or
-else ``in_plan`` (rows an earlier grid rule superseded are left out). ``results/runs.csv`` carries
+``phase`` (``target`` only), ``in_study`` (for the study's experiment, the rows its fit reads;
+``in_axis``, every pre-training budget, for the exponent of pre-training tokens) or else ``in_plan`` (rows an earlier grid rule superseded are left out). ``results/runs.csv`` carries
 them all; other columns are ignored.
 """
 
@@ -73,10 +73,14 @@ def _read_table(path: str, columns, experiment: str) -> pd.DataFrame:
     return df
 
 
-def load_runs_table(path: str, loss_column: str = "test_loss", experiment: str = STUDY_EXPERIMENT) -> pd.DataFrame:
+def load_runs_table(path: str, loss_column: str = "test_loss", experiment: str = STUDY_EXPERIMENT,
+                    select: str = "in_study") -> pd.DataFrame:
+    """The rows a transfer fit reads: for the study's experiment, those ``select`` marks (``in_study``,
+    the primary arm; ``in_axis``, every pre-training budget), else the planned ones (``in_plan``),
+    where the table has those columns."""
     df = _read_table(path, ("curriculum", "n_params", "d_train_chars", loss_column), experiment)
-    for col in ("in_study", "in_plan"):
-        if col in df.columns and (col != "in_study" or experiment == STUDY_EXPERIMENT):
+    for col in (select, "in_plan"):
+        if col in df.columns and (col != select or experiment == STUDY_EXPERIMENT):
             df = df[df[col].astype(str).str.lower().isin(["true", "1"])]
             break
     for col in ("n_params", "d_train_chars", loss_column):
@@ -141,6 +145,8 @@ def _fit(args) -> int:
             from transfer_laws.analysis.downstream import tuned  # a rate sweep enters once, at its best rate
 
             runs = tuned(runs)
+        # the pre-training-amount axis reads every budget (``in_axis``); the laws, the main budget alone
+        axis_runs = load_runs_table(args.runs, args.loss_column, args.experiment, select="in_axis")
         out = {"experiment": args.experiment, "n_runs": len(runs)}
         curricula = sorted(c for c in runs.curriculum.unique() if c != "scratch")
         if not curricula:
@@ -164,7 +170,7 @@ def _fit(args) -> int:
             if "n_params_total" in runs:  # the other N convention, beside the primary one
                 t = joint.fit(f"{c}@total")
                 out[c]["total_params"] = {"beta": t.beta, "ci95": t.ci95.get("beta"), "alpha": t.alpha}
-            g = pretraining_axis(runs, c, args.loss_column, args.low_data_fraction, args.bootstrap, args.seed)
+            g = pretraining_axis(axis_runs, c, args.loss_column, args.low_data_fraction, args.bootstrap, args.seed)
             out[c]["gamma"], out[c]["gamma_reason"] = g["gamma"], g["gamma_reason"]
             if g["gamma"] is not None:
                 out[c]["ci95"] = {**out[c]["ci95"], "gamma": g["ci95"]}
@@ -184,10 +190,13 @@ def _fit(args) -> int:
     else:
         for c in curricula:
             r = out[c]
-            ci = r["ci95"] or {"k": [np.nan] * 2, "alpha": [np.nan] * 2, "beta": [np.nan] * 2}
+            # no interval without a bootstrap (--bootstrap 0): printed as [nan, nan]
+            ci = {key: (r["ci95"] or {}).get(key) or [np.nan] * 2 for key in ("k", "alpha", "beta", "gamma")}
+            gamma = (f"  gamma = {r['gamma']:.3f} [{ci['gamma'][0]:.3f}, {ci['gamma'][1]:.3f}] (pre-training tokens)"
+                     if r.get("gamma") is not None else "")
             print(f"{c:>10}: k = {r['k']:.3g} [{ci['k'][0]:.3g}, {ci['k'][1]:.3g}]  "
                   f"alpha = {r['alpha']:.3f} [{ci['alpha'][0]:.3f}, {ci['alpha'][1]:.3f}]  "
-                  f"beta = {r['beta']:.3f} [{ci['beta'][0]:.3f}, {ci['beta'][1]:.3f}]  "
+                  f"beta = {r['beta']:.3f} [{ci['beta'][0]:.3f}, {ci['beta'][1]:.3f}]{gamma}  "
                   f"({r['n_points']} points, {100 * r['share_interpolated']:.0f}% of D_E interpolated)")
         if "shared_beta" in out:
             s = out["shared_beta"]

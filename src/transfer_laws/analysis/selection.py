@@ -14,7 +14,9 @@ Reasons, in the order they are applied (a run gets the first that fits):
 - ``not_best_branch``: a horizon branch whose family has a branch with a lower validation loss (the
   family's number is its best branch, as a rate sweep's is its best rate; on a tie, the shorter). A
   branch's own best is the end of its cool-down by design, so ``unresolved`` applies to a branch
-  only as its family's: the best branch is the shortest of several (the horizon not bracketed below).
+  only as its family's: the best branch is the shortest of several and its best evaluation is its
+  last (the horizon not bracketed below; a shortest branch that overfit before its end, its best
+  evaluation inside it, is bracketed by its own evaluations).
 - ``worse_than_checkpoint``: a fine-tune whose test loss is above its own checkpoint's on the same
   test windows by more than one paired standard error (recipe-2 records; the checkpoint's window
   losses are stored with its pre-training).
@@ -53,8 +55,13 @@ def exclusion_reasons(runs: pd.DataFrame, with_zero_shot: bool = True) -> pd.Ser
     branch, not_best = _horizon_branches(runs)
     best_branch = branch & ~not_best
     capped = (capped & ~branch) | (best_branch & _end_branch(runs, branch, longest=True))
-    # a family whose best is its shortest branch: a shorter horizon might do better
-    unresolved = (unresolved & ~branch) | (best_branch & _end_branch(runs, branch, longest=False) & ~capped)
+    # a family whose best is its shortest branch, at that branch's last evaluation: a shorter horizon
+    # might do better. Where the shortest branch's best evaluation lies inside it (it overfit before
+    # its cool-down ended, as at the smallest D, where no shorter branch keeps enough steps), the
+    # minimum over training is bracketed by its own evaluations, as any early-stopped run's
+    at_end = (runs.best_step.astype(float) >= runs.steps.astype(float)
+              if {"best_step", "steps"} <= set(runs.columns) else pd.Series(True, index=runs.index))
+    unresolved = (unresolved & ~branch) | (best_branch & _end_branch(runs, branch, longest=False) & ~capped & at_end)
     rules = [("unresolved", unresolved), ("not_best_branch", not_best), ("capped", capped.fillna(False)),
              ("worse_than_checkpoint", worse.fillna(False))]
     if not with_zero_shot:

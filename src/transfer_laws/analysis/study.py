@@ -14,9 +14,18 @@ from transfer_laws.analysis import selection
 MAIN_GRID = Path(__file__).resolve().parents[3] / "grids" / "main.toml"
 
 # The one experiment the book and `fit` read, and the grid file that plans it. The second study
-# (issue 17) takes over once enough of its sizes are complete.
-STUDY_EXPERIMENT = "main"
-STUDY_GRID = MAIN_GRID
+# (issue 17) takes over once enough of its sizes are complete. $TRANSFER_LAWS_STUDY names another
+# for one process (a build on planted records, ``runs.planted``, reads "study2" before it lands).
+STUDY_GRIDS = {"main": MAIN_GRID, "study2": MAIN_GRID.parent / "study2.toml"}
+STUDY_EXPERIMENT = os.environ.get("TRANSFER_LAWS_STUDY") or "main"
+if STUDY_EXPERIMENT not in STUDY_GRIDS:
+    raise ValueError(f"TRANSFER_LAWS_STUDY={STUDY_EXPERIMENT!r}: known studies are {', '.join(STUDY_GRIDS)}")
+STUDY_GRID = STUDY_GRIDS[STUDY_EXPERIMENT]
+# The study's primary arm: fine-tunes from the main pre-training budget (tokens; None: the grid has
+# one budget per size) and runs with the main tokenizer. The other budgets (the pre-training-amount
+# axis, ``in_axis``) and the tokenizer ablation are read by their own analyses, never pooled into
+# the primary fit: a budget moves D_T, and another tokenizer's losses are in other tokens.
+MAIN_PRETRAIN_TOKENS = {"main": None, "study2": 13_107_200}
 # From this recipe on, a run that fails its checks (``selection``) is refused by every fit. The
 # first grid (recipe 1) predates the checks: its fit reads its runs unchecked, and the
 # ``exclusion`` column (and the reproducing chapter) count what the checks would refuse there.
@@ -60,18 +69,25 @@ def min_complete_sizes() -> int:
 
 
 def annotate(table: pd.DataFrame, plan_rows: pd.DataFrame, min_sizes: int | None = None) -> pd.DataFrame:
-    """The runs table with the three columns every reader selects by: ``in_plan`` (``plan.in_plan``),
-    ``exclusion`` (the first check the run fails, '' if none: ``selection``) and ``in_study`` (the
-    rows the study's fit reads: target runs of ``STUDY_EXPERIMENT`` in its plan, of its complete
-    sizes only, refused runs left out from ``CHECKED_FROM_RECIPE`` on)."""
+    """The runs table with the columns every reader selects by: ``in_plan`` (``plan.in_plan``),
+    ``exclusion`` (the first check the run fails, '' if none: ``selection``), ``in_axis`` (target
+    runs of ``STUDY_EXPERIMENT`` in its plan, of its complete sizes only, with the main tokenizer,
+    refused runs left out from ``CHECKED_FROM_RECIPE`` on: every pre-training budget) and
+    ``in_study`` (the rows the study's fit reads: ``in_axis`` at the main pre-training budget,
+    ``MAIN_PRETRAIN_TOKENS``)."""
     out = table.copy()
     out["in_plan"] = plan.in_plan(out, plan_rows)
     out["exclusion"] = selection.exclusion_reasons(out)
     min_sizes = min_complete_sizes() if min_sizes is None else min_sizes
     sizes = complete_sizes(plan.progress(plan_rows, out, STUDY_GRID.name), STUDY_EXPERIMENT)
     passes = (out.exclusion == "") | (out.recipe.fillna(1).astype(int) < CHECKED_FROM_RECIPE)
-    out["in_study"] = ((out.experiment == STUDY_EXPERIMENT) & (out.phase == "target") & out.in_plan
-                       & out["size"].isin(sizes) & passes & (len(sizes) >= min_sizes))
+    main_tokenizer = out.tokenizer.fillna("main") == "main"
+    out["in_axis"] = ((out.experiment == STUDY_EXPERIMENT) & (out.phase == "target") & out.in_plan
+                      & out["size"].isin(sizes) & passes & (len(sizes) >= min_sizes) & main_tokenizer)
+    budget = MAIN_PRETRAIN_TOKENS.get(STUDY_EXPERIMENT)
+    main_budget = ((out.curriculum == "scratch") | (budget is None)
+                   | (pd.to_numeric(out.pretrain_tokens, errors="coerce") == budget))
+    out["in_study"] = out.in_axis & main_budget
     return out
 
 

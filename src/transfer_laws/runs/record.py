@@ -57,6 +57,7 @@ class RunRecord:
     d_train_chars_sample: int | None = None
     test_accuracy: float | None = None
     n_classes: int | None = None
+    planted: bool | None = None  # True: written by runs.planted from known laws, never measured
 
     def to_dict(self) -> dict:
         optional = {f.name for f in fields(self) if f.default is None}

@@ -1,0 +1,120 @@
+"""A planted world through the whole pipeline: records for every run a grid plans (its horizon
+branches grown by the sweep's own extension rule), the runs table, the selection, the primary fit
+and the pre-training axis recover the laws the world was given."""
+
+from pathlib import Path
+
+import pytest
+
+from transfer_laws import runs
+from transfer_laws.analysis import selection
+from transfer_laws.analysis.fitting import fit_joint, pretraining_axis
+from transfer_laws.runs import planted
+
+GRID = """
+[defaults]
+experiment = "planted"
+recipe = 2
+val_windows = 256
+test_windows = 2048
+batch_rule = "one_pass"
+[[block]]
+phase = "pretrain"
+curriculum = ["text", "mix"]
+size = ["n13k", "n57k", "n336k"]
+schedule = "wsd"
+warmup_steps = 100
+min_steps = 1
+max_steps = 1000000
+train_tokens = 13107200
+seed = 0
+[[block]]
+phase = "pretrain"
+curriculum = "text"
+size = ["n13k", "n57k", "n336k"]
+schedule = "wsd"
+warmup_steps = 100
+min_steps = 1
+max_steps = 1000000
+train_tokens = 52428800
+seed = 0
+[[block]]
+phase = "target"
+curriculum = "scratch"
+size = ["n13k", "n57k", "n336k"]
+d_train_chars = [1000, 3000, 10000, 30000, 100000, 300000, 1000000, 3000000]
+schedule = "wsd"
+warmup_steps = 10
+max_epochs = [25, 50]
+extend_epochs = 2.0
+min_steps = 1
+max_steps = 60000
+lr = 0.001
+[[block]]
+phase = "target"
+curriculum = ["text", "mix"]
+size = ["n13k", "n57k", "n336k"]
+d_train_chars = [1000, 3000, 10000, 30000, 100000]
+warmup_steps = 0
+min_steps = 2000
+lr = 0.0005
+pretrain = { seed = 0, train_tokens = 13107200 }
+[[block]]
+phase = "target"
+curriculum = "text"
+size = ["n13k", "n57k", "n336k"]
+d_train_chars = [1000, 10000, 100000]
+warmup_steps = 0
+min_steps = 2000
+lr = 0.0005
+pretrain = { seed = 0, train_tokens = 52428800 }
+"""
+
+
+@pytest.fixture(scope="module")
+def world_runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("planted")
+    grid = tmp / "grid.toml"
+    grid.write_text(GRID)
+    # the best horizon falls steeply with D (100 epochs at 1e6, 6 at 1e4): every family brackets it,
+    # by a shorter and a longer branch or, at the smallest D, by its shortest branch's own evaluations
+    n = planted.plant(grid, tmp / "results", planted.World(checkpoint_sd=0.0, run_sd=0.0, epochs_d_exp=0.6))
+    table = runs.runs_table(runs.load_records(tmp / "results"))
+    return n, table
+
+
+def test_planting_refuses_the_repository_results(tmp_path):
+    with pytest.raises(ValueError, match="repository's results"):
+        planted.plant(tmp_path / "g.toml", planted.REPO_RESULTS)
+
+
+def test_planted_records_grow_their_horizon_branches_and_pass_the_checks(world_runs):
+    n, table = world_runs
+    assert n == len(table) > 6 + 3 + 3 * 8 * 2 + 30 + 9  # branches were added past the planned two
+    target = table[table.phase == "target"]
+    reasons = selection.exclusion_reasons(target)
+    # the best branch of each family is bracketed by a shorter and a longer one; siblings are refused
+    assert set(reasons[target.curriculum != "scratch"]) == {""}
+    scratch = target.curriculum == "scratch"
+    kept = target[scratch & (reasons == "")]
+    # D = 3e6 wants about 190 epochs, past the 60,000-step cap: capped at every size, the rest kept
+    assert len(kept) == 3 * 7 and set(kept.d_train_chars) == {1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6}
+    assert set(target[scratch & (reasons == "capped")].d_train_chars) == {3e6}
+    assert set(reasons[scratch]) == {"", "not_best_branch", "capped"}
+    assert (target.vs_checkpoint_nats.astype(float) < 0).all() == (target.curriculum != "scratch").all() or \
+        (target[target.curriculum != "scratch"].vs_checkpoint_nats.astype(float) < 0).all()
+
+
+def test_noise_free_world_gives_back_its_laws(world_runs):
+    _, table = world_runs
+    target = table[(table.phase == "target") & (selection.exclusion_reasons(table) == "")]
+    main = target[(target.curriculum == "scratch") | (target.pretrain_tokens.astype(float) == 13107200)]
+    world = planted.World()
+    joint = fit_joint(main, ("text", "mix"), n_bootstrap=0, method="loss")
+    for c in ("text", "mix"):
+        k, alpha, beta = world.laws[c]
+        f = joint.fit(c)
+        assert f.alpha == pytest.approx(alpha, abs=0.02) and f.beta == pytest.approx(beta, abs=0.03), c
+    g = pretraining_axis(target, "text", n_bootstrap=0)
+    assert g["gamma"] == pytest.approx(world.gamma, abs=0.06)
+    assert pretraining_axis(target, "mix", n_bootstrap=0)["gamma"] is None
