@@ -79,6 +79,16 @@ def test_annotate_marks_plan_study_and_refusals(monkeypatch):
     assert not study.annotate(table, plan_rows, min_sizes=2).in_study.any()  # one complete size only
     first = study.annotate(table.assign(recipe=1), plan_rows, min_sizes=1).set_index("run_id")
     assert first.in_study["f2"] and first.exclusion["f2"] == "unresolved"  # first grid: counted, not refused
+    # the primary arm: the main pre-training budget and tokenizer; every budget is in in_axis
+    monkeypatch.setitem(study.MAIN_PRETRAIN_TOKENS, "main", 100)
+    arms = table.assign(pretrain_tokens=[None, None, 100, 100, 100, 100, None], tokenizer="main")
+    arms = pd.concat([arms, pd.DataFrame([{**base, "run_id": "f3", "curriculum": "text", "pretrain_tokens": 400},
+                                          {**base, "run_id": "t1", "curriculum": "text", "pretrain_tokens": 100,
+                                           "tokenizer": "text"}])], ignore_index=True)
+    plan_arms = pd.concat([plan_rows, pd.DataFrame({"grid": "g.toml", "experiment": "main", "run_id": ["f3", "t1"],
+                                                    "phase": "target", "size": "n13k", "pretrain_id": "p"})])
+    out = study.annotate(arms, plan_arms, min_sizes=1).set_index("run_id")
+    assert set(out.index[out.in_study]) == {"s1", "f1"} and set(out.index[out.in_axis]) == {"s1", "f1", "f3"}
 
 
 def test_committed_plan_is_what_the_grid_files_plan():

@@ -81,12 +81,13 @@ def annotate(table: pd.DataFrame, plan_rows: pd.DataFrame, min_sizes: int | None
     min_sizes = min_complete_sizes() if min_sizes is None else min_sizes
     sizes = complete_sizes(plan.progress(plan_rows, out, STUDY_GRID.name), STUDY_EXPERIMENT)
     passes = (out.exclusion == "") | (out.recipe.fillna(1).astype(int) < CHECKED_FROM_RECIPE)
-    main_tokenizer = out.tokenizer.fillna("main") == "main"
+    column = lambda name: out[name] if name in out else pd.Series(None, index=out.index, dtype=object)  # noqa: E731
+    main_tokenizer = column("tokenizer").fillna("main") == "main"
     out["in_axis"] = ((out.experiment == STUDY_EXPERIMENT) & (out.phase == "target") & out.in_plan
                       & out["size"].isin(sizes) & passes & (len(sizes) >= min_sizes) & main_tokenizer)
     budget = MAIN_PRETRAIN_TOKENS.get(STUDY_EXPERIMENT)
     main_budget = ((out.curriculum == "scratch") | (budget is None)
-                   | (pd.to_numeric(out.pretrain_tokens, errors="coerce") == budget))
+                   | (pd.to_numeric(column("pretrain_tokens"), errors="coerce") == budget))
     out["in_study"] = out.in_axis & main_budget
     return out
 
