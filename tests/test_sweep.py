@@ -368,3 +368,42 @@ def test_runs_of_a_provisional_rate_rule_are_planned_but_held(data, tmp_path, mo
     assert any(line.startswith("held: 2 run(s)") for line in lines)
     rules["scratch"] = replace(rules["scratch"], provisional=False)
     assert not any(p.tags.get("held") for p in load_grid(grid, data, root))
+
+
+def test_study2_grid_meets_the_issues_design():
+    """grids/study2.toml: 6 sizes over 2 decades; 7 nested D_F over 3 decades per curriculum; the main
+    pre-training budget the same at every size, 3 text budgets; 3 pre-training seeds per (size,
+    curriculum) at the main budget (2 at n1.2m, the stated cut); and the ossification claim's cells:
+    wherever the high-data fine-tunes have 3 pre-training seeds, 3 from-scratch runs at that D."""
+    from collections import defaultdict
+
+    from transfer_laws.train.config import GPTConfig
+
+    plan = [p.spec for p in load_grid(Path(__file__).resolve().parents[1] / "grids" / "study2.toml", None)]
+    pre = [s for s in plan if s.phase == "pretrain" and s.tokenizer == "main"]
+    sizes = sorted({s.size for s in pre}, key=lambda z: GPTConfig.from_name(z).n_params())
+    n = [GPTConfig.from_name(z).n_params() for z in sizes]
+    assert len(sizes) == 6 and n[-1] / n[0] >= 90
+    main_budget = 13_107_200
+    assert {s.train_tokens for s in pre if s.curriculum == "mix"} == {main_budget}
+    assert len({s.train_tokens for s in pre if s.curriculum == "text"}) >= 3
+    seeds = defaultdict(set)
+    for s in pre:
+        if s.train_tokens == main_budget:
+            seeds[(s.size, s.curriculum)].add(s.seed)
+    assert all(len(v) >= (2 if k[0] == "n1.2m" else 3) for k, v in seeds.items()) and len(seeds) == 12
+    ids = {s.run_id: s for s in pre}
+    ft = [s for s in plan if s.phase == "target" and s.curriculum != "scratch" and s.tokenizer == "main"
+          and ids.get(s.pretrain_id) is not None and ids[s.pretrain_id].train_tokens == main_budget]
+    for cur in ("text", "mix"):
+        d = sorted({s.d_train_chars for s in ft if s.curriculum == cur})
+        assert len(d) >= 7 and d[-1] / d[0] >= 1e3, cur
+    high = defaultdict(set)
+    for s in ft:
+        if s.d_train_chars >= 3e6:
+            high[(s.size, s.d_train_chars)].add(ids[s.pretrain_id].seed)
+    scratch = defaultdict(set)
+    for s in plan:
+        if s.phase == "target" and s.curriculum == "scratch" and s.tokenizer == "main":
+            scratch[(s.size, s.d_train_chars)].add((s.seed, s.data_seed))
+    assert high and all(len(scratch[k]) >= 3 for k, v in high.items() if len(v) >= 3), dict(scratch)
