@@ -172,6 +172,8 @@ def _fit(args) -> int:
                 out[c]["total_params"] = {"beta": t.beta, "ci95": t.ci95.get("beta"), "alpha": t.alpha}
             g = pretraining_axis(axis_runs, c, args.loss_column, args.low_data_fraction, args.bootstrap, args.seed)
             out[c]["gamma"], out[c]["gamma_reason"] = g["gamma"], g["gamma_reason"]
+            if g["gamma"] is not None:  # the primary method's gamma, and the direct fit's beside it
+                out[c]["gamma_method"], out[c]["gamma_direct"] = g["gamma_method"], g["gamma_direct"]
             if g["gamma"] is not None:
                 out[c]["ci95"] = {**out[c]["ci95"], "gamma": g["ci95"]}
                 out[c]["bias"] = {**out[c]["bias"], "gamma": g["bias"]}

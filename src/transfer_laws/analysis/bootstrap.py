@@ -32,19 +32,31 @@ import pandas as pd
 from transfer_laws.analysis.scratch import ScratchCurve
 
 
+def arm(runs: pd.DataFrame) -> pd.Series:
+    """Each run's arm of the design: its pre-training budget and tokenizer (empty where the table has
+    neither column). Checkpoints are exchangeable replicates only within an arm."""
+    parts = [runs[c].astype(str) for c in ("pretrain_tokens", "tokenizer") if c in runs]
+    if not parts:
+        return pd.Series("", index=runs.index)
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + "|" + p
+    return out
+
+
 def checkpoint_noise(table: pd.DataFrame) -> pd.DataFrame:
     """The between-checkpoint spread of log D_T, from an effective-data table (``transfer_points``)
-    with a ``pretrain_id`` column: per (curriculum, D_F), pooled over every size that has at least
-    2 checkpoints there (variance of the checkpoints' mean log D_T, less the within-checkpoint part,
+    with a ``pretrain_id`` column: per (curriculum, D_F), pooled over every (size, arm) that has at
+    least 2 checkpoints there (``arm``: budget and tokenizer) (variance of the checkpoints' mean log D_T, less the within-checkpoint part,
     weighted by checkpoints - 1). Columns: curriculum, d_train_chars, sd_log_d_transferred, cells,
     checkpoints."""
     cols = ["curriculum", "d_train_chars", "sd_log_d_transferred", "cells", "checkpoints"]
     if "pretrain_id" not in table or table.empty:
         return pd.DataFrame(columns=cols)
     t = table[(table.d_transferred > 0) & np.isfinite(table.d_transferred) & table.pretrain_id.notna()]
-    t = t.assign(y=np.log(t.d_transferred))
+    t = t.assign(y=np.log(t.d_transferred), _arm=arm(t))
     rows = []
-    for (cur, n, d), g in t.groupby(["curriculum", "n_params", "d_train_chars"]):
+    for (cur, n, _, d), g in t.groupby(["curriculum", "n_params", "_arm", "d_train_chars"]):
         per = g.groupby("pretrain_id").y.agg(["mean", "var", "count"])
         if len(per) < 2:
             continue
@@ -147,15 +159,18 @@ class Resampler:
             self.ckpt_sd[idx] = checkpoint_sd(noise, cur, [d])[0]
         self.n_checkpoints = len(labels)
         y = np.log(np.where(self.d_transferred > 0, self.d_transferred, np.nan))
-        cell = pd.DataFrame({"y": y, "cur": self.runs.curriculum, "n": self.n, "d": self.d_f, "ck": self.ckpt_index})
+        # a checkpoint's effect is its deviation from the checkpoints of the same arm (pre-training
+        # budget and tokenizer): a budget is a fixed effect (the pre-training axis), not noise
+        cell = pd.DataFrame({"y": y, "cur": self.runs.curriculum, "n": self.n, "arm": arm(self.runs),
+                             "d": self.d_f, "ck": self.ckpt_index})
         cell = cell[ft.to_numpy() & np.isfinite(y)]
         if len(cell):
-            ck_mean = cell.groupby(["cur", "n", "d", "ck"]).y.transform("mean")
-            cell_means = cell.assign(m=ck_mean).groupby(["cur", "n", "d", "ck"]).m.first()
-            grand = cell_means.groupby(level=[0, 1, 2]).mean()
-            eff = cell_means - grand.reindex(cell_means.droplevel(3).index).to_numpy()
-            self.ckpt_effect[cell.index.to_numpy()] = eff.reindex(
-                pd.MultiIndex.from_frame(cell[["cur", "n", "d", "ck"]])).to_numpy()
+            keys = ["cur", "n", "arm", "d", "ck"]
+            ck_mean = cell.groupby(keys).y.transform("mean")
+            cell_means = cell.assign(m=ck_mean).groupby(keys).m.first()
+            grand = cell_means.groupby(level=[0, 1, 2, 3]).mean()
+            eff = cell_means - grand.reindex(cell_means.droplevel(4).index).to_numpy()
+            self.ckpt_effect[cell.index.to_numpy()] = eff.reindex(pd.MultiIndex.from_frame(cell[keys])).to_numpy()
         # fallback residuals (no cell of a curriculum has replicates): around the fitted law
         self.law_resid = {}
         if predict is not None:

@@ -143,60 +143,71 @@ def fit_transfer_paper(d_train_chars, n_params, fraction) -> tuple[float, float,
 
 
 def fit_transfer_loss_space(ft: pd.DataFrame, curves: dict, loss_column: str = "test_loss",
-                            start: tuple[float, float, float] | None = None, rows=None) -> tuple[float, float, float]:
-    """Fine-tuned loss = L_N(D_F + k D_F^alpha N^beta) through each size's from-scratch curve
-    (``ScratchCurve``; ``rows``: a mask of ``ft``'s rows to fit, all by default): uses every low-data
-    fine-tune, including noisy or ossified ones (no censoring of D_T <= 0). Log-space Huber loss with the curve's analytic slope in the Jacobian;
-    from a grid of 9 starts, or from ``start`` = (k, alpha, beta) alone (the bootstrap's refits)."""
+                            start: tuple | None = None, rows=None, with_pretraining: bool = False) -> tuple:
+    """Fine-tuned loss = L_N(D_F + k D_F^alpha N^beta [P^gamma]) through each size's from-scratch
+    curve (``ScratchCurve``; ``rows``: a mask of ``ft``'s rows to fit, all by default): uses every
+    low-data fine-tune, including noisy or ossified ones (no censoring of D_T <= 0). Log-space Huber
+    loss with the curve's analytic slope in the Jacobian; from a grid of 9 starts, or from ``start``
+    = (k, alpha, beta[, gamma]) alone (the bootstrap's refits). ``with_pretraining``: P, the
+    pre-training tokens (``pretrain_tokens``), enters with its exponent gamma, returned fourth."""
     n = ft.n_params.to_numpy(float)
     keep = np.isin(n, [x for x, c in curves.items() if c.has_law]) & (True if rows is None else rows)
     n = n[keep]
     if len(n) < 3 or len(np.unique(n)) < 2:
         raise ValueError("the loss-space fit needs at least 3 fine-tunes over 2 values of N")
     dF, loss = ft.d_train_chars.to_numpy(float)[keep], ft[loss_column].to_numpy(float)[keep]
-    log_df, log_n, log_loss = np.log(dF), np.log(n), np.log(loss)
+    cols = [np.log(dF), np.log(n)]
+    if with_pretraining:
+        cols.append(np.log(ft.pretrain_tokens.to_numpy(float)[keep]))
+    x = np.column_stack(cols)  # log D_F, log N [, log P]
+    log_loss = np.log(loss)
     sizes = list(np.unique(n))
-    bank = CurveBank([curves[x] for x in sizes], np.searchsorted(sizes, n))
+    bank = CurveBank([curves[v] for v in sizes], np.searchsorted(sizes, n))
     cache = {}
 
     def evaluate(p):
         key = tuple(p)
         if key not in cache:
             with np.errstate(over="ignore", invalid="ignore"):  # a trial step far out: infinite cost
-                d_t = np.exp(p[0] + p[1] * log_df + p[2] * log_n)
+                d_t = np.exp(p[0] + x @ p[1:])
                 pred, slope = bank.loss_and_slope(dF + d_t)
                 cache.clear()
                 cache[key] = (np.log(pred) - log_loss, d_t * slope / pred)  # d log L / d log D_T
         return cache[key]
 
-    resid = lambda p: evaluate(p)[0]
+    resid = lambda p: evaluate(p)[0]  # noqa: E731
 
     def jac(p):
         g = evaluate(p)[1]
-        return np.column_stack([g, g * log_df, g * log_n])
+        return np.column_stack([g, g[:, None] * x])
 
-    lo, hi = np.array([-30, -1, -2]), np.array([60, 2, 3])
+    lo, hi = np.array([-30, -1, -2, -3][: 1 + x.shape[1]]), np.array([60, 2, 3, 3][: 1 + x.shape[1]])
     if start is not None:  # a bootstrap refit: one start next to the optimum, by ``huber_lm``, centred:
-        # (log k + alpha m_F + beta m_N, alpha, beta) at the mean log D_F and log N decorrelates the
-        # intercept from the slopes (log D_F and log N lie far from 0)
-        m_f, m_n = log_df.mean(), log_n.mean()
+        # (log k + slopes . mean, slopes) at the mean of each log column decorrelates the intercept
+        # from the slopes (the log columns lie far from 0)
+        m = x.mean(axis=0)
 
         def centred(q):
-            g = evaluate(np.array([q[0] - q[1] * m_f - q[2] * m_n, q[1], q[2]]))
-            return g[0], np.column_stack([g[1], g[1] * (log_df - m_f), g[1] * (log_n - m_n)])
+            g = evaluate(np.r_[q[0] - q[1:] @ m, q[1:]])
+            return g[0], np.column_stack([g[1], g[1][:, None] * (x - m)])
 
-        q0 = np.array([np.log(start[0]) + start[1] * m_f + start[2] * m_n, start[1], start[2]])
-        q, _ = huber_lm(centred, q0, [-np.inf, lo[1], lo[2]], [np.inf, hi[1], hi[2]], 0.01)
-        log_k = float(np.clip(q[0] - q[1] * m_f - q[2] * m_n, lo[0], hi[0]))
-        return float(np.exp(log_k)), float(q[1]), float(q[2])
-    starts = [(np.log(10.0), a0, b0) for a0 in (0.1, 0.4, 0.8) for b0 in (0.0, 0.4, 0.8)]
+        slopes = np.asarray(start[1:], float)
+        q0 = np.r_[np.log(start[0]) + slopes @ m, slopes]
+        q, _ = huber_lm(centred, q0, np.r_[-np.inf, lo[1:]], np.r_[np.inf, hi[1:]], 0.01)
+        log_k = float(np.clip(q[0] - q[1:] @ m, lo[0], hi[0]))
+        return (float(np.exp(log_k)), *map(float, q[1:]))
+    starts = [(np.log(10.0), a0, b0) + ((0.0,) if with_pretraining else ())
+              for a0 in (0.1, 0.4, 0.8) for b0 in (0.0, 0.4, 0.8)]
+    if with_pretraining:  # P sits far from 1: start log k where the mean log P cancels
+        mp = x[:, 2].mean()
+        starts += [(np.log(10.0) - g0 * mp, 0.4, 0.4, g0) for g0 in (-0.5, 0.5)]
     best = None
     for s0 in starts:
         r = least_squares(resid, np.clip(s0, lo + 1e-9, hi - 1e-9), jac=jac, loss="huber", f_scale=0.01,
                           bounds=(lo, hi))
         if best is None or r.cost < best.cost:
             best = r
-    return float(np.exp(best.x[0])), float(best.x[1]), float(best.x[2])
+    return (float(np.exp(best.x[0])), *map(float, best.x[1:]))
 
 
 def huber_lm(fun, p0, lo, hi, f_scale: float, max_iter: int = 200, ftol: float = 1e-8, xtol: float = 1e-8):
@@ -658,25 +669,37 @@ def fit_with_pretraining(d_train_chars, n_params, pretrain_tokens, d_transferred
 
 def pretraining_axis(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_loss",
                      low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, n_bootstrap: int = 200, seed: int = 0,
-                     epsilon: float = DEFAULT_EPSILON) -> dict:
+                     epsilon: float = DEFAULT_EPSILON, method: str = "loss") -> dict:
     """D_T = k D_F^alpha N^beta P^gamma where gamma is identified (with the hierarchical bootstrap's
-    interval), else gamma None and the reason."""
+    interval), else gamma None and the reason. ``method``: "loss" (the analysis plan's primary, in
+    loss space through the from-scratch curves, D_T <= 0 kept) or "direct" (log-space, D_T > 0);
+    the other method's gamma is returned beside it (``gamma_<method>``) as the cross-check."""
+    if method not in ("loss", "direct"):
+        raise ValueError(f"unknown method {method!r} for the pre-training axis (loss or direct)")
     sub = runs[runs.curriculum.isin(["scratch", curriculum])].reset_index(drop=True)
     table, curves = transfer_points(sub, loss_column, low_data_fraction, epsilon)
     ok, reason = pretraining_identified(table, curriculum)
     if not ok:
         return {"gamma": None, "gamma_reason": reason}
 
-    def statistic(bt, _curves):
-        p = _fit_points(bt, curriculum)
-        return fit_with_pretraining(p.d_train_chars, p.n_params, p.pretrain_tokens, p.d_transferred)[3]
+    def fit(t, cv, how, start=None):
+        if how == "loss":
+            keep = ((t.curriculum.to_numpy() == curriculum) & t.low_data.to_numpy(bool) & ~t.flat.to_numpy(bool))
+            return fit_transfer_loss_space(t, cv, loss_column, start, rows=keep, with_pretraining=True)
+        p = _fit_points(t, curriculum)
+        return fit_with_pretraining(p.d_train_chars, p.n_params, p.pretrain_tokens, p.d_transferred)
 
-    pts = _fit_points(table, curriculum)
-    gamma = fit_with_pretraining(pts.d_train_chars, pts.n_params, pts.pretrain_tokens, pts.d_transferred)[3]
-    draws, _ = replicates(sub, statistic, n_bootstrap, seed, loss_column, low_data_fraction, epsilon,
-                          points=(table, curves))
-    r = bootstrap.interval(draws, gamma)
-    return {"gamma": gamma, "gamma_reason": "", "ci95": r.get("ci"), "bias": r.get("bias"), "mc_error": r.get("mc_error")}
+    point = fit(table, curves, method)
+    other = "direct" if method == "loss" else "loss"
+    try:
+        cross = fit(table, curves, other)[3]
+    except ValueError:
+        cross = None
+    draws, _ = replicates(sub, lambda bt, bc: fit(bt, bc, method, start=point if method == "loss" else None)[3],
+                          n_bootstrap, seed, loss_column, low_data_fraction, epsilon, points=(table, curves))
+    r = bootstrap.interval(draws, point[3])
+    return {"gamma": point[3], "gamma_reason": "", "gamma_method": method, f"gamma_{other}": cross,
+            "ci95": r.get("ci"), "bias": r.get("bias"), "mc_error": r.get("mc_error")}
 
 
 # ---- paired comparisons between curricula -----------------------------------------------------
