@@ -118,6 +118,11 @@ def test_noise_free_world_gives_back_its_laws(world_runs):
     g = pretraining_axis(target, "text", n_bootstrap=0)
     assert g["gamma"] == pytest.approx(world.gamma, abs=0.03) and g["gamma_method"] == "loss"
     assert g["gamma_direct"] is not None  # the cross-check, beside it
+    # beta at fixed pre-training tokens is the world's; along the paper's path (P = 20 x N_total) it
+    # gains gamma x d log N_total / d log N (below 1: embeddings are most of a small model)
+    assert g["beta_fixed_p"] == pytest.approx(world.laws["text"][2], abs=0.03)
+    assert 0.3 < g["path_exponent"] < 1 and g["beta_path"] == pytest.approx(
+        g["beta_fixed_p"] + g["gamma"] * g["path_exponent"])
     assert pretraining_axis(target, "mix", n_bootstrap=0)["gamma"] is None
 
 

@@ -173,7 +173,9 @@ def _fit(args) -> int:
             g = pretraining_axis(axis_runs, c, args.loss_column, args.low_data_fraction, args.bootstrap, args.seed)
             out[c]["gamma"], out[c]["gamma_reason"] = g["gamma"], g["gamma_reason"]
             if g["gamma"] is not None:  # the primary method's gamma, and the direct fit's beside it
-                out[c]["gamma_method"], out[c]["gamma_direct"] = g["gamma_method"], g["gamma_direct"]
+                out[c]["gamma_method"], out[c]["gamma_direct"] = g["gamma_method"], g.get("gamma_direct")
+                out[c]["pretraining_axis"] = {k: g[k] for k in ("beta_fixed_p", "beta_fixed_p_ci95", "path_exponent",
+                                                                 "beta_path", "beta_path_ci95")}
             if g["gamma"] is not None:
                 out[c]["ci95"] = {**out[c]["ci95"], "gamma": g["ci95"]}
                 out[c]["bias"] = {**out[c]["bias"], "gamma": g["bias"]}

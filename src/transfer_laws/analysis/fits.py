@@ -107,6 +107,14 @@ def paired(runs: pd.DataFrame, curricula=("mix", "text"), n_bootstrap: int | Non
     return fitting.paired_from(joint(runs, method, n_bootstrap, seed, **kwargs), *curricula)
 
 
+def pretraining(runs: pd.DataFrame, curriculum: str = "text", n_bootstrap: int | None = None,
+                seed: int = STUDY_SEED, **kwargs) -> dict:
+    """``fitting.pretraining_axis`` (gamma, beta at fixed P and along the paper's path) of the
+    table's runs of every pre-training budget (``in_axis``), once per (table, arguments)."""
+    return _cached("pretraining", fitting.pretraining_axis, runs, curriculum=curriculum,
+                   n_bootstrap=HEADLINE_BOOTSTRAP if n_bootstrap is None else n_bootstrap, seed=seed, **kwargs)
+
+
 def points(runs: pd.DataFrame, **kwargs):
     """``fitting.transfer_points`` (the D_E table and the per-N from-scratch curves) once per table."""
     return _cached("points", fitting.transfer_points, runs, **kwargs)

@@ -673,7 +673,10 @@ def pretraining_axis(runs: pd.DataFrame, curriculum: str, loss_column: str = "te
     """D_T = k D_F^alpha N^beta P^gamma where gamma is identified (with the hierarchical bootstrap's
     interval), else gamma None and the reason. ``method``: "loss" (the analysis plan's primary, in
     loss space through the from-scratch curves, D_T <= 0 kept) or "direct" (log-space, D_T > 0);
-    the other method's gamma is returned beside it (``gamma_<method>``) as the cross-check."""
+    the other method's gamma is returned beside it (``gamma_<method>``) as the cross-check. Also,
+    with paired intervals: beta at fixed pre-training tokens (``beta_fixed_p``), and beta along the
+    paper's path, where P grows as N_total (20 x N_total): ``beta_path`` = beta + gamma x
+    ``path_exponent`` (d log N_total / d log N over the sizes). Only the latter is the paper's beta."""
     if method not in ("loss", "direct"):
         raise ValueError(f"unknown method {method!r} for the pre-training axis (loss or direct)")
     sub = runs[runs.curriculum.isin(["scratch", curriculum])].reset_index(drop=True)
@@ -695,11 +698,26 @@ def pretraining_axis(runs: pd.DataFrame, curriculum: str, loss_column: str = "te
         cross = fit(table, curves, other)[3]
     except ValueError:
         cross = None
-    draws, _ = replicates(sub, lambda bt, bc: fit(bt, bc, method, start=point if method == "loss" else None)[3],
-                          n_bootstrap, seed, loss_column, low_data_fraction, epsilon, points=(table, curves))
-    r = bootstrap.interval(draws, point[3])
+    # the paper's path: pre-training tokens in proportion to total parameters (20 x N_total), so
+    # d log P / d log N is the slope of log N_total on log N over the sizes fitted
+    sizes = sub.drop_duplicates("n_params")
+    slope = (float(np.polyfit(np.log(sizes.n_params.astype(float)), np.log(sizes.n_params_total.astype(float)), 1)[0])
+             if "n_params_total" in sub and len(sizes) >= 2 else None)
+
+    def statistic(bt, bc):
+        f = fit(bt, bc, method, start=point if method == "loss" else None)
+        return [f[3], f[2], f[2] + f[3] * slope if slope is not None else np.nan]
+
+    draws, _ = replicates(sub, statistic, n_bootstrap, seed, loss_column, low_data_fraction, epsilon,
+                          points=(table, curves))
+    draws = draws.reshape(-1, 3)
+    names = ("gamma", "beta_fixed_p", "beta_path")
+    values = (point[3], point[2], point[2] + point[3] * slope if slope is not None else None)
+    iv = {nm: bootstrap.interval(draws[:, i], v) if v is not None else {} for i, (nm, v) in enumerate(zip(names, values))}
     return {"gamma": point[3], "gamma_reason": "", "gamma_method": method, f"gamma_{other}": cross,
-            "ci95": r.get("ci"), "bias": r.get("bias"), "mc_error": r.get("mc_error")}
+            "ci95": iv["gamma"].get("ci"), "bias": iv["gamma"].get("bias"), "mc_error": iv["gamma"].get("mc_error"),
+            "beta_fixed_p": point[2], "beta_fixed_p_ci95": iv["beta_fixed_p"].get("ci"),
+            "path_exponent": slope, "beta_path": values[2], "beta_path_ci95": iv["beta_path"].get("ci")}
 
 
 # ---- paired comparisons between curricula -----------------------------------------------------
