@@ -12,6 +12,7 @@ import pytest
 
 from transfer_laws import runs
 from transfer_laws.data.windows import StudyData
+from transfer_laws.runs.spec import RunSpec
 from transfer_laws.runs.sweep import GridError, _bitrev_rank, load_grid, run_sweep, shard
 
 GRID = """
@@ -368,6 +369,18 @@ def test_runs_of_a_provisional_rate_rule_are_planned_but_held(data, tmp_path, mo
     assert any(line.startswith("held: 2 run(s)") for line in lines)
     rules["scratch"] = replace(rules["scratch"], provisional=False)
     assert not any(p.tags.get("held") for p in load_grid(grid, data, root))
+    # lr_factor: rates as multiples of the rule's (a rule's check), held as the rule's own runs
+    check = write(tmp_path, GRID_HORIZON.replace("lr = 0.003\n", "lr_factor = [0.5, 1, 2]\n")
+                  .replace("extend_epochs = 2.0\n", "").replace("max_epochs = [20, 10]", "max_epochs = 20"), "c.toml")
+    base = RunSpec.make(**{**load_grid(grid, data, root)[0].spec.to_dict(), "lr": None}).lr
+    plan = load_grid(check, data, root)
+    assert sorted(p.spec.lr for p in plan) == [hparams.significant(base * f) for f in (0.5, 1, 2)]
+    assert not any(p.tags.get("held") for p in plan)
+    rules["scratch"] = replace(rules["scratch"], provisional=True)
+    assert all(p.tags.get("held") for p in load_grid(check, data, root))
+    with pytest.raises(GridError, match="lr or lr_factor"):
+        load_grid(write(tmp_path, GRID_HORIZON.replace("lr = 0.003\n", "lr = 0.003\nlr_factor = [1, 2]\n"),
+                        "bad.toml"), data, root)
 
 
 def test_study2_grid_meets_the_issues_design():

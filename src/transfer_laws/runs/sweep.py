@@ -22,6 +22,8 @@ Grid file::
     seed = [0, 1]
     pretrain = { seed = 0 }    # which pre-training run: matched on curriculum, size and these keys
     extend_lr = 2.0            # optional: add rates x/ 2 while a finished sweep's best is at an edge
+    # lr_factor = [0.5, 1, 2]: rates as multiples of the run's own rule (hparams.RECIPE2_RULES), fixed
+    # when the grid is planned (a rule's check); held, as the rule's own runs, while it is provisional
     # schedule = "wsd", warmup_steps = 10, max_epochs = [25, 50, 100] and extend_epochs = 2.0:
     # horizon branches (forks of one stable phase), a branch x 2 longer added while the longest is best
 
@@ -44,7 +46,7 @@ from transfer_laws.train.config import LADDER, GPTConfig, flops_per_token
 from transfer_laws.runs import RunSpec
 
 SPEC_FIELDS = {f.name for f in fields(RunSpec)}
-BLOCK_EXTRA = {"tokens_multiplier", "pretrain", "extend_lr", "extend_epochs"}
+BLOCK_EXTRA = {"tokens_multiplier", "pretrain", "extend_lr", "extend_epochs", "lr_factor"}
 MAX_LR_EXTENSIONS = 4  # rates added beyond an edge of a block's sweep, at most, per side
 MAX_HORIZON_EXTENSIONS = 4  # horizon branches added beyond a family's longest (or shortest), at most
 MIN_BRANCH_STEPS = 10  # a branch added below the shortest keeps at least this many steps after warm-up
@@ -165,6 +167,10 @@ def load_grid(path: Path, data=None, root: Path | None = None) -> list[PlannedRu
                 pretrains.append((spec, {"tokens_multiplier": mult, "extend_lr": block.get("extend_lr")}))
             else:
                 kw.pop("tokens_multiplier", None)
+                if "lr_factor" in kw:
+                    if "lr" in block:
+                        raise GridError(f"{path}: block #{b_i + 1}: give lr or lr_factor, not both")
+                    kw["_lr_factor"] = float(kw.pop("lr_factor"))
                 match = dict(block.get("pretrain", {}))
                 bad_match = set(match) - SPEC_FIELDS - {"tokens_multiplier"}
                 if bad_match:
@@ -185,14 +191,18 @@ def load_grid(path: Path, data=None, root: Path | None = None) -> list[PlannedRu
     for kw, match, b_i in targets:
         factor = kw.pop("_extend_lr", None)
         h_factor = kw.pop("_extend_epochs", None)
+        lr_factor = kw.pop("_lr_factor", None)
         if kw.get("curriculum") != "scratch":
             kw["pretrain_id"] = _match_pretrain(kw, match, pretrains, path, b_i)
+        rule_source = provisional_rule(kw)  # before a rate is stated: the rule the run's rate comes from
         try:
+            if lr_factor is not None:
+                kw["lr"] = _rule_multiple(kw, lr_factor)
             target_specs.append(RunSpec.make(**kw))
         except (TypeError, ValueError) as exc:
             raise GridError(f"{path}: block #{b_i + 1}: {exc}") from None
-        if provisional_rule(kw):
-            held[target_specs[-1].run_id] = provisional_rule(kw)
+        if rule_source:
+            held[target_specs[-1].run_id] = rule_source
         if factor:
             extend[target_specs[-1]] = float(factor)
         if h_factor:
@@ -244,6 +254,14 @@ LADDER_INDEX = {name: i for i, name in enumerate(LADDER)}
 def lr_cell(spec: RunSpec) -> tuple:
     """What a learning-rate sweep holds fixed: every spec field but the rate."""
     return tuple(sorted((k, v) for k, v in spec.to_dict().items() if k != "lr"))
+
+
+def _rule_multiple(kw: dict, factor: float) -> float:
+    """``factor`` times the rate the run would get from its rule (``RunSpec.make`` without a rate), to
+    2 significant digits: a block's ``lr_factor``."""
+    from transfer_laws.train.hparams import significant
+
+    return significant(RunSpec.make(**{k: v for k, v in kw.items() if k != "lr"}).lr * factor)
 
 
 def extend_lr_sweeps(extend: dict[RunSpec, float], root: Path | None) -> list[RunSpec]:
