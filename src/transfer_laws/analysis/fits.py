@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from transfer_laws.analysis import bootstrap, effective_data, fitting, laws, scratch
+from transfer_laws.analysis import bootstrap, effective_data, fitting, laws, scratch, study
 
 STUDY_BOOTSTRAP = 200  # bootstrap draws behind the book's cross-checks and sensitivity intervals
 HEADLINE_BOOTSTRAP = 1000  # draws behind the primary fits (analysis_plan.md, item 10)
 PRIMARY_METHOD = "loss"  # the transfer law fitted in loss space, no censoring (analysis_plan.md, item 6)
 STUDY_SEED = 0
-_CODE = tuple(Path(m.__file__) for m in (fitting, scratch, effective_data, laws, bootstrap)) + (Path(__file__),)
+# study: the first grid's borrowed checkpoint level (``external_checkpoint_noise``)
+_CODE = tuple(Path(m.__file__) for m in (fitting, scratch, effective_data, laws, bootstrap, study)) + (Path(__file__),)
 
 
 def cache_dir() -> Path:

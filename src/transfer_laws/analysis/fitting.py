@@ -293,7 +293,8 @@ def replicates(runs: pd.DataFrame, statistic, n_bootstrap: int, seed: int, loss_
     is skipped. ``points``: the full data's (table, curves), when the caller has them. Returns (draws
     as an array, the resampler's levels)."""
     table, curves = transfer_points(runs, loss_column, low_data_fraction, epsilon) if points is None else points
-    noise = bootstrap.checkpoint_noise(table) if noise is None else noise
+    if noise is None:
+        noise = bootstrap.checkpoint_noise(table, curves, bootstrap.scratch_noise_by_size(runs, loss_column))
     res = bootstrap.Resampler(runs, curves, table, noise, predict, loss_column)
     # one random stream per replicate, so that the draws do not depend on how many workers run them
     seeds = np.random.SeedSequence(seed).spawn(n_bootstrap)

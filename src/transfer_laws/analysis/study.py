@@ -223,7 +223,11 @@ def external_checkpoint_noise(runs: pd.DataFrame, root=None, experiment: str = "
         pair = experiments.pretrain_seed(committed, experiment, reference)
     except (ValueError, experiments.ExperimentDataError):
         return None
-    noise = bootstrap.checkpoint_noise(pair)
+    # the pair's own run noise comes out of its spread, read along the reference's from-scratch curves
+    from transfer_laws.analysis.fitting import transfer_points
+
+    ref = committed[(committed.experiment == reference) & (committed.curriculum == "scratch") & (committed.phase == "target")]
+    noise = bootstrap.checkpoint_noise(pair, transfer_points(ref)[1], bootstrap.scratch_noise_by_size(ref))
     if noise.empty:
         return None
     have = set(noise.curriculum)
