@@ -436,8 +436,8 @@ class JointFit:
 
 def _log_multiplier_at_smallest(table: pd.DataFrame, curriculum: str) -> float:
     """log of the median multiplier D_E / D_F of the curriculum's fine-tunes at the table's smallest D_F."""
-    m = table[(table.curriculum == curriculum) & (table.d_train_chars == table.d_train_chars.min())]
-    m = m.multiplier.to_numpy(float)
+    d = table.d_train_chars.to_numpy(float)
+    m = table.multiplier.to_numpy(float)[(table.curriculum.to_numpy() == curriculum) & (d == d.min())]
     m = m[np.isfinite(m)]
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(np.log(np.median(m))) if len(m) else float("nan")
@@ -488,13 +488,14 @@ def fit_joint(runs: pd.DataFrame, curricula=None, loss_column: str = "test_loss"
 
     def statistic(bt, bcurves):
         out = []
+        bmult = {c: _log_multiplier_at_smallest(bt, c) for c in curricula}
         for key, c, t, cv in views(bt, bcurves):
             if key in errors:
                 out += [np.nan] * 4
                 continue
             try:
                 bk, ba, bb = _fit_method(method, t, cv, c, loss_column, start=laws[key])
-                out += [np.log(bk), ba, bb, _log_multiplier_at_smallest(bt, c)]
+                out += [np.log(bk), ba, bb, bmult[c]]
             except ValueError:
                 if len(keys) == 1:
                     raise
