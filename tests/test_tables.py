@@ -8,7 +8,8 @@ from transfer_laws.report.tables import formatted, interval, show, sig
 
 def test_significant_digits_and_missing_values():
     assert [sig(x) for x in (0.447201, 85.2271, 12768, 3e7, 1.3e-5, np.nan, None, True, "text", 0.0)] == \
-        ["0.447", "85.2", "12,768", "3.00e7", "1.30e-5", "–", "–", "yes", "text", "0"]
+        ["0.447", "85.2", "12,768", "3e7", "1.30e-5", "–", "–", "yes", "text", "0"]
+    assert [sig(x) for x in (1e6, 1.5e7, 100663296, 1240832, 3.0e6 + 0.5)] == ["1e6", "1.5e7", "1.01e8", "1.24e6", "3.00e6"]
     assert sig(1234.5678, 3) == "1,230" and sig(0.0012345, 2) == "0.0012"  # rounded to 3 digits, not to units
     assert sig(24242.7, 2) == "24,000" and sig(24242, 2) == "24,242"  # counts (integers) stay exact
 

@@ -15,7 +15,8 @@ import pandas as pd
 
 def sig(x, digits: int = 3) -> str:
     """``x`` to ``digits`` significant digits: plain notation from 1e-3 to 1e6 (thousands
-    separated), scientific outside it; integers as integers; '–' for a missing value."""
+    separated), scientific outside it; integers as integers, round ones from 1e6 up by their exact
+    digits (3e6, 1.5e7); '–' for a missing value."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)) or x is pd.NA:
         return "–"
     if isinstance(x, bool):
@@ -27,6 +28,9 @@ def sig(x, digits: int = 3) -> str:
     if float(x).is_integer() and abs(x) < 1e6:
         return f"{int(x):,}"
     mag = math.floor(math.log10(abs(x)))
+    if float(x).is_integer() and float(f"{x:.{digits - 1}e}") == float(x):
+        # a round count or size (D = 3e6 characters): its exact digits, not padded zeros (3e6, 1.5e7)
+        return f"{x:.{digits - 1}e}".split("e")[0].rstrip("0").rstrip(".") + f"e{mag}"
     if -3 <= mag < 6:
         decimals = max(digits - 1 - mag, 0)
         if decimals == 0:  # large numbers: round to the significant digits too (24,242 -> 24,000 at 2)
