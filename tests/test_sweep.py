@@ -420,3 +420,30 @@ def test_study2_grid_meets_the_issues_design():
         if s.phase == "target" and s.curriculum == "scratch" and s.tokenizer == "main":
             scratch[(s.size, s.d_train_chars)].add((s.seed, s.data_seed))
     assert high and all(len(scratch[k]) >= 3 for k, v in high.items() if len(v) >= 3), dict(scratch)
+
+
+def test_the_dry_run_reports_the_pace_finished_runs_kept(tmp_path):
+    """The estimate is the plain loop's pace; the finished runs' wall times say how far the machine
+    is from it, per (phase, size), and what the rest of the plan costs at that pace."""
+    import json
+
+    from transfer_laws.runs.sweep import measured_pace, paced_minutes
+
+    table = pd.DataFrame([
+        {"run_id": "a", "phase": "pretrain", "size": "n13k", "minutes": 1.0, "done": True},
+        {"run_id": "b", "phase": "pretrain", "size": "n13k", "minutes": 2.0, "done": True},
+        {"run_id": "c", "phase": "target", "size": "n13k", "minutes": 4.0, "done": True},
+        {"run_id": "d", "phase": "pretrain", "size": "n13k", "minutes": 1.0, "done": False},
+        {"run_id": "e", "phase": "pretrain", "size": "n57k", "minutes": 1.0, "done": False},
+        {"run_id": "f", "phase": "target", "size": "n13k", "minutes": 1.0, "done": False},
+        {"run_id": "g", "phase": "eval", "size": "n13k", "minutes": 1.0, "done": False},
+    ])
+    for rid, wall in (("a", 180.0), ("b", 360.0), ("c", 120.0)):
+        path = runs.record_path(rid, tmp_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"run_id": rid, "wall_seconds": wall}))
+    pace = measured_pace(table, tmp_path).set_index(["phase", "size"])
+    assert pace.loc[("pretrain", "n13k")].tolist() == [3.0, 2] and pace.loc[("target", "n13k")].tolist() == [0.5, 1]
+    # d: its cell's 3x; e: no cell of its own, its phase's 3x; f: one run is too few for its cell, the
+    # phase's median (0.5x); g: a phase never measured, the estimate itself
+    assert paced_minutes(table[~table.done], measured_pace(table, tmp_path)) == pytest.approx(3 + 3 + 0.5 + 1)

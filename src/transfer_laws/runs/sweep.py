@@ -485,6 +485,35 @@ def plan_table(plan: list[PlannedRun], data, tps: dict, root: Path | None = None
     return pd.DataFrame(rows)
 
 
+def measured_pace(table, root: Path | None = None):
+    """How this plan's finished runs kept to their estimates on this machine: per (phase, size), the
+    median of wall time over estimated time and the count of finished runs it rests on (records
+    without a wall time are skipped). The estimate is the plain loop's pace; a recipe-2 pre-training
+    (evaluations, Lightning's own work, a shared CPU) ran about 3x it (n13k, 2026-12-03)."""
+    import pandas as pd
+
+    rows = []
+    for r in table[table.done].itertuples():
+        path = runs.record_path(r.run_id, root)
+        wall = json.loads(path.read_text()).get("wall_seconds") if path.exists() else None
+        if wall and r.minutes > 0:
+            rows.append({"phase": r.phase, "size": r.size, "ratio": wall / 60 / r.minutes})
+    if not rows:
+        return pd.DataFrame(columns=["phase", "size", "ratio", "runs"])
+    return (pd.DataFrame(rows).groupby(["phase", "size"]).ratio.agg(ratio="median", runs="size").reset_index())
+
+
+def paced_minutes(todo, pace) -> float:
+    """``todo``'s estimated minutes at the measured pace: each run's estimate times its (phase, size)
+    ratio where at least 2 runs measured it, else its phase's median ratio, else 1 (the estimate)."""
+    if todo.empty:
+        return 0.0
+    cell = {(p, z): r for p, z, r, n in pace[["phase", "size", "ratio", "runs"]].itertuples(index=False) if n >= 2}
+    phase = pace.groupby("phase").ratio.median().to_dict() if len(pace) else {}
+    ratio = [cell.get((p, z), phase.get(p, 1.0)) for p, z in zip(todo.phase, todo["size"])]
+    return float((todo.minutes.to_numpy(float) * ratio).sum())
+
+
 def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = None, max_runs: int | None = None,
               dry_run: bool = False, max_minutes: float = 45.0, root: Path | None = None,
               trainer_kwargs: dict | None = None, log=print, sizes=None, experiments=None,
@@ -514,11 +543,16 @@ def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = N
     too_long = table[table.minutes > max_minutes]
     if len(too_long):
         raise GridError(f"{len(too_long)} run(s) estimated above the {max_minutes:.0f}-minute cap, e.g. "
-                        f"{too_long.iloc[0].run_id} ({too_long.iloc[0].size}, {too_long.iloc[0].minutes:.0f} min): "
+                        f"{too_long.iloc[0].run_id} ({too_long.iloc[0]['size']}, {too_long.iloc[0].minutes:.0f} min): "
                         "lower max_steps or split the run")
     todo = table[~table.done]
     log(f"plan: {len(table)} runs, {int(table.done.sum())} done, {len(todo)} to run; estimated (upper bound) "
         f"{todo.minutes.sum() / 60:.2f} wall-hours, {todo.flops_full.sum():.3g} FLOPs on {dev}")
+    pace = measured_pace(table, root)
+    if len(pace) and len(todo):
+        by_phase = [f"{ph} {g.ratio.median():.2g}x ({int(g.runs.sum())} runs)" for ph, g in pace.groupby("phase")]
+        log(f"  at the pace this plan's finished runs kept here (wall over estimate, median: {', '.join(by_phase)}): "
+            f"{paced_minutes(todo, pace) / 60:.2f} wall-hours")
     if dry_run:
         with __import__("pandas").option_context("display.max_rows", 500, "display.width", 200):
             log(todo.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
