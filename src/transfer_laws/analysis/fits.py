@@ -90,8 +90,6 @@ def _with_noise(runs: pd.DataFrame, kwargs: dict) -> dict:
     the committed pre-training-seed pair's spread (``study.external_checkpoint_noise``)."""
     if "noise" in kwargs:
         return kwargs
-    from transfer_laws.analysis import study
-
     noise = study.external_checkpoint_noise(runs) if "pretrain_id" in runs else None
     return kwargs if noise is None else {**kwargs, "noise": noise}
 
