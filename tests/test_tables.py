@@ -1,5 +1,7 @@
 """The chapters' table formatter: significant digits, intervals, readable headers, no index."""
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -28,6 +30,14 @@ def test_table_selects_renames_and_drops_the_index():
     assert list(out["α [95%]"]) == ["0.45 [0.38, 0.71]", "0.034 [-0.0010, 0.12]"]
     assert list(out.index) == [0, 1]
     assert "<th" in show(df).to_html() and 'class="row_heading' not in show(df).to_html()
+
+
+def test_an_interval_breaks_only_before_its_bracket():
+    df = pd.DataFrame({"alpha": [0.0644], "ci": [[-0.0481, 0.1912]], "run": ["d9fd21eb79c7a7b2"]})
+    html = show(df, {"α": "α [95%]", "run": "run"}, {"α": ("alpha", "ci")}).to_html()
+    assert "0.064 [-0.048,\u00a00.19]" in html  # no break inside the bracket
+    styles = dict(re.findall(r"#(T_\w+_row0_col\d) \{\s*([^}]*)\}", html))
+    assert sorted(v.strip() for v in styles.values()) == ["overflow-wrap: anywhere;", "white-space: normal;"]
 
 
 def test_bare_frames_get_readable_headers_and_no_raw_nan():

@@ -8,6 +8,7 @@ readable column names with units, no index column (pandas only).
 from __future__ import annotations
 
 import math
+import re
 from numbers import Number
 
 import pandas as pd
@@ -71,9 +72,12 @@ def show(df: pd.DataFrame, columns: dict[str, str] | None = None, intervals: dic
     # wide tables get a smaller font and tighter cells, so that they fit the content column
     size = "0.78em" if out.shape[1] > 10 else "0.85em" if out.shape[1] > 6 else "1em"
     pad = "0.1em 0.4em" if out.shape[1] > 6 else "0.15em 0.7em"
-    # short values (sizes, numbers) never break; long unbroken ones (lists, ids) may wrap anywhere, so
-    # that the table fits its column
-    wrap = lambda v: "overflow-wrap: anywhere;" if len(str(v)) > LONG_VALUE else "white-space: nowrap;"
+    # an interval may break only before its bracket (a no-break space after the comma), short values
+    # (sizes, numbers) never break, long unbroken ones (lists, ids) may wrap anywhere, so that the table
+    # fits its column
+    out = out.map(lambda v: v.replace(", ", ",\u00a0") if isinstance(v, str) and INTERVAL.match(v) else v)
+    wrap = lambda v: ("white-space: normal;" if INTERVAL.match(str(v)) else "overflow-wrap: anywhere;"
+                      if len(str(v)) > LONG_VALUE else "white-space: nowrap;")
     return (out.style.hide(axis="index")
             .map(wrap)
             .set_table_styles([{"selector": "", "props": f"font-size: {size};"},
@@ -82,6 +86,7 @@ def show(df: pd.DataFrame, columns: dict[str, str] | None = None, intervals: dic
 
 
 LONG_VALUE = 12  # characters: a cell value longer than this may wrap inside a word
+INTERVAL = re.compile(r"^\S+ \[\S+,[ \u00a0]\S+\]$")  # what ``interval`` writes: point [lo, hi]
 
 
 def note(text: str):
