@@ -18,6 +18,9 @@ def test_ledger_on_a_planted_world():
     assert v[1] == "reproduced" and v[2] == "reproduced"  # a planted power law with a shared beta
     assert v[3] == "inconclusive"  # identical text and mix: alpha intervals overlap
     assert v[4] == "not reproduced"  # planted beta 0.4 != 2 alpha = 0.6
+    one = led.set_index("claim").loc[1]  # a one-line summary; every paired comparison in its detail
+    assert "no alternative predicts better" in one["measured here"] and "[" not in one["measured here"]
+    assert one["detail"].count("(power law better)") + one["detail"].count("(tie)") == 8
 
 
 def _world_with_ids():

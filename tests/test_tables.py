@@ -40,6 +40,14 @@ def test_an_interval_breaks_only_before_its_bracket():
     assert sorted(v.strip() for v in styles.values()) == ["overflow-wrap: anywhere;", "white-space: normal;"]
 
 
+def test_prose_wraps_between_words_and_short_values_never():
+    from transfer_laws.report.tables import _wrap
+
+    assert _wrap("the hierarchical bootstrap's paired draws") == "white-space: normal;"  # never 'hierarchica-l'
+    assert _wrap("n1.2m") == "white-space: nowrap;"
+    assert _wrap("d9fd21eb79c7a7b2,3842aefd8162ed18") == "overflow-wrap: anywhere;"
+
+
 def test_bare_frames_get_readable_headers_and_no_raw_nan():
     from transfer_laws.report.tables import _as_table, header
 

@@ -73,23 +73,35 @@ def context(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_
                    {c: f for c, f in fits.items() if not isinstance(f, str)}, windows or {})
 
 
+FORM_NAMES = {"no_d_finetune": "c N^β (no D_F)", "saturating": "a law saturating in D_F"}
+
+
 def claim_1(ctx: Context) -> tuple:
-    """Power law in D_F and N: held-out error against two alternatives (``heldout.power_law_test``)."""
+    """Power law in D_F and N: held-out error against two alternatives (``heldout.power_law_test``).
+    The ledger's line says the power law's held-out error and which alternative predicts better; the
+    whole test (every paired difference, both designs) is its detail."""
     # 1: power law, judged by held-out error against two alternatives (analysis plan)
     if ctx.ok:
-        parts, verdicts = [], []
+        parts, details, verdicts = [], [], []
         for c in ctx.ok:
             r = power_law_test(_fit_points(ctx.table0, c))
             verdicts.append(r["verdict"])
-            parts.append(f"{c}: {r['verdict']} (leave-one-D_F-out |log error| median {r['d_finetune']['median_error']:.2f}, "
-                         f"worst {r['d_finetune']['worst_error']:.2f}; against the alternatives, leaving D_F out: "
-                         + ", ".join(f"{alt} {_versus(v)}" for alt, v in r["d_finetune"]["against"].items())
-                         + "; leaving the largest size out: "
-                         + ", ".join(f"{alt} {_versus(v)}" for alt, v in r["largest_size"]["against"].items()) + ")")
+            against = [(alt, v) for design in ("d_finetune", "largest_size") for alt, v in r[design]["against"].items()]
+            better = sorted({alt for alt, v in against if v["verdict"] == "loses"})
+            parts.append(f"{c}: held-out |log D_T| error median {r['d_finetune']['median_error']:.2f}, worst "
+                         f"{r['d_finetune']['worst_error']:.2f} (one D_F left out); "
+                         + ("predicted better by " + " and ".join(FORM_NAMES.get(a, a) for a in better) if better
+                            else "no alternative predicts better"))
+            details.append(f"{c}: {r['verdict']} (leave-one-D_F-out |log error| median {r['d_finetune']['median_error']:.2f}, "
+                           f"worst {r['d_finetune']['worst_error']:.2f}; against the alternatives, leaving D_F out: "
+                           + ", ".join(f"{alt} {_versus(v)}" for alt, v in r["d_finetune"]["against"].items())
+                           + "; leaving the largest size out: "
+                           + ", ".join(f"{alt} {_versus(v)}" for alt, v in r["largest_size"]["against"].items()) + ")")
         verdict = ("not testable" if "not testable" in verdicts else "not reproduced" if "not reproduced" in verdicts
                    else "reproduced")
         return ("; ".join(parts) + ctx.regime_note, verdict if ctx.n_sizes >= 3 else "not testable (fewer than 3 sizes)",
-            "held-out points resampled (paired 95% interval of the error difference)")
+                "held-out points resampled (paired 95% interval of the error difference)",
+                "; ".join(details) + ctx.regime_note)
     else:
         return ("; ".join(f"{c}: {f}" for c, f in ctx.fits.items()) or "no fine-tunes", "not testable")
 
@@ -303,7 +315,8 @@ TESTS = {1: claim_1, 2: claim_2, 3: claim_3, 4: claim_4, 5: claim_5, 6: claim_6,
 def ledger(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_bootstrap: int | None = None,
            seed: int = fits_.STUDY_SEED, windows: dict | None = None, only=None) -> pd.DataFrame:
     """One row per claim: what the runs measure, the verdict of that claim's own test
-    (``TESTS``), and the noise it was judged against. ``windows``: run id -> per-window test losses
+    (``TESTS``), the noise it was judged against, and the test in full (``detail``: where a claim's
+    line is a summary). ``windows``: run id -> per-window test losses
     (``study.window_losses``), which claim 6's paired errors read. ``only``: these claims' rows (a
     chapter's closing), from the same tests and the same shared fits as the whole ledger."""
     ctx = context(runs, all_runs, curves, n_bootstrap, seed, windows)
@@ -311,7 +324,7 @@ def ledger(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_b
     for i, test in TESTS.items():
         if only is not None and i not in only:
             continue
-        measured, verdict, *noise = test(ctx)
+        measured, verdict, *rest = test(ctx)
         rows.append({"claim": i, "paper": CLAIMS[i], "measured here": measured, "verdict": verdict,
-                     "seed noise": noise[0] if noise else ""})
+                     "seed noise": rest[0] if rest else "", "detail": rest[1] if len(rest) > 1 else measured})
     return pd.DataFrame(rows)

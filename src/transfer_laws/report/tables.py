@@ -69,23 +69,36 @@ def show(df: pd.DataFrame, columns: dict[str, str] | None = None, intervals: dic
          digits: int = 3, ci_digits: int = 2):
     """``formatted`` as a styled table without its index column, for a chapter's cell output."""
     out = formatted(df, columns, intervals, digits, ci_digits)
-    # wide tables get a smaller font and tighter cells, so that they fit the content column
+    # an interval may break only before its bracket (a no-break space after the comma), short values
+    # (sizes, numbers) never break, prose breaks between words, and a value with a long unbroken word
+    # (lists, ids) may wrap anywhere, so that the table fits its column
+    out = out.map(lambda v: v.replace(", ", ",\u00a0") if isinstance(v, str) and INTERVAL.match(v) else v)
+    return _styled(out)
+
+
+def _wrap(value) -> str:
+    """A cell's wrapping (see ``show``)."""
+    s = str(value)
+    if INTERVAL.match(s):
+        return "white-space: normal;"
+    if len(s) <= LONG_VALUE:
+        return "white-space: nowrap;"
+    return "overflow-wrap: anywhere;" if max(map(len, s.split())) > LONG_VALUE else "white-space: normal;"
+
+
+def _styled(out: pd.DataFrame):
+    """No index column; wide tables get a smaller font and tighter cells, so that they fit the
+    content column."""
     size = "0.78em" if out.shape[1] > 10 else "0.85em" if out.shape[1] > 6 else "1em"
     pad = "0.1em 0.4em" if out.shape[1] > 6 else "0.15em 0.7em"
-    # an interval may break only before its bracket (a no-break space after the comma), short values
-    # (sizes, numbers) never break, long unbroken ones (lists, ids) may wrap anywhere, so that the table
-    # fits its column
-    out = out.map(lambda v: v.replace(", ", ",\u00a0") if isinstance(v, str) and INTERVAL.match(v) else v)
-    wrap = lambda v: ("white-space: normal;" if INTERVAL.match(str(v)) else "overflow-wrap: anywhere;"
-                      if len(str(v)) > LONG_VALUE else "white-space: nowrap;")
     return (out.style.hide(axis="index")
-            .map(wrap)
+            .map(_wrap)
             .set_table_styles([{"selector": "", "props": f"font-size: {size};"},
                                {"selector": "th, td", "props": f"padding: {pad}; text-align: left;"},
                                {"selector": "th", "props": "white-space: normal;"}]))
 
 
-LONG_VALUE = 12  # characters: a cell value longer than this may wrap inside a word
+LONG_VALUE = 12  # characters: a longer value may wrap; one with a word longer than this, inside it
 INTERVAL = re.compile(r"^\S+ \[\S+,[ \u00a0]\S+\]$")  # what ``interval`` writes: point [lo, hi]
 
 
