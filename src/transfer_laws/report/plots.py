@@ -403,11 +403,12 @@ def task_curves(cells: pd.DataFrame, chance_nats: float) -> alt.LayerChart:
     base = alt.Chart().encode(
         x=_logx("d_train_examples", "task training examples (log)"),
         color=alt.Color("curriculum:N", title="pre-training", sort=["scratch", "text", "mix"]))
+    title = "test loss (nats/example)"  # on every layer, so that the shared axis has one title
     line = base.mark_line(point=True).encode(
-        y=alt.Y("loss:Q", scale=alt.Scale(zero=False), title="test loss (nats/example)"),
+        y=alt.Y("loss:Q", scale=alt.Scale(zero=False, padding=10), title=title),
         tooltip=["curriculum", "size", "d_train_examples", "loss", "loss_sd", "accuracy", "runs"])
-    bars = base.mark_errorbar().encode(y="lo:Q", y2="hi:Q")
-    chance = alt.Chart().mark_rule(strokeDash=[4, 3], color="gray").encode(y="mean(chance):Q")
+    bars = base.mark_errorbar().encode(y=alt.Y("lo:Q", title=title), y2="hi:Q")
+    chance = alt.Chart().mark_rule(strokeDash=[4, 3], color="gray").encode(y=alt.Y("mean(chance):Q", title=title))
     return alt.layer(line, bars, chance, data=df).properties(width=300, height=260).facet(
         column=alt.Column("size:N", title=None, sort=sizes))
 
