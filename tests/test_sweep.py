@@ -447,3 +447,31 @@ def test_the_dry_run_reports_the_pace_finished_runs_kept(tmp_path):
     # d: its cell's 3x; e: no cell of its own, its phase's 3x; f: one run is too few for its cell, the
     # phase's median (0.5x); g: a phase never measured, the estimate itself
     assert paced_minutes(table[~table.done], measured_pace(table, tmp_path)) == pytest.approx(3 + 3 + 0.5 + 1)
+
+
+def test_size_order_runs_a_sizes_extensions_before_the_next_size(data, tmp_path, monkeypatch):
+    """[sweep] order = "size": a rate sweep that grows past its edge is finished before the next
+    size starts (the sweep replans between sizes), so an interrupted grid leaves whole sizes."""
+    import json
+
+    from transfer_laws.runs import sweep
+
+    two = GRID2.replace('size = "n13k"', 'size = ["n13k", "n28k"]').replace("seed = [0, 1]", "seed = 0") \
+        .replace("seed = [0, 1], ", "seed = 0, ") + '[sweep]\norder = "size"\n'
+    grid, root = write(tmp_path, two), tmp_path / "results"
+    runs.atomic_write_bytes(sweep.throughput_path("cpu", root), json.dumps({"n13k": 1e5, "n28k": 1e5}).encode())
+    order = []
+
+    def fake_run(p, data, device, root, trainer_kwargs, log, forks=None):  # best at the highest rate
+        order.append((p.spec.size, p.spec.phase, p.spec.lr if p.spec.phase == "target" else None))
+        _write_planted(_planted_record(p.spec, 3.0 - (p.spec.lr if p.spec.phase == "target" else 0)), root)
+        return [p.spec.run_id]
+
+    monkeypatch.setattr(sweep, "_run_one", fake_run)
+    lines = []
+    run_sweep(grid, data, device="cpu", root=root, log=lines.append)
+    sizes = [size for size, _, _ in order]
+    assert sizes == sorted(sizes, key=["n13k", "n28k"].index), order  # every n13k run, extensions included, first
+    grown = [lr for size, phase, lr in order if size == "n13k" and phase == "target"]
+    assert grown[:3] == [0.001, 0.002, 0.004] and grown[3:] and max(grown) >= 0.008
+    assert any(l.startswith("replanning before n28k") for l in lines)

@@ -237,8 +237,9 @@ def load_grid(path: Path, data=None, root: Path | None = None) -> list[PlannedRu
         planned.append(PlannedRun(s, (1, s.seed > 0, r, LADDER_INDEX[s.size], s.curriculum, s.d_train,
                                       str(resume.family(s)), s.max_epochs),
                                   {"held": held[s.run_id]} if s.run_id in held else {}))
-    if order_by == "size":
-        planned = [PlannedRun(p.spec, (LADDER_INDEX[p.spec.size],) + p.order, p.tags) for p in planned]
+    if order_by == "size":  # tagged: a sweep replans between sizes (see run_sweep)
+        planned = [PlannedRun(p.spec, (LADDER_INDEX[p.spec.size],) + p.order, {**p.tags, "size_group": p.spec.size})
+                   for p in planned]
     planned.sort(key=lambda p: p.order)
     seen, unique = set(), []
     for p in planned:
@@ -578,7 +579,11 @@ def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = N
         if held:
             log(f"held: {len(held)} run(s) wait for a refitted rate rule ({held[0].tags['held']}, provisional)")
             queue = [p for p in queue if not p.tags.get("held")]
-        for p in queue + [None]:
+        group = None  # size by size ([sweep] order = "size"): a size's rate and horizon extensions
+        for p in queue + [None]:  # run before the next size starts, so each size completes in turn
+            if p is not None and group not in (None, p.tags.get("size_group")):
+                log(f"replanning before {p.spec.size}: extensions of {group} first")
+                break
             if p is None:  # one more pass over fine-tunes that waited on their pre-training
                 queue2, deferred = deferred, []
                 for q in queue2:
@@ -599,6 +604,7 @@ def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = N
                 continue
             finished += _run_one(p, data, device, root, trainer_kwargs, log, forks)
             progress(finished)
+            group = p.tags.get("size_group")
         if len(finished) == n_before or (max_runs is not None and len(finished) >= max_runs):
             return finished
         plan = make_plan()  # learning-rate sweeps may have grown
