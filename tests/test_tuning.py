@@ -96,9 +96,10 @@ def test_recipe2_rules_are_the_fits_of_their_committed_sweeps():
         if kind not in hparams.RECIPE2_RULES:
             with pytest.raises(ValueError, match="no fitted"):
                 hparams.learning_rate("n28k", phase, curriculum, recipe=2, d_chars=1e4)
-        else:
-            assert hparams.learning_rate("n28k", phase, curriculum, recipe=2, d_chars=1e4) == \
-                hparams.RECIPE2_RULES[kind].lr_ref
+        else:  # at its reference size and D the rule's rate is its lr_ref
+            rule = hparams.RECIPE2_RULES[kind]
+            size = next(s for s, c in hparams.LADDER.items() if c.n_params() == rule.n_ref)
+            assert hparams.learning_rate(size, phase, curriculum, recipe=2, d_chars=rule.d_ref) == rule.lr_ref
 
 
 def test_tuned_rates_from_a_bracketed_sweep_and_from_a_rule():

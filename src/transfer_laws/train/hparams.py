@@ -94,15 +94,21 @@ RECIPE2_RULES: dict[str, RateRule] = {
     # optima 0.0073 at n28k and 0.0040 at n100k
     "pretrain": RateRule(lr_ref=0.0073, n_ref=28368, n_exponent=-0.48,
                          source="pilot2-lr pre-training sweeps at n28k and n100k (tuning.fit_rate_rule)"),
-    # provisional (2026-12-03): fitted with D to the pilot's bracketed cells at two D each (RULE_CELLS);
-    # refitted once the pilot's 3e3, 1e4 and 1e5 cells and the study's sweeps at n13k, n57k and
-    # n336k (grids/study2-lr.toml) land, before the study's own target runs start
-    "scratch": RateRule(lr_ref=0.0012, n_ref=28368, n_exponent=-0.73, d_ref=1e4, d_exponent=0.38, provisional=True,
-                        source="pilot2-lr from-scratch sweeps (cosine, 50 epochs) at n28k and n100k, D = 1e4 and 1e6"),
-    "finetune-text": RateRule(lr_ref=0.0011, n_ref=28368, n_exponent=-0.74, d_ref=1e4, d_exponent=-0.45, provisional=True,
-                              source="pilot2-lr text fine-tuning sweeps at n28k and n100k, D_F = 1e3 and 1e5"),
-    "finetune-mix": RateRule(lr_ref=0.0002, n_ref=28368, n_exponent=-0.078, d_ref=1e4, d_exponent=-0.11, provisional=True,
-                             source="pilot2-lr mix fine-tuning sweeps at n28k and n100k, D_F = 1e3 and 1e5"),
+    # refitted 2026-12-03 to every bracketed sweep cell of the pilot (n28k, n100k) and of the study's
+    # rate grid (grids/study2-lr.toml: n13k, n57k, n336k), RULE_CELLS. The form per kind is the one
+    # whose rate costs least on its worst cell (`transfer_laws rules --experiments pilot2-lr,study2-lr
+    # --form nd|nd-interaction`), the simpler unless the N x D term lowers that by more than 0.005
+    # nats: from scratch nd (worst cell 0.030 nats; with the term 0.030), text fine-tuning with the
+    # term (0.039; without it 0.055, the n336k cell at D_F = 1e3: its optimum barely moves with D_F),
+    # mix fine-tuning nd (0.015; with the term 0.051)
+    "scratch": RateRule(lr_ref=0.0013, n_ref=12768, n_exponent=-0.41, d_ref=1e4, d_exponent=0.32,
+                        source="pilot2-lr and study2-lr from-scratch sweeps (cosine, 50 epochs), n13k-n336k, "
+                               "D = 1e4 to 1e6"),
+    "finetune-text": RateRule(lr_ref=0.0013, n_ref=12768, n_exponent=-0.35, d_ref=1e4, d_exponent=-0.57,
+                              nd_exponent=0.18,
+                              source="pilot2-lr and study2-lr text fine-tuning sweeps, n13k-n336k, D_F = 1e3 to 1e5"),
+    "finetune-mix": RateRule(lr_ref=0.00019, n_ref=12768, n_exponent=-0.19, d_ref=1e4, d_exponent=-0.055,
+                             source="pilot2-lr and study2-lr mix fine-tuning sweeps, n13k-n336k, D_F = 1e3 to 1e5"),
 }
 # Which committed sweep cells each rule was fitted to (experiment or experiments, D values, sizes;
 # None: every one there; "form": "n", "nd" or "nd-interaction", else the written rule's): a test
@@ -110,9 +116,9 @@ RECIPE2_RULES: dict[str, RateRule] = {
 # (``tuning.refit_rules``).
 RULE_CELLS: dict[str, dict] = {
     "pretrain": {"experiment": "pilot2-lr", "d_train_chars": None},
-    "scratch": {"experiment": "pilot2-lr", "d_train_chars": [1e4, 1e6]},
-    "finetune-text": {"experiment": "pilot2-lr", "d_train_chars": [1e3, 1e5]},
-    "finetune-mix": {"experiment": "pilot2-lr", "d_train_chars": [1e3, 1e5]},
+    **{kind: {"experiment": ["pilot2-lr", "study2-lr"], "d_train_chars": None, "form": form,
+              "sizes": ["n13k", "n28k", "n57k", "n100k", "n336k"]}  # n1.2m is the check (RULE_CHECKS)
+       for kind, form in (("scratch", "nd"), ("finetune-text", "nd-interaction"), ("finetune-mix", "nd"))},
 }
 # The cells that check the rules outside the sizes they were fitted to (the check at n1.2m
 # with 3 rates around the rule; ``tuning.price_rules`` reads what the rule's rate costs there).
