@@ -102,7 +102,9 @@ def crossover_hist(table: pd.DataFrame) -> alt.Chart:
 
 
 def _logx(field: str, title: str) -> alt.X:
-    return alt.X(f"{field}:Q", scale=alt.Scale(type="log"), title=title)
+    """A log x axis whose crowded labels (2, 3, 20, 30 ... between decades) are thinned, not run together."""
+    return alt.X(f"{field}:Q", scale=alt.Scale(type="log"), title=title,
+                 axis=alt.Axis(labelOverlap="greedy", labelSeparation=6))
 
 
 def scratch_curves(runs: pd.DataFrame, fits: dict, loss_column: str = "test_loss") -> alt.LayerChart:
