@@ -89,6 +89,8 @@ def test_recipe2_rules_are_the_fits_of_their_committed_sweeps():
         assert refit.n_exponent == pytest.approx(rule.n_exponent, abs=0.005), kind
         assert refit.d_exponent == pytest.approx(rule.d_exponent, abs=0.005), kind
         assert refit.nd_exponent == pytest.approx(rule.nd_exponent, abs=0.005), kind
+        if rule.d_max is not None:  # a rule is held at the largest D it was fitted to, not elsewhere
+            assert rule.d_max == cells[(cells.kind == kind) & cells.bracketed].d_train_chars.max(), kind
     assert hparams.learning_rate("n28k", "pretrain", "text", recipe=2) == 0.0073
     assert hparams.kind_of_run("target", "mix") == "finetune-mix" != hparams.kind_of_run("target", "text")
     for kind, (phase, curriculum) in {"scratch": ("target", "scratch"), "finetune-text": ("target", "text"),
@@ -100,6 +102,17 @@ def test_recipe2_rules_are_the_fits_of_their_committed_sweeps():
             rule = hparams.RECIPE2_RULES[kind]
             size = next(s for s, c in hparams.LADDER.items() if c.n_params() == rule.n_ref)
             assert hparams.learning_rate(size, phase, curriculum, recipe=2, d_chars=rule.d_ref) == rule.lr_ref
+
+
+def test_a_rule_is_held_above_its_d_max():
+    from transfer_laws.train.hparams import RateRule
+
+    rule = RateRule(lr_ref=1e-3, n_ref=1e4, n_exponent=-0.5, d_ref=1e4, d_exponent=-0.5, nd_exponent=0.1,
+                    source="planted", d_max=1e5)
+    free = RateRule(**{**rule.__dict__, "d_max": None})
+    assert rule(4e4, 1e5) == free(4e4, 1e5) and rule(4e4, 3e6) == rule(4e4, 1e5) != free(4e4, 3e6)
+    assert rule(4e4, 1e3) == free(4e4, 1e3) and "D held at 1e5" in rule.formula()
+    assert "held" not in free.formula()
 
 
 def test_tuned_rates_from_a_bracketed_sweep_and_from_a_rule():

@@ -188,16 +188,19 @@ def refit_rules(runs: pd.DataFrame, rule_cells_by_kind: dict | None = None,
 
 def price_rules(runs: pd.DataFrame, rules: dict, cells_by_kind: dict) -> pd.DataFrame:
     """What each rule's rate costs on sweep cells (``cells_by_kind``: kind -> ``rule_cells``'s
-    ``where``; the cells a rule was fitted to, or the cells that check it, ``hparams.RULE_CHECKS``):
+    ``where``, or a list of them; the cells a rule was fitted to, or the cells that check it,
+    ``hparams.RULE_CHECKS``):
     one row per cell with its optimum, the rule's rate, their log ratio (``log_error``), whether the
     rule's rate lies between the best rate's neighbours (``in_bracket``) and the validation loss
     the sweep says that rate costs over its best (``cost_nats``, ``sweep_cost``)."""
     rows = []
-    for kind, where in cells_by_kind.items():
+    for kind, wheres in cells_by_kind.items():
         if kind not in rules:
             continue
         rule = rules[kind]
-        for c in rule_cells(runs, kind, where).itertuples():
+        cells = [rule_cells(runs, kind, w) for w in (wheres if isinstance(wheres, list) else [wheres])]
+        cells = [c for c in cells if len(c)]
+        for c in (pd.concat(cells, ignore_index=True) if cells else pd.DataFrame()).itertuples():
             lr_rule = rule.exact(float(c.n_params), float(c.d_train_chars) if rule.uses_d else None)
             rows.append({"kind": kind, "experiment": c.experiment, "size": c.size, "n_params": c.n_params,
                          "d_train_chars": c.d_train_chars, "n_rates": c.n_rates, "bracketed": bool(c.bracketed),
