@@ -420,13 +420,17 @@ def test_study2_grid_meets_the_issues_design():
         if s.phase == "target" and s.curriculum == "scratch" and s.tokenizer == "main":
             scratch[(s.size, s.d_train_chars)].add((s.seed, s.data_seed))
     assert high and all(len(scratch[k]) >= 3 for k, v in high.items() if len(v) >= 3), dict(scratch)
-    # the held fine-tuning rules' check at D_F = 3e6 (hparams.HIGH_DATA_CHECKS): 3 rates around the rule
+    # the held fine-tuning rules' check at D_F = 3e6 (grids/study2-high.toml, hparams.HIGH_DATA_CHECKS):
+    # 3 rates from the held one up, one of them the study's own run
     from transfer_laws.train.hparams import HIGH_DATA_CHECKS, kind_of_run
 
+    check = [p.spec for p in load_grid(Path(__file__).resolve().parents[1] / "grids" / "study2-high.toml", None)]
+    own = {s.run_id for s in ft}
     for kind, where in HIGH_DATA_CHECKS.items():
-        rates = {s.lr for s in ft if kind_of_run(s.phase, s.curriculum) == kind and s.size in where["sizes"]
-                 and s.d_train_chars in where["d_train_chars"] and ids[s.pretrain_id].seed == 0}
-        assert len(rates) == 3, (kind, rates)
+        cell = [s for s in check if s.phase == "target" and kind_of_run(s.phase, s.curriculum) == kind
+                and s.size in where["sizes"] and s.d_train_chars in where["d_train_chars"]
+                and s.experiment == where["experiment"]]
+        assert len({s.lr for s in cell}) == 3 and len(own & {s.run_id for s in cell}) == 1, kind
 
 
 def test_the_dry_run_reports_the_pace_finished_runs_kept(tmp_path):

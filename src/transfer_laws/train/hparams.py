@@ -117,7 +117,7 @@ RECIPE2_RULES: dict[str, RateRule] = {
     # fine-tune at D_F = 3e5 and 3e6 ended on its horizon still improving (2026-12-03): in the sweeps a
     # lower rate takes proportionally more steps to its minimum, and the loss is flat within 0.01 nats
     # over a factor of 4 in rate around the optimum. The held rate's cost at D_F = 3e6 is checked at
-    # n13k (grids/study2.toml, HIGH_DATA_CHECKS in RULE_CHECKS). From scratch the rule follows D to
+    # n13k (grids/study2-high.toml, HIGH_DATA_CHECKS in RULE_CHECKS). From scratch the rule follows D to
     # 3e6 (half a decade past its sweeps): its D exponent is positive and its rate there stays below
     # the pre-training rule's, itself tuned at 13M tokens (n13k: 0.0081 against 0.011).
     "finetune-text": RateRule(lr_ref=0.0013, n_ref=12768, n_exponent=-0.35, d_ref=1e4, d_exponent=-0.57,
@@ -139,7 +139,7 @@ RULE_CELLS: dict[str, dict] = {
 # The cells that check the rules outside the sizes they were fitted to (the check at n1.2m
 # with 3 rates around the rule; ``tuning.price_rules`` reads what the rule's rate costs there).
 # The fine-tuning rules are also checked where they are held (d_max): at D_F = 3e6, n13k, pre-training
-# seed 0, half and twice the held rate beside the study's own run at it (grids/study2.toml).
+# seed 0, at 1, 4 and 16 times the held rate, the first the study's own run (grids/study2-high.toml).
 HIGH_DATA_CHECKS: dict[str, dict] = {
     kind: {"experiment": "study2", "d_train_chars": [3_000_000], "sizes": ["n13k"]}
     for kind in ("finetune-text", "finetune-mix")
