@@ -113,6 +113,31 @@ def test_a_rule_is_held_above_its_d_max():
     assert rule(4e4, 1e5) == free(4e4, 1e5) and rule(4e4, 3e6) == rule(4e4, 1e5) != free(4e4, 3e6)
     assert rule(4e4, 1e3) == free(4e4, 1e3) and "D held at 1e5" in rule.formula()
     assert "held" not in free.formula()
+    # above d_max, a power of D / d_max from the rate there, fitted to the checks' optima
+    from transfer_laws.analysis.tuning import fit_high_d_exponent
+
+    high = RateRule(**{**rule.__dict__, "d_exponent_high": 0.4})
+    assert high.exact(4e4, 3e6) == pytest.approx(rule.exact(4e4, 1e5) * 30**0.4) and high(4e4, 1e5) == rule(4e4, 1e5)
+    assert "(D/1e5)^0.40" in high.formula()
+    cells = pd.DataFrame({"n_params": [1e4, 4e4, 4e4], "d_train_chars": [3e6, 1e6, 1e4], "bracketed": [True, True, True],
+                          "lr_opt": [high.exact(1e4, 3e6), high.exact(4e4, 1e6), 1.0]})
+    assert fit_high_d_exponent(cells, rule) == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="no bracketed cell above"):
+        fit_high_d_exponent(cells.assign(bracketed=False), rule)
+
+
+def test_a_rule_awaiting_its_high_d_exponent_holds_only_the_runs_above_d_max(monkeypatch):
+    from transfer_laws.train import hparams
+
+    rule = hparams.RateRule(lr_ref=1e-3, n_ref=1e4, n_exponent=-0.5, d_ref=1e4, d_exponent=-0.5, source="planted",
+                            d_max=1e5, high_provisional=True)
+    monkeypatch.setitem(hparams.RECIPE2_RULES, "finetune-text", rule)
+    kw = {"phase": "target", "curriculum": "text", "recipe": 2}
+    assert "above D = 1e5" in hparams.provisional_rule({**kw, "d_train_chars": 3e6})
+    assert hparams.provisional_rule({**kw, "d_train_chars": 1e5}) is None
+    assert hparams.provisional_rule({**kw, "d_train_chars": 3e6, "lr": 1e-3}) is None  # a stated rate
+    monkeypatch.setitem(hparams.RECIPE2_RULES, "finetune-text", hparams.RateRule(**{**rule.__dict__, "high_provisional": False}))
+    assert hparams.provisional_rule({**kw, "d_train_chars": 3e6}) is None
 
 
 def test_tuned_rates_from_a_bracketed_sweep_and_from_a_rule():

@@ -86,6 +86,21 @@ def fit_rate_rule(cells: pd.DataFrame, source: str, with_d: bool = False, d_ref:
                     d_ref=d_ref if with_d else 1.0, d_exponent=float(coef[2]) if with_d else 0.0,
                     nd_exponent=float(coef[3]) if interaction else 0.0)
 
+def fit_high_d_exponent(cells: pd.DataFrame, rule) -> float:
+    """The exponent of D above a rule's ``d_max`` (``RateRule.d_exponent_high``): least squares through
+    the origin of log(optimum / the rule's rate at d_max) on log(D / d_max), over the bracketed cells
+    above d_max (``rule_cells`` of the checks, ``hparams.HIGH_DATA_CHECKS``)."""
+    if rule.d_max is None:
+        raise ValueError("the rule has no d_max: it follows its form at every D")
+    ok = cells[cells.bracketed.astype(bool) & (cells.d_train_chars.astype(float) > rule.d_max)]
+    if ok.empty:
+        raise ValueError(f"no bracketed cell above D = {rule.d_max:g} to fit the rule's high-D exponent to")
+    y = np.log(ok.d_train_chars.to_numpy(float) / rule.d_max)
+    held = np.array([rule.exact(float(n), rule.d_max) for n in ok.n_params])
+    z = np.log(ok.lr_opt.to_numpy(float) / held)
+    return float((y @ z) / (y @ y))
+
+
 CELL_KEY = ["phase", "curriculum", "n_params", "d_train_chars"]
 
 

@@ -46,8 +46,9 @@ class RateRule:
     when ``d_exponent`` is 0 (pre-training). ``nd_exponent`` lets the N exponent change with D (a
     log-bilinear rule: the N exponent at D is n_exponent + nd_exponent * log(D / d_ref)).
 
-    ``d_max``: the largest D the rule follows; past it the rate is the rule's at ``d_max`` (held, not
-    extrapolated in D). None: followed at every D."""
+    ``d_max``: the largest D the fitted form follows; past it the rate is the rule's at ``d_max``
+    times ``(D / d_max) ** d_exponent_high`` (0: held), an exponent fitted to the sweeps that check
+    the rule above ``d_max`` (``tuning.fit_high_d_exponent``). None: the form is followed at every D."""
 
     lr_ref: float
     n_ref: float
@@ -60,6 +61,10 @@ class RateRule:
     provisional: bool = False
     nd_exponent: float = 0.0
     d_max: float | None = None
+    d_exponent_high: float = 0.0
+    # d_exponent_high not fitted yet: the runs above d_max that take the rule's rate are held by the
+    # sweep (as a provisional rule's); the check states its rates
+    high_provisional: bool = False
 
     @property
     def uses_d(self) -> bool:
@@ -72,8 +77,9 @@ class RateRule:
         if self.uses_d:
             if not d_chars:
                 raise ValueError("this rate rule depends on D: give the training set's characters")
-            if self.d_max is not None:
-                d_chars = min(d_chars, self.d_max)
+            if self.d_max is not None and d_chars > self.d_max:
+                lr *= (d_chars / self.d_max) ** self.d_exponent_high
+                d_chars = self.d_max
             y = math.log(d_chars / self.d_ref)
             lr *= math.exp(self.d_exponent * y + self.nd_exponent * x * y)
         return lr
@@ -89,7 +95,8 @@ class RateRule:
         if self.nd_exponent:
             out += f" exp({self.nd_exponent:.2f} ln(N/{self.n_ref:,.0f}) ln(D/{self.d_ref:.0e}))".replace("e+0", "e")
         if self.uses_d and self.d_max is not None:
-            out += f", D held at {self.d_max:.0e} above it".replace("e+0", "e")
+            out += (f", above D = {self.d_max:.0e} its rate there x (D/{self.d_max:.0e})^{self.d_exponent_high:.2f}"
+                    if self.d_exponent_high else f", D held at {self.d_max:.0e} above it").replace("e+0", "e")
         return out
 
 
@@ -121,9 +128,10 @@ RECIPE2_RULES: dict[str, RateRule] = {
     # 3e6 (half a decade past its sweeps): its D exponent is positive and its rate there stays below
     # the pre-training rule's, itself tuned at 13M tokens (n13k: 0.0081 against 0.011).
     "finetune-text": RateRule(lr_ref=0.0013, n_ref=12768, n_exponent=-0.35, d_ref=1e4, d_exponent=-0.57,
-                              nd_exponent=0.18, d_max=1e5,
+                              nd_exponent=0.18, d_max=1e5, high_provisional=True,
                               source="pilot2-lr and study2-lr text fine-tuning sweeps, n13k-n336k, D_F = 1e3 to 1e5"),
     "finetune-mix": RateRule(lr_ref=0.00019, n_ref=12768, n_exponent=-0.19, d_ref=1e4, d_exponent=-0.055, d_max=1e5,
+                             high_provisional=True,
                              source="pilot2-lr and study2-lr mix fine-tuning sweeps, n13k-n336k, D_F = 1e3 to 1e5"),
 }
 # Which committed sweep cells each rule was fitted to (experiment or experiments, D values, sizes;
@@ -161,11 +169,20 @@ def kind_of_run(phase: str, curriculum: str, task: str = "lm") -> str:
 
 def provisional_rule(spec_kw: dict) -> str | None:
     """The source of the provisional rule a run's default rate would come from (None: a stated rate,
-    recipe 1, or a final rule)."""
+    recipe 1, or a final rule). A rule whose exponent above ``d_max`` is not fitted yet
+    (``high_provisional``) holds only the runs above ``d_max``."""
     if spec_kw.get("lr") is not None or spec_kw.get("recipe", 1) != 2:
         return None
     rule = RECIPE2_RULES.get(kind_of_run(spec_kw["phase"], spec_kw["curriculum"], spec_kw.get("task", "lm")))
-    return rule.source if rule is not None and rule.provisional else None
+    if rule is None:
+        return None
+    if rule.provisional:
+        return rule.source
+    d = spec_kw.get("d_train_chars")
+    if rule.high_provisional and rule.d_max is not None and d and d > rule.d_max:
+        above = f"{rule.d_max:.0e}".replace("e+0", "e")
+        return f"{rule.source}; above D = {above}: its exponent awaits the check (HIGH_DATA_CHECKS)"
+    return None
 
 
 def learning_rate(size: str, phase: str, curriculum: str, recipe: int = 1, d_chars: float | None = None,
