@@ -126,6 +126,28 @@ def test_a_rule_is_held_above_its_d_max():
         fit_high_d_exponent(cells.assign(bracketed=False), rule)
 
 
+def test_the_rules_high_d_exponents_are_the_fits_of_their_committed_checks():
+    """A fine-tuning rule's exponent above d_max is what tuning.fit_high_d_exponent gives on the
+    committed check cells of the current plan (hparams.HIGH_DATA_CHECKS); while it awaits them
+    (high_provisional) the rule is held there (exponent 0)."""
+    from transfer_laws import runs
+    from transfer_laws.analysis.tuning import fit_high_d_exponent, rule_cells
+    from transfer_laws.runs import plan
+    from transfer_laws.train import hparams
+
+    table = runs.runs_table(runs.load_records())
+    table = table[plan.in_plan(table, plan.load_plan())]
+    for kind, where in hparams.HIGH_DATA_CHECKS.items():
+        rule = hparams.RECIPE2_RULES[kind]
+        assert rule.d_max is not None and max(where["d_train_chars"]) > rule.d_max, kind
+        if rule.high_provisional:
+            assert rule.d_exponent_high == 0, kind
+            continue
+        cells = rule_cells(table, kind, where)
+        held = hparams.RateRule(**{**rule.__dict__, "d_exponent_high": 0.0})
+        assert fit_high_d_exponent(cells, held) == pytest.approx(rule.d_exponent_high, abs=0.005), kind
+
+
 def test_a_rule_awaiting_its_high_d_exponent_holds_only_the_runs_above_d_max(monkeypatch):
     from transfer_laws.train import hparams
 
