@@ -119,7 +119,8 @@ RECIPE2_RULES: dict[str, RateRule] = {
     "scratch": RateRule(lr_ref=0.0013, n_ref=12768, n_exponent=-0.41, d_ref=1e4, d_exponent=0.32,
                         source="pilot2-lr and study2-lr from-scratch sweeps (cosine, 50 epochs), n13k-n336k, "
                                "D = 1e4 to 1e6"),
-    # The fine-tuning rules are held at the largest swept D_F (d_max = 1e5) above it. Extrapolated,
+    # The fine-tuning rules' fitted form stops at the largest swept D_F (d_max = 1e5); above it the rate
+    # is held there until an exponent is fitted to the 3e6 check (high_provisional). Extrapolated,
     # text's D exponent gave n13k 5e-5 at D_F = 3e6 (7x below its rate at 1e5) and every n13k
     # fine-tune at D_F = 3e5 and 3e6 ended on its horizon still improving (2026-12-03): in the sweeps a
     # lower rate takes proportionally more steps to its minimum, and the loss is flat within 0.01 nats
