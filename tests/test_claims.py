@@ -92,3 +92,27 @@ def test_compute_efficiency_judged_at_equal_compute_in_both_halves():
     assert ok.verdict[5] == "inconclusive (near convergence)", ok.loc[5, "measured here"]
     behind = claims.ledger(w, w, curves_for(2.0), n_bootstrap=10).set_index("claim")
     assert behind.verdict[5] == "not reproduced", behind.loc[5, "measured here"]
+
+
+def test_ossification_admits_runs_still_improving_only_at_equal_training():
+    """The high-data cell's runs all end on their horizon still improving (fine-tunes unresolved,
+    from scratch capped), so the fit's runs leave them out; claim 6 admits them when both sides
+    trained for the same number of steps, says so, and refuses them when the steps differ."""
+    w, curves = _world_with_ids()
+    add, windows = _ossified_cell(w, 0.05)
+    cell = (w.n_params == add.n_params.iloc[0]) & (w.d_train_chars == add.d_train_chars.iloc[0]) \
+        & w.curriculum.isin(["text", "scratch"])
+    ww = pd.concat([w[~cell], add], ignore_index=True)
+    ww["val_loss"] = ww["val_loss"].fillna(ww.test_loss)
+    ww[["vs_checkpoint_nats", "vs_checkpoint_se"]] = np.nan
+    ww["unresolved"], ww["stop_reason"], ww["steps"], ww["best_step"] = False, "converged", 1000, 500
+    high = ww.run_id.str.startswith("o-")
+    ww.loc[high, ["steps", "best_step", "stop_reason"]] = [15306, 15306, "budget"]
+    ww.loc[high & (ww.curriculum == "text"), "unresolved"] = True
+    fit_runs = ww[~high].reset_index(drop=True)  # what the study's fit reads: the refused runs left out
+    led = claims.ledger(fit_runs, ww, curves, n_bootstrap=10, windows=windows).set_index("claim")
+    assert led.verdict[6] == "reproduced (at equal training)", led.loc[6, "measured here"]
+    assert "equal training (15,306 steps a side, 6 run(s) still improving" in led.loc[6, "measured here"]
+    ww.loc[high & (ww.curriculum == "scratch"), ["steps", "best_step"]] = 7653  # half the fine-tunes' training
+    led = claims.ledger(fit_runs, ww, curves, n_bootstrap=10, windows=windows).set_index("claim")
+    assert led.verdict[6] == "not testable", led.loc[6, "measured here"]
