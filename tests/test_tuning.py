@@ -202,3 +202,21 @@ def test_rules_command_prints_each_rule_and_its_cost(tmp_path, capsys):
     assert main(["rules", "--results", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: no run records") and "\n" not in err
+
+
+def test_one_run_per_replicate_prefers_the_rule_rate():
+    """A rate check's sweep at seed 0 (best 4e-3) beside the study's runs at the rule's 5e-3 for seeds
+    0-2: both rates count as tuned, but seed 0 counts once, at the rule's rate."""
+    from transfer_laws.analysis.tuning import at_tuned_rate, one_per_replicate
+    from transfer_laws.train.hparams import RateRule
+
+    rows = [{**r, "n_params": 1e4, "recipe": 2, "seed": 0} for r in _cell("a", [1e-3, 2e-3, 4e-3, 8e-3], 3e-3)]
+    rows += [{**rows[0], "lr": 5e-3, "seed": s} for s in (0, 1, 2)]
+    df = pd.DataFrame(rows)
+    rule = {"scratch": RateRule(lr_ref=5e-3, n_ref=1e4, n_exponent=-0.5, source="planted")}
+    tuned = at_tuned_rate(df, rules=rule)
+    assert tuned.sum() == 4
+    one = one_per_replicate(df, tuned, rules=rule)
+    assert one.sum() == 3 and set(df[one].lr) == {5e-3} and sorted(df[one].seed) == [0, 1, 2]
+    # without a rule, the sweep's best stands for seed 0
+    assert set(df[one_per_replicate(df, at_tuned_rate(df, rules={}), rules={})].lr) == {4e-3}

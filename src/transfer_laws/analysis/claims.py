@@ -13,7 +13,7 @@ from transfer_laws.analysis import bootstrap
 from transfer_laws.analysis import fits as fits_
 from transfer_laws.analysis.compute import (compute_frontier, equal_compute, holm, ossification_map,
                                             ossification_test, sign_test, time_on_frontier)
-from transfer_laws.analysis.tuning import at_tuned_rate
+from transfer_laws.analysis.tuning import at_tuned_rate, one_per_replicate
 from transfer_laws.analysis.fitting import _fit_points
 from transfer_laws.analysis.heldout import power_law_test
 
@@ -278,7 +278,7 @@ def claim_6(ctx: Context) -> tuple:
     (``compute.ossification_test``); Holm across sizes. Runs that ended on their horizon still
     improving are admitted at equal training (``_equal_training_pool``), and the line says so."""
     pool, admitted = _equal_training_pool(ctx)
-    tuned = at_tuned_rate(pool)
+    tuned = one_per_replicate(pool, at_tuned_rate(pool))
     ft = pool[pool.curriculum != "scratch"]
     cand = ft[["curriculum", "n_params", "d_train_chars"]].drop_duplicates()
     cells = ossification_test(pool, ctx.windows, cand, tuned)

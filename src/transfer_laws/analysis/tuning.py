@@ -148,6 +148,29 @@ def at_tuned_rate(runs: pd.DataFrame, rules: dict | None = None) -> pd.Series:
     sig = lambda x: significant(x) if np.isfinite(x) else np.nan  # noqa: E731
     return (m.lr_tuned.map(sig) == lr) | (m.lr_rule.astype(float).map(sig) == lr)
 
+REPLICATE_KEY = ["phase", "curriculum", "n_params", "d_train_chars", "pretrain_id", "data_seed", "seed"]
+
+
+def one_per_replicate(runs: pd.DataFrame, tuned: pd.Series, rules: dict | None = None) -> pd.Series:
+    """``tuned`` (a boolean per run, ``at_tuned_rate``) with one run kept per replicate (the same run
+    but for its rate: a rate check's sweep shares its seed with the study's run at the rule's rate):
+    the one at its kind's rule rate where there is one, else the first. A claim that counts runs as
+    seeds reads this, so that a sweep's best and the rule's run of one seed count once."""
+    from transfer_laws.train.hparams import significant
+
+    tuned = tuned.reindex(runs.index, fill_value=False).astype(bool)
+    key = [c for c in REPLICATE_KEY if c in runs]
+    if not tuned.any() or "lr" not in runs:
+        return tuned
+    t = tuned_rates(runs, rules)
+    rule = (runs[CELL_KEY].merge(t, on=CELL_KEY, how="left").set_index(runs.index).lr_rule.astype(float)
+            if len(t) else pd.Series(np.nan, index=runs.index))
+    at_rule = runs.lr.astype(float).map(significant) == rule.map(lambda x: significant(x) if np.isfinite(x) else np.nan)
+    order = runs[tuned].assign(_r=~at_rule[tuned]).sort_values("_r", kind="stable")
+    keep = order.drop_duplicates([c for c in key], keep="first").index
+    return pd.Series(runs.index.isin(keep), index=runs.index)
+
+
 def rule_cells(runs: pd.DataFrame, kind: str, where: dict) -> pd.DataFrame:
     """The sweep cells a rate rule of ``kind`` is fitted to (``hparams.RULE_CELLS[kind]``): runs of
     the named experiment(s) and kind, at the named D (None: any) and sizes (``"sizes"``, None or
