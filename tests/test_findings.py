@@ -84,3 +84,15 @@ def test_a_chapters_closing_lists_its_claims_with_their_verdicts():
     text = findings.claims_close(df)
     assert "✓ **5." in text and "median +0.33 nats (judged against an exact sign test)" in text
     assert "– **6." in text and "needs 3 seeds" in text and text.count("\n- ") == 2
+
+
+def test_size_legends_and_panels_run_smallest_first():
+    """Sizes are names, so a chart left to itself sorts them as text (n100k before n13k): the
+    ossification map's legend and the pre-training panels follow N (or the ladder)."""
+    m = pd.DataFrame({"curriculum": "text", "size": ["n100k", "n13k", "n1.2m", "n28k"],
+                      "n_params": [100096, 12768, 1237440, 28368], "d_train_chars": 1e6,
+                      "finetuned_minus_scratch": 0.1, "seed_sd": 0.01})
+    assert plots.ossification(m).to_dict()["layer"][0]["encoding"]["color"]["sort"] == ["n13k", "n28k", "n100k", "n1.2m"]
+    curves = pd.DataFrame({"run_id": ["a", "b"], "tokens": [1e6, 1e6], "curriculum": "text", "size": ["n336k", "n57k"],
+                           "val_loss": [4.0, 4.5], "zero_shot_loss": [7.0, 7.2]})
+    assert plots.pretrain_curves(curves).to_dict()["encoding"]["column"]["sort"] == ["n57k", "n336k"]

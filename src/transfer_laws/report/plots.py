@@ -101,10 +101,12 @@ def crossover_hist(table: pd.DataFrame) -> alt.Chart:
     )
 
 
-def _logx(field: str, title: str) -> alt.X:
-    """A log x axis whose crowded labels (2, 3, 20, 30 ... between decades) are thinned, not run together."""
-    return alt.X(f"{field}:Q", scale=alt.Scale(type="log"), title=title,
-                 axis=alt.Axis(labelOverlap="greedy", labelSeparation=6))
+def _logx(field: str, title: str, fmt: str | None = None) -> alt.X:
+    """A log x axis whose crowded labels (2, 3, 20, 30 ... between decades) are thinned, not run
+    together; ``fmt``: a d3 format for every label (e.g. ".0e" for FLOPs, so that one axis does not
+    mix 10,000,000,000 with 1e+12)."""
+    axis = alt.Axis(labelOverlap="greedy", labelSeparation=6, **({"format": fmt} if fmt else {}))
+    return alt.X(f"{field}:Q", scale=alt.Scale(type="log"), title=title, axis=axis)
 
 
 def scratch_curves(runs: pd.DataFrame, fits: dict, loss_column: str = "test_loss") -> alt.LayerChart:
@@ -134,14 +136,14 @@ def transfer_scatter(table: pd.DataFrame, y: str = "d_transferred", title: str =
     return alt.Chart(df).mark_point(filled=True, size=60).encode(
         x=_logx("d_train_chars", "D_F: fine-tuning characters (log)"),
         y=alt.Y(f"{y}:Q", scale=alt.Scale(type="log"), title=title),
-        color=alt.Color("size:N", title="size"), shape=alt.Shape("curriculum:N", title="pre-training"),
+        color=alt.Color("size:N", title="size", sort=_size_order(df)), shape=alt.Shape("curriculum:N", title="pre-training"),
         tooltip=["curriculum", "size", "seed", "d_train_chars", "d_effective", "d_effective_status", y],
     ).properties(width=440, height=300)
 
 
 def ossification(m: pd.DataFrame) -> alt.Chart:
     base = alt.Chart(m).encode(x=_logx("d_train_chars", "D_F: fine-tuning characters (log)"),
-                               color=alt.Color("size:N", title="size"))
+                               color=alt.Color("size:N", title="size", sort=_size_order(m)))
     pts = base.mark_line(point=True).encode(y=alt.Y("finetuned_minus_scratch:Q",
                                                     title="fine-tuned minus from-scratch loss (nats/token)"),
                                             strokeDash=alt.StrokeDash("curriculum:N", title="pre-training"),
@@ -152,7 +154,7 @@ def ossification(m: pd.DataFrame) -> alt.Chart:
 
 def frontier(points: pd.DataFrame, compute_column: str = "flops_full") -> alt.Chart:
     return alt.Chart(points).mark_line(opacity=0.6).encode(
-        x=_logx(compute_column, "training compute (FLOPs, log)"),
+        x=_logx(compute_column, "training compute (FLOPs, log)", fmt=".0e"),
         y=alt.Y("val_loss:Q", scale=alt.Scale(type="log"), title="validation loss (nats/token, log)"),
         color=alt.Color("curriculum:N", title="curriculum"), detail="run_id:N",
     ).properties(width=440, height=300)
@@ -165,7 +167,7 @@ def pretrain_curves(curves: pd.DataFrame) -> alt.Chart:
     return alt.Chart(long).mark_line(point=True).encode(
         x=_logx("tokens", "pre-training tokens (log)"), y=alt.Y("nats:Q", title="loss (nats/token)"),
         color=alt.Color("curriculum:N", title="pre-training"), strokeDash=alt.StrokeDash("loss:N", title="evaluated on"),
-        detail="run_id:N", column=alt.Column("size:N", title=None),
+        detail="run_id:N", column=alt.Column("size:N", title=None, sort=_size_order(long)),
     ).properties(width=260, height=240)
 
 
@@ -232,7 +234,13 @@ def fraction_from_transfer(table: pd.DataFrame) -> alt.Chart:
 
 
 def _size_order(df: pd.DataFrame) -> list[str]:
-    return list(dict.fromkeys(df.sort_values("n_params")["size"]))
+    """The sizes in ``df`` smallest first (by N where the frame has it, else by the ladder)."""
+    if "n_params" in df:
+        return list(dict.fromkeys(df.sort_values("n_params")["size"]))
+    from transfer_laws.train.config import LADDER
+
+    rank = {name: i for i, name in enumerate(LADDER)}
+    return sorted(df["size"].unique(), key=lambda s: rank.get(s, len(rank)))
 
 
 def headline(table: pd.DataFrame, laws_by_curriculum: dict, paper: dict) -> alt.HConcatChart:
