@@ -116,3 +116,18 @@ def test_ossification_admits_runs_still_improving_only_at_equal_training():
     ww.loc[high & (ww.curriculum == "scratch"), ["steps", "best_step"]] = 7653  # half the fine-tunes' training
     led = claims.ledger(fit_runs, ww, curves, n_bootstrap=10, windows=windows).set_index("claim")
     assert led.verdict[6] == "not testable", led.loc[6, "measured here"]
+
+
+def test_ossification_reads_only_each_sizes_largest_d_finetune():
+    """Three tuned runs a side at a smaller D_F of the smallest size, but single runs at its largest:
+    the claim is about large D_F, so nothing is tested."""
+    w, curves = _world_with_ids()
+    add, windows = _ossified_cell(w, 0.05)
+    n0 = add.n_params.iloc[0]
+    ds = sorted(w[(w.n_params == n0) & (w.curriculum == "text")].d_train_chars.unique())
+    add["d_train_chars"] = ds[-2]
+    cell = (w.n_params == n0) & (w.d_train_chars == ds[-2]) & w.curriculum.isin(["text", "scratch"])
+    ww = pd.concat([w[~cell], add], ignore_index=True)
+    ww["val_loss"] = ww["val_loss"].fillna(ww.test_loss)
+    led = claims.ledger(ww, ww, curves, n_bootstrap=10, windows=windows).set_index("claim")
+    assert led.verdict[6] == "not testable", led.loc[6, "measured here"]

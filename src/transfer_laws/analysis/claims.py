@@ -272,8 +272,8 @@ def _equal_training_pool(ctx: Context) -> tuple[pd.DataFrame, set]:
 
 
 def claim_6(ctx: Context) -> tuple:
-    """Ossification: per (curriculum, N), at its largest D_F with at least 3 runs a side at the
-    tuned rate (the grid's high-data cells, D_F = 3e6 at the three smallest sizes), fine-tuned minus
+    """Ossification: per (curriculum, N), at its largest D_F where that has at least 3 runs a side at
+    the tuned rate (the grid's high-data cells, D_F = 3e6 at the three smallest sizes), fine-tuned minus
     from-scratch test loss with paired per-window errors plus the seeds' spread
     (``compute.ossification_test``); Holm across sizes. Runs that ended on their horizon still
     improving are admitted at equal training (``_equal_training_pool``), and the line says so."""
@@ -282,6 +282,10 @@ def claim_6(ctx: Context) -> tuple:
     ft = pool[pool.curriculum != "scratch"]
     cand = ft[["curriculum", "n_params", "d_train_chars"]].drop_duplicates()
     cells = ossification_test(pool, ctx.windows, cand, tuned)
+    if len(cells):  # the claim is about large D_F: each (curriculum, N) at its largest D_F only
+        largest = ft.groupby(["curriculum", "n_params"]).d_train_chars.max().rename("largest").reset_index()
+        cells = cells.merge(largest, on=["curriculum", "n_params"])
+        cells = cells[cells.d_train_chars == cells.largest].drop(columns="largest").reset_index(drop=True)
     if cells.empty:
         # what the untuned, single-seed runs show, as context for 'not testable'
         m = ossification_map(ctx.runs)
@@ -292,7 +296,7 @@ def claim_6(ctx: Context) -> tuple:
             context_note = (f"; without those checks (untuned rates, {int(worst.n_seeds)} seed(s)), the smallest size "
                             f"at D_F = {worst.d_train_chars:,.0f}: fine-tuned minus scratch {worst.finetuned_minus_scratch:+.3f}"
                             f" nats ({worst.curriculum})")
-        return (f"no cell with 3 runs per side at the tuned rate and per-window test losses "
+        return (f"no size has 3 runs per side at its largest D_F at the tuned rate, with per-window test losses "
                 f"({int(tuned.sum())} run(s) at a tuned rate){context_note}",
                 "not testable", "paired per-window errors plus seed spread (none qualify)")
     top = cells.loc[cells.groupby(["curriculum", "n_params"]).d_train_chars.idxmax()].copy()
@@ -319,7 +323,7 @@ def claim_6(ctx: Context) -> tuple:
                "not reproduced" if smallest.ahead.all() else "inconclusive")
     if verdict != "inconclusive" and smallest.d_train_chars.isin(pool[pool.run_id.isin(admitted)].d_train_chars).any():
         verdict += " (at equal training)"
-    return (f"fine-tuned minus from-scratch test loss at the tuned rate, each size's largest D_F with 3 runs a side: "
+    return (f"fine-tuned minus from-scratch test loss at the tuned rate, at each size's largest D_F (3 runs a side): "
             f"{detail}", verdict, "paired per-window standard errors plus the seeds' spread (>= 3 per side), Holm across sizes")
 
 
