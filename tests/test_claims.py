@@ -113,6 +113,12 @@ def test_ossification_admits_runs_still_improving_only_at_equal_training():
     led = claims.ledger(fit_runs, ww, curves, n_bootstrap=10, windows=windows).set_index("claim")
     assert led.verdict[6] == "reproduced (at equal training)", led.loc[6, "measured here"]
     assert "equal training (15,306 steps a side, 6 run(s) still improving" in led.loc[6, "measured here"]
+    # the chapter's figure reads the same runs: each size's largest D_F, both sides
+    top = claims.largest_d_runs(fit_runs, ww)
+    n0 = add.n_params.iloc[0]
+    at0 = top[(top.n_params == n0) & top.curriculum.isin(["text", "scratch"])]
+    assert set(at0.run_id) == set(add.run_id) and at0.admitted.all()
+    assert (top.groupby("n_params").d_train_chars.nunique() == 1).all()
     ww.loc[high & (ww.curriculum == "scratch"), ["steps", "best_step"]] = 7653  # half the fine-tunes' training
     led = claims.ledger(fit_runs, ww, curves, n_bootstrap=10, windows=windows).set_index("claim")
     assert led.verdict[6] == "not testable", led.loc[6, "measured here"]

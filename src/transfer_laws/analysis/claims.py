@@ -239,14 +239,14 @@ HORIZON_REFUSALS = ("unresolved", "capped")
 EQUAL_STEPS_RTOL = 0.02
 
 
-def _equal_training_pool(ctx: Context) -> tuple[pd.DataFrame, set]:
+def equal_training_pool(runs: pd.DataFrame, all_runs: pd.DataFrame) -> tuple[pd.DataFrame, set]:
     """The study's runs plus the runs of its experiments, sizes, tokenizer and pre-training budgets
     that were refused only for ending on their horizon (``HORIZON_REFUSALS``), where the two sides of
     their (N, D) cell trained for the same number of steps (their longest runs within
     ``EQUAL_STEPS_RTOL``); and the ids of those admitted runs."""
     from transfer_laws.analysis.selection import exclusion_reasons
 
-    a, r = ctx.all_runs, ctx.runs
+    a, r = all_runs, runs
     need = {"unresolved", "vs_checkpoint_nats", "vs_checkpoint_se", "steps", "experiment", "n_params", "phase"}
     if a is None or a.empty or not need <= set(a.columns) or r.empty:
         return r, set()
@@ -271,13 +271,30 @@ def _equal_training_pool(ctx: Context) -> tuple[pd.DataFrame, set]:
     return pool, admitted
 
 
+def largest_d_runs(runs: pd.DataFrame, all_runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs claim 6 reads from, before its rate and seed checks: per size, the fine-tunes at
+    each curriculum's largest D_F and the from-scratch runs at those D (``equal_training_pool``), with
+    ``admitted`` (True where a run enters only at equal training). For the chapter's figure."""
+    pool, admitted = equal_training_pool(runs, all_runs)
+    ft = pool[pool.curriculum != "scratch"]
+    if ft.empty:
+        return pool.iloc[0:0].assign(admitted=False)
+    top = ft.groupby(["curriculum", "n_params"]).d_train_chars.max().reset_index()
+    keep = ft.merge(top, on=["curriculum", "n_params", "d_train_chars"]).run_id
+    sc = pool[(pool.curriculum == "scratch")
+              & pd.MultiIndex.from_frame(pool[["n_params", "d_train_chars"]]).isin(
+                  pd.MultiIndex.from_frame(top[["n_params", "d_train_chars"]]))]
+    out = pool[pool.run_id.isin(set(keep) | set(sc.run_id))]
+    return out.assign(admitted=out.run_id.isin(admitted)).reset_index(drop=True)
+
+
 def claim_6(ctx: Context) -> tuple:
     """Ossification: per (curriculum, N), at its largest D_F where that has at least 3 runs a side at
     the tuned rate (the grid's high-data cells, D_F = 3e6 at the three smallest sizes), fine-tuned minus
     from-scratch test loss with paired per-window errors plus the seeds' spread
     (``compute.ossification_test``); Holm across sizes. Runs that ended on their horizon still
-    improving are admitted at equal training (``_equal_training_pool``), and the line says so."""
-    pool, admitted = _equal_training_pool(ctx)
+    improving are admitted at equal training (``equal_training_pool``), and the line says so."""
+    pool, admitted = equal_training_pool(ctx.runs, ctx.all_runs)
     tuned = one_per_replicate(pool, at_tuned_rate(pool))
     ft = pool[pool.curriculum != "scratch"]
     cand = ft[["curriculum", "n_params", "d_train_chars"]].drop_duplicates()

@@ -152,6 +152,22 @@ def ossification(m: pd.DataFrame) -> alt.Chart:
     return (pts + zero).properties(width=440, height=300)
 
 
+def high_data_curves(curves: pd.DataFrame) -> alt.FacetChart:
+    """Validation loss against training step (both log) of the runs at each size's largest D_F, one
+    panel per size (smallest first, three to a row, each its own loss scale), one colour per
+    curriculum: whether the sides still fall at the
+    end, and by how much they differ at equal steps. ``curves``: the curves table's rows of those
+    runs with ``curriculum`` and ``size``."""
+    df = curves[curves.step > 0]
+    return alt.Chart(df).mark_line(opacity=0.7).encode(
+        x=_logx("step", "training step (log)"),
+        y=alt.Y("val_loss:Q", scale=alt.Scale(zero=False), title="validation loss (nats/token)"),
+        color=alt.Color("curriculum:N", title="curriculum"), detail="run_id:N",
+    ).properties(width=190, height=170).facet(
+        facet=alt.Facet("size:N", title=None, sort=_size_order(df)), columns=3
+    ).resolve_scale(y="independent")
+
+
 def frontier(points: pd.DataFrame, compute_column: str = "flops_full") -> alt.Chart:
     return alt.Chart(points).mark_line(opacity=0.6).encode(
         x=_logx(compute_column, "training compute (FLOPs, log)", fmt=".0e"),
