@@ -171,10 +171,13 @@ def one_per_replicate(runs: pd.DataFrame, tuned: pd.Series, rules: dict | None =
     return pd.Series(runs.index.isin(keep), index=runs.index)
 
 
-def rule_cells(runs: pd.DataFrame, kind: str, where: dict) -> pd.DataFrame:
+def rule_cells(runs: pd.DataFrame, kind: str, where: dict, plan_rows: pd.DataFrame | None = None) -> pd.DataFrame:
     """The sweep cells a rate rule of ``kind`` is fitted to (``hparams.RULE_CELLS[kind]``): runs of
     the named experiment(s) and kind, at the named D (None: any) and sizes (``"sizes"``, None or
-    absent: any), one row per cell (``lr_sweeps``).
+    absent: any), and where ``"grid"`` names a grid file, only the runs that grid plans
+    (``plan_rows``, default the committed plan): a check's own sweep, without the study's run at the
+    rule's rate that shares its cell (else each refit would move the rule, and with it that run's
+    rate). One row per cell (``lr_sweeps``).
     Fine-tuning and from-scratch cells at a batch other than the largest the one-pass rule gave at
     their (size, D) are left out (the pilot's C2 cell at a smaller batch is a check, not a source)."""
     from transfer_laws.train.hparams import kind_of_run
@@ -189,6 +192,12 @@ def rule_cells(runs: pd.DataFrame, kind: str, where: dict) -> pd.DataFrame:
         sub = sub[sub.d_train_chars.astype(float).isin([float(d) for d in where["d_train_chars"]])]
     if where.get("sizes") is not None:
         sub = sub[sub["size"].isin(where["sizes"])]
+    if where.get("grid") is not None:
+        if plan_rows is None:
+            from transfer_laws.runs.plan import load_plan
+
+            plan_rows = load_plan()
+        sub = sub[sub.run_id.isin(set(plan_rows.loc[plan_rows.grid == where["grid"], "run_id"]))]
     cells = lr_sweeps(sub)
     if len(cells) and kind != "pretrain":
         biggest = cells.groupby(["size", "d_train_chars"], dropna=False).batch_size_used.transform("max")

@@ -152,9 +152,10 @@ RULE_CELLS: dict[str, dict] = {
 # with 3 rates around the rule; ``tuning.price_rules`` reads what the rule's rate costs there).
 # The fine-tuning rules are also checked above d_max: at D_F = 3e6, n13k, pre-training seed 0, from the
 # rate held at d_max in steps of x4 until bracketed (text 1-64x, mix 1-256x; grids/study2-high.toml);
-# their optima set d_exponent_high.
+# their optima set d_exponent_high. Only that grid's runs: the study's own seed-0 run at the rule's rate
+# shares the cell, and with it each refit would move the rule it was run at.
 HIGH_DATA_CHECKS: dict[str, dict] = {
-    kind: {"experiment": "study2", "d_train_chars": [3_000_000], "sizes": ["n13k"]}
+    kind: {"experiment": "study2", "d_train_chars": [3_000_000], "sizes": ["n13k"], "grid": "study2-high.toml"}
     for kind in ("finetune-text", "finetune-mix")
 }
 RULE_CHECKS: dict[str, dict | list[dict]] = {
