@@ -220,3 +220,19 @@ def test_one_run_per_replicate_prefers_the_rule_rate():
     assert one.sum() == 3 and set(df[one].lr) == {5e-3} and sorted(df[one].seed) == [0, 1, 2]
     # without a rule, the sweep's best stands for seed 0
     assert set(df[one_per_replicate(df, at_tuned_rate(df, rules={}), rules={})].lr) == {4e-3}
+
+
+def test_a_checks_cells_are_its_own_grids_runs():
+    """The study's run at the rule's rate shares the check's cell; with "grid" the cell holds only
+    the runs that grid plans, so that run does not move the optimum the rule is refitted to."""
+    from transfer_laws.analysis.tuning import rule_cells
+
+    rows = [{**r, "n_params": 1e4, "recipe": 2, "seed": 0, "run_id": f"c{i}"}
+            for i, r in enumerate(_cell("a", [1e-3, 4e-3, 1.6e-2], 4e-3))]
+    rows.append({**rows[0], "lr": 2.5e-3, "val_loss": 2.0, "run_id": "study"})  # the rule's run, better still
+    df = pd.DataFrame(rows)
+    plan_rows = pd.DataFrame({"grid": ["check.toml"] * 3 + ["study.toml"], "run_id": ["c0", "c1", "c2", "study"]})
+    where = {"experiment": "x", "d_train_chars": None}
+    assert rule_cells(df, "scratch", where).iloc[0].n_rates == 4
+    own = rule_cells(df, "scratch", {**where, "grid": "check.toml"}, plan_rows).iloc[0]
+    assert own.n_rates == 3 and own.best_lr == 4e-3
