@@ -227,7 +227,7 @@ def test_a_checks_cells_are_its_own_grids_runs():
     the runs that grid plans, so that run does not move the optimum the rule is refitted to."""
     from transfer_laws.analysis.tuning import rule_cells
 
-    rows = [{**r, "n_params": 1e4, "recipe": 2, "seed": 0, "run_id": f"c{i}"}
+    rows = [{**r, "n_params": 1e4, "recipe": 2, "seed": 0, "batch_size_used": 32, "run_id": f"c{i}"}
             for i, r in enumerate(_cell("a", [1e-3, 4e-3, 1.6e-2], 4e-3))]
     rows.append({**rows[0], "lr": 2.5e-3, "val_loss": 2.0, "run_id": "study"})  # the rule's run, better still
     df = pd.DataFrame(rows)
