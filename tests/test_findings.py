@@ -71,7 +71,8 @@ def test_sweep_horizon_and_fraction_figures_build_from_their_tables():
     assert plots.horizon_branches(t).to_dict()
     frac = pd.DataFrame({"curriculum": ["text"] * 4, "size": ["a", "a", "b", "b"], "n_params": [1e4, 1e4, 1e5, 1e5],
                          "d_train_chars": [1e3, 1e4] * 2, "fraction_from_transfer": [0.9, 0.5, 0.95, 0.7]})
-    assert plots.fraction_against_n(frac).to_dict()
+    assert plots.fraction_against_n(frac).to_dict()["spec"]["encoding"]["x"]["scale"]["domain"] == [1e4, 1e5], \
+        "the N axis ends at the data"
 
 
 def test_a_chapters_closing_lists_its_claims_with_their_verdicts():

@@ -411,9 +411,10 @@ def fraction_against_n(table: pd.DataFrame) -> alt.FacetChart:
     df = df.groupby(["curriculum", "size", "n_params", "d_train_chars"], as_index=False).fraction_from_transfer.mean()
     df["D_F"] = df.d_train_chars.map(lambda d: f"{d:.0e}")
     order = [f"{d:.0e}" for d in sorted(df.d_train_chars.unique())]
+    x = _logx("n_params", "N: non-embedding parameters (log)")
+    x.scale = alt.Scale(type="log", domain=[float(df.n_params.min()), float(df.n_params.max())], nice=False)
     return alt.Chart(df).mark_line(point=True).encode(
-        x=_logx("n_params", "N: non-embedding parameters (log)"),
-        y=alt.Y("fraction_from_transfer:Q", title="D_T / D_E"),
+        x=x, y=alt.Y("fraction_from_transfer:Q", title="D_T / D_E"),
         color=alt.Color("D_F:N", title="D_F (chars)", sort=order, scale=alt.Scale(scheme="viridis")),
         tooltip=["curriculum", "size", "d_train_chars", "fraction_from_transfer"],
     ).properties(width=300, height=240).facet(column=alt.Column("curriculum:N", title="pre-trained on"))
