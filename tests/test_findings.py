@@ -96,7 +96,8 @@ def test_size_legends_and_panels_run_smallest_first():
     assert plots.ossification(m).to_dict()["layer"][0]["encoding"]["color"]["sort"] == ["n13k", "n28k", "n100k", "n1.2m"]
     curves = pd.DataFrame({"run_id": ["a", "b"], "tokens": [1e6, 1e6], "curriculum": "text", "size": ["n336k", "n57k"],
                            "val_loss": [4.0, 4.5], "zero_shot_loss": [7.0, 7.2]})
-    assert plots.pretrain_curves(curves).to_dict()["encoding"]["column"]["sort"] == ["n57k", "n336k"]
+    spec = plots.pretrain_curves(curves).to_dict()
+    assert spec["facet"]["sort"] == ["n57k", "n336k"] and spec["columns"] == 3
 
     hd = pd.DataFrame({"run_id": ["a"] * 3 + ["b"] * 3, "step": [0, 10, 100] * 2, "val_loss": [7, 5, 4, 7, 4.5, 3.9],
                        "curriculum": ["text"] * 3 + ["scratch"] * 3, "size": ["n28k"] * 3 + ["n13k"] * 3})

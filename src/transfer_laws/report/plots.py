@@ -176,15 +176,16 @@ def frontier(points: pd.DataFrame, compute_column: str = "flops_full") -> alt.Ch
     ).properties(width=440, height=300)
 
 
-def pretrain_curves(curves: pd.DataFrame) -> alt.Chart:
+def pretrain_curves(curves: pd.DataFrame) -> alt.FacetChart:
     long = curves.melt(id_vars=["run_id", "tokens", "curriculum", "size"], value_vars=["val_loss", "zero_shot_loss"],
                        var_name="loss", value_name="nats")
     long["loss"] = long["loss"].map({"val_loss": "own validation", "zero_shot_loss": "zero-shot Python test"})
+    # three panels a row: six in one row came out too small to read in the content column
     return alt.Chart(long).mark_line(point=True).encode(
         x=_logx("tokens", "pre-training tokens (log)"), y=alt.Y("nats:Q", title="loss (nats/token)"),
         color=alt.Color("curriculum:N", title="pre-training"), strokeDash=alt.StrokeDash("loss:N", title="evaluated on"),
-        detail="run_id:N", column=alt.Column("size:N", title=None, sort=_size_order(long)),
-    ).properties(width=260, height=240)
+        detail="run_id:N",
+    ).properties(width=190, height=170).facet(facet=alt.Facet("size:N", title=None, sort=_size_order(long)), columns=3)
 
 
 def experiment_transfer(table: pd.DataFrame, group: str, group_title: str) -> alt.LayerChart:
@@ -443,7 +444,9 @@ def task_curves(cells: pd.DataFrame, chance_nats: float) -> alt.LayerChart:
 def pretrain_budgets(budgets: pd.DataFrame) -> alt.LayerChart:
     """Pre-training tokens against model size (both log), one colour per recipe, one shape per
     curriculum: a rule that grows with N (the first grid) against budgets fixed across sizes."""
-    sizes = alt.X("n_params:Q", scale=alt.Scale(type="log"), title="N: non-embedding parameters (log)")
+    sizes = alt.X("n_params:Q", title="N: non-embedding parameters (log)",
+                  scale=alt.Scale(type="log", domain=[float(budgets.n_params.min()), float(budgets.n_params.max())],
+                                  nice=False))
     base = alt.Chart(budgets).encode(
         x=sizes, y=alt.Y("tokens:Q", scale=alt.Scale(type="log"), title="pre-training tokens (log)"),
         color=alt.Color("recipe:N", title="recipe"), shape=alt.Shape("curriculum:N", title="pre-training"),
