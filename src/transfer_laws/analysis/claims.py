@@ -116,9 +116,9 @@ def claim_2(ctx: Context) -> tuple:
             sb = fits_.shared_beta(ctx.runs, ("text", "mix"), n_bootstrap=ctx.n_bootstrap, seed=ctx.seed)
             verdict = ("reproduced" if sb.equivalent else
                        "not reproduced" if sb.ci95[0] > 0 or sb.ci95[1] < 0 else "inconclusive")
-            return (f"beta_text - beta_mix = {sb.beta_difference:.2f} [{sb.ci95[0]:.2f}, {sb.ci95[1]:.2f}]; "
-                   f"equivalence within +-{sb.margin} {'shown' if sb.equivalent else 'not shown'} "
-                   f"(design supports +-{sb.smallest_margin_supported:.2f})",
+            return (f"β_text − β_mix = {sb.beta_difference:.2f} [{sb.ci95[0]:.2f}, {sb.ci95[1]:.2f}]; "
+                   f"equivalence within ±{sb.margin} {'shown' if sb.equivalent else 'not shown'} "
+                   f"(design supports ±{sb.smallest_margin_supported:.2f})",
                 verdict if ctx.n_sizes >= 3 else "not testable (fewer than 3 sizes)")
         except ValueError as exc:
             return (str(exc), "not testable")
@@ -140,7 +140,7 @@ def claim_3(ctx: Context) -> tuple:
             verdict = "reproduced" if higher and lower else "not reproduced" if reversed_ else "inconclusive"
             return (f"D_T mix / text at N = {pc['reference_n_params']:,.0f}, D_F = {pc['reference_d_train_chars']:,.0f} "
                    f"characters: {np.exp(ratio['point']):.3g}x [{np.exp(ratio['ci'][0]):.3g}, {np.exp(ratio['ci'][1]):.3g}]; "
-                   f"alpha_mix - alpha_text = {dal['point']:.2f} [{dal['ci'][0]:.2f}, {dal['ci'][1]:.2f}]",
+                   f"α_mix − α_text = {dal['point']:.2f} [{dal['ci'][0]:.2f}, {dal['ci'][1]:.2f}]",
                 verdict, f"the hierarchical bootstrap's paired draws ({ratio.get('draws', 0)})")
         except ValueError as exc:
             return (str(exc), "not testable")
@@ -159,7 +159,7 @@ def claim_4(ctx: Context) -> tuple:
         # reproduced when it excludes 0 (an interval inside +-0.25 that excludes 0 is not agreement)
         verdict = ("not reproduced" if lo > 0 or hi < 0 else "reproduced" if -0.25 <= lo and hi <= 0.25
                    else "inconclusive")
-        return (f"beta - 2 alpha = {t.beta - 2 * t.alpha:.2f} [{lo:.2f}, {hi:.2f}] (beta {t.beta:.2f}, alpha {t.alpha:.2f})",
+        return (f"β − 2α = {t.beta - 2 * t.alpha:.2f} [{lo:.2f}, {hi:.2f}] (β {t.beta:.2f}, α {t.alpha:.2f})",
             verdict if ctx.n_sizes >= 3 else "not testable (fewer than 3 sizes)",
             f"the hierarchical bootstrap's paired draws ({r['draws']})")
     else:
