@@ -182,7 +182,8 @@ def pretrain_curves(curves: pd.DataFrame) -> alt.FacetChart:
     long["loss"] = long["loss"].map({"val_loss": "own validation", "zero_shot_loss": "zero-shot Python test"})
     # three panels a row: six in one row came out too small to read in the content column
     return alt.Chart(long).mark_line(point=True).encode(
-        x=_logx("tokens", "pre-training tokens (log)"), y=alt.Y("nats:Q", title="loss (nats/token)"),
+        x=_logx("tokens", "pre-training tokens (log)"),
+        y=alt.Y("nats:Q", title="loss (nats/token)", scale=alt.Scale(zero=False)),
         color=alt.Color("curriculum:N", title="pre-training"), strokeDash=alt.StrokeDash("loss:N", title="evaluated on"),
         detail="run_id:N",
     ).properties(width=190, height=170).facet(facet=alt.Facet("size:N", title=None, sort=_size_order(long)), columns=3)
