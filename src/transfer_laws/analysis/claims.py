@@ -234,7 +234,7 @@ def claim_5(ctx: Context) -> tuple:
 
 # Refusals that only say a run ended on its horizon still improving. Claim 6 admits such runs at
 # equal training: both sides of a cell trained for the same number of steps (analysis_plan.md,
-# amendment 3: at the grid's high-data cells no small model converges within an affordable horizon).
+# amendment 6: at the grid's high-data cells no small model converges within an affordable horizon).
 HORIZON_REFUSALS = ("unresolved", "capped")
 EQUAL_STEPS_RTOL = 0.02
 

@@ -167,7 +167,7 @@ def one_per_replicate(runs: pd.DataFrame, tuned: pd.Series, rules: dict | None =
             if len(t) else pd.Series(np.nan, index=runs.index))
     at_rule = runs.lr.astype(float).map(significant) == rule.map(lambda x: significant(x) if np.isfinite(x) else np.nan)
     order = runs[tuned].assign(_r=~at_rule[tuned]).sort_values("_r", kind="stable")
-    keep = order.drop_duplicates([c for c in key], keep="first").index
+    keep = order.drop_duplicates(key, keep="first").index
     return pd.Series(runs.index.isin(keep), index=runs.index)
 
 
