@@ -271,6 +271,11 @@ def equal_training_pool(runs: pd.DataFrame, all_runs: pd.DataFrame) -> tuple[pd.
     return pool, admitted
 
 
+def _largest_d(finetunes: pd.DataFrame) -> pd.DataFrame:
+    """Each (curriculum, N)'s largest D_F among these fine-tunes: the cells claim 6 is about."""
+    return finetunes.groupby(["curriculum", "n_params"]).d_train_chars.max().reset_index()
+
+
 def largest_d_runs(runs: pd.DataFrame, all_runs: pd.DataFrame) -> pd.DataFrame:
     """The runs claim 6 reads from, before its rate and seed checks: per size, the fine-tunes at
     each curriculum's largest D_F and the from-scratch runs at those D (``equal_training_pool``), with
@@ -279,7 +284,7 @@ def largest_d_runs(runs: pd.DataFrame, all_runs: pd.DataFrame) -> pd.DataFrame:
     ft = pool[pool.curriculum != "scratch"]
     if ft.empty:
         return pool.iloc[0:0].assign(admitted=False)
-    top = ft.groupby(["curriculum", "n_params"]).d_train_chars.max().reset_index()
+    top = _largest_d(ft)
     keep = ft.merge(top, on=["curriculum", "n_params", "d_train_chars"]).run_id
     sc = pool[(pool.curriculum == "scratch")
               & pd.MultiIndex.from_frame(pool[["n_params", "d_train_chars"]]).isin(
@@ -300,9 +305,7 @@ def claim_6(ctx: Context) -> tuple:
     cand = ft[["curriculum", "n_params", "d_train_chars"]].drop_duplicates()
     cells = ossification_test(pool, ctx.windows, cand, tuned)
     if len(cells):  # the claim is about large D_F: each (curriculum, N) at its largest D_F only
-        largest = ft.groupby(["curriculum", "n_params"]).d_train_chars.max().rename("largest").reset_index()
-        cells = cells.merge(largest, on=["curriculum", "n_params"])
-        cells = cells[cells.d_train_chars == cells.largest].drop(columns="largest").reset_index(drop=True)
+        cells = cells.merge(_largest_d(ft), on=["curriculum", "n_params", "d_train_chars"])
     if cells.empty:
         # what the untuned, single-seed runs show, as context for 'not testable'
         m = ossification_map(ctx.runs)
