@@ -1,6 +1,7 @@
 """The study's fits are computed once per runs table and shared; a change to the table, the
 arguments or the fitting code computes them again."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -33,3 +34,24 @@ def test_a_failed_fit_is_cached_as_its_error(tmp_path, monkeypatch):
         with pytest.raises(ValueError, match="over 2 values of N"):
             fits.transfer_fit(one_size, "text", n_bootstrap=5)
     assert isinstance(fits.points(runs), tuple) and isinstance(pd.DataFrame(fits.points(runs)[0]), pd.DataFrame)
+
+
+def test_recipes_side_by_side_share_one_reference_point(tmp_path, monkeypatch):
+    from test_fitting import ALPHA, BETA, K
+
+    monkeypatch.setenv("TRANSFER_LAWS_FIT_CACHE", str(tmp_path))
+    a, b = world(seed=3), world(seed=4)
+    one_size = b[b.n_params == b.n_params.min()]
+    t = fits.recipe_constants({"first": a, "second": b, "broken": one_size}, n_bootstrap=30)
+    assert list(t.experiment) == ["first", "second", "broken"]
+    ok = t[t.problem == ""]
+    assert len(ok) == 2 and "over 2 values of N" in t.set_index("experiment").loc["broken", "problem"]
+    assert ok.reference_n_params.nunique() == 1 and ok.reference_d_train_chars.nunique() == 1
+    n, d = ok.reference_n_params.iloc[0], ok.reference_d_train_chars.iloc[0]
+    truth = np.log10(K * d**ALPHA * n**BETA)
+    for r in ok.itertuples():  # the planted law recovered, at the reference point inside the grid
+        assert r.alpha == pytest.approx(ALPHA, abs=0.05) and r.beta == pytest.approx(BETA, abs=0.05)
+        lo, hi = r.log10_d_transferred_ci
+        assert lo <= r.log10_d_transferred <= hi and r.log10_d_transferred == pytest.approx(truth, abs=0.1)
+    first = fits.transfer_fit(a, "text", n_bootstrap=30)
+    assert ok.iloc[0].alpha == first.alpha and list(ok.iloc[0].alpha_ci) == list(first.ci95["alpha"])

@@ -114,6 +114,37 @@ def pretraining(runs: pd.DataFrame, curriculum: str = "text", n_bootstrap: int |
                    n_bootstrap=HEADLINE_BOOTSTRAP if n_bootstrap is None else n_bootstrap, seed=seed, **kwargs)
 
 
+def recipe_constants(tables: dict[str, pd.DataFrame], reference: tuple[float, float] | None = None,
+                     method: str = PRIMARY_METHOD, n_bootstrap: int | None = None) -> pd.DataFrame:
+    """Each experiment's law side by side (the reproducing chapter's comparison of the recipes): per
+    (experiment, pre-training curriculum) k, alpha and beta with their 95% intervals, and log10 D_T at
+    one reference (N, D_F) shared by all rows (default: ``fitting.reference_point`` of the first
+    experiment's fitted points), since k alone is D_T at N = D_F = 1, outside every grid.
+    ``tables``: experiment -> the target runs its fit reads. A fit that fails is a row with
+    ``problem`` set."""
+    rows = []
+    for experiment, runs in tables.items():
+        for cur in sorted(c for c in runs.curriculum.unique() if c != "scratch"):
+            base = {"experiment": experiment, "curriculum": cur, "sizes": runs.n_params.nunique(),
+                    "n_min": float(runs.n_params.min()), "n_max": float(runs.n_params.max()),
+                    "runs": int((runs.curriculum == cur).sum()), "problem": ""}
+            try:
+                j = joint(runs, method, n_bootstrap)
+                f = j.fit(cur)
+            except ValueError as exc:
+                rows.append({**base, "problem": str(exc)})
+                continue
+            if reference is None:
+                reference = fitting.reference_point(j.table)
+            at = f.log10_d_transferred(*reference)
+            ci = f.ci95 or {}
+            rows.append({**base, "points": f.n_points, "k": f.k, "k_ci": ci.get("k"), "alpha": f.alpha,
+                         "alpha_ci": ci.get("alpha"), "beta": f.beta, "beta_ci": ci.get("beta"),
+                         "log10_d_transferred": at["point"], "log10_d_transferred_ci": at.get("ci"),
+                         "reference_n_params": reference[0], "reference_d_train_chars": reference[1]})
+    return pd.DataFrame(rows)
+
+
 def points(runs: pd.DataFrame, **kwargs):
     """``fitting.transfer_points`` (the D_E table and the per-N from-scratch curves) once per table."""
     return _cached("points", fitting.transfer_points, runs, **kwargs)

@@ -34,6 +34,16 @@ class TransferFit:
     diagnostics: dict = field(default_factory=dict, compare=False)
     levels: dict = field(default_factory=dict, compare=False)  # what the bootstrap resampled
 
+    def log10_d_transferred(self, n_params: float, d_train_chars: float) -> dict:
+        """log10 D_T at one (N, D_F) by this law, with its bootstrap interval from the draws
+        (``bootstrap.interval``'s keys; only ``point`` without draws)."""
+        law = lambda lk, a, b: (lk + a * np.log(d_train_chars) + b * np.log(n_params)) / np.log(10)  # noqa: E731
+        point = float(law(np.log(self.k), self.alpha, self.beta))
+        if self.draws is None or not len(self.draws):
+            return {"point": point}
+        d = np.asarray(self.draws, float)
+        return {"point": point, **bootstrap.interval(law(d[:, 0], d[:, 1], d[:, 2]), point)}
+
 
 def fit_transfer_direct(d_train_chars, n_params, d_transferred) -> tuple[float, float, float]:
     """log D_T = log k + alpha log D_F + beta log N, Huber loss in log space (started from OLS)."""

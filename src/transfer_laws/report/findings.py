@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from transfer_laws.analysis import bootstrap
 from transfer_laws.analysis.laws import PAPER_MIX, PAPER_TEXT, TransferLaw
 from transfer_laws.report.tables import interval, sig
 
@@ -125,14 +124,10 @@ def forest_rows(fits_by_method: dict, paired: dict | None = None) -> pd.DataFram
                          "value": getattr(f, q), "lo": ci[0], "hi": ci[1]})
         if ref is not None:
             n, d = ref
-            law = lambda k, a, b: np.log10(TransferLaw(k, a, b).d_transferred(d, n))
-            draws = getattr(f, "draws", None)
-            lo = hi = np.nan
-            if draws is not None and len(draws):
-                v = (draws[:, 0] + draws[:, 1] * np.log(d) + draws[:, 2] * np.log(n)) / np.log(10)
-                lo, hi = bootstrap.interval(v, law(f.k, f.alpha, f.beta)).get("ci", [np.nan, np.nan])
+            at = f.log10_d_transferred(n, d)
+            lo, hi = at.get("ci", [np.nan, np.nan])
             rows.append({"quantity": f"log10 D_T at N = {n:,.0f}, D_F = {d:,.0f}", "estimate": f"{cur}, {method}",
-                         "source": "this study", "value": law(f.k, f.alpha, f.beta), "lo": lo, "hi": hi})
+                         "source": "this study", "value": at["point"], "lo": lo, "hi": hi})
     for cur, p in PAPER.items():
         for q in ("alpha", "beta"):
             rows.append({"quantity": q_label(q), "estimate": f"{cur}, paper Table 1", "source": "paper",
