@@ -226,3 +226,33 @@ def test_horizon_check_pairs_a_longer_horizon_with_its_shorter_twin():
     assert list(t.horizon) == ["longer", "shorter"] and list(t.steps) == [40699, 5088]
     assert list(t.refused) == ["capped", "capped"]
     assert horizon_check(runs[runs.experiment == "pilot2-lr"]).empty
+
+
+def test_the_high_data_rate_check_reads_its_own_grid_beside_scratch_at_equal_steps():
+    """The check's rates as multiples of the rule's held rate, its best rate, a diverged run flagged,
+    and the from-scratch loss of the same cell at the same steps only (not a longer branch)."""
+    from dataclasses import replace
+
+    from transfer_laws.report import plots
+    from transfer_laws.train.hparams import HIGH_DATA_CHECKS, RECIPE2_RULES
+
+    where = HIGH_DATA_CHECKS["finetune-text"]
+    n, d = 12768.0, float(where["d_train_chars"][0])
+    held = replace(RECIPE2_RULES["finetune-text"], d_exponent_high=0.0)(n, d)
+    base = {"experiment": where["experiment"], "phase": "target", "size": where["sizes"][0], "n_params": n,
+            "d_train_chars": d, "seed": 0, "batch_size_used": 32, "pretrain_id": "p0"}
+    rows = [{**base, "curriculum": "text", "lr": held * m, "val_loss": 3.3 + 0.05 * np.log(m / 16) ** 2,
+             "steps": 15306, "run_id": f"t{i}"} for i, m in enumerate([1, 4, 16, 64])]
+    rows.append({**base, "curriculum": "text", "lr": held * 256, "val_loss": 5.2, "steps": 6, "run_id": "t4"})
+    rows += [{**base, "curriculum": "scratch", "pretrain_id": None, "lr": 0.008, "val_loss": v, "steps": s,
+              "run_id": f"s{i}"} for i, (v, s) in enumerate([(3.25, 15306), (3.23, 15306), (3.20, 30612)])]
+    runs = pd.DataFrame(rows)
+    plan_rows = pd.DataFrame({"grid": where["grid"], "run_id": [f"t{i}" for i in range(5)]})
+    t = experiments.high_data_rate_check(runs, plan_rows)
+    assert list(t.times_held.round(6)) == [1, 4, 16, 64, 256]
+    assert t.loc[t.best, "times_held"].tolist() == [16] and t.diverged.tolist() == [False] * 4 + [True]
+    assert t.scratch_runs.iloc[0] == 2 and t.scratch_val_loss.iloc[0] == pytest.approx(3.24)
+    assert (t.rule_lr == RECIPE2_RULES["finetune-text"](n, d)).all()
+    spec = plots.rate_check(t).to_dict()
+    drawn = spec["datasets"][spec["layer"][0]["data"]["name"]]
+    assert len(drawn) == 4 and max(r["val_loss"] for r in drawn) < 5  # the diverged run is off the chart

@@ -11,6 +11,8 @@ size, so an experiment's D_T is comparable with the main grid's at equal D_F:
 - ``fitted_crossover``: the D_F where text catches up with the mix, from fitted laws and their bootstrap;
 - ``finetune_lr``: high-D_F fine-tunes rerun at the from-scratch learning rate, against the main
   grid's fine-tunes (a third of it) and from scratch at the same D: is the ossification a learning-rate effect?
+- ``high_data_rate_check``: the second recipe's answer to the same question, its fine-tuning rate
+  sweep at the largest D_F beside from scratch on the same data and steps.
 """
 
 from __future__ import annotations
@@ -349,3 +351,40 @@ def horizon_branches(runs: pd.DataFrame, experiment: str = "pilot2-horizon", ref
     out = out.assign(family_best=~out.refused.eq("not_best_branch"))
     out = out.merge(ref, on=keys, how="left")
     return out[cols].sort_values(["n_params", "d_train_chars", "max_epochs"]).reset_index(drop=True)
+
+
+def high_data_rate_check(runs: pd.DataFrame, plan_rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The fine-tuning rate checks above the rules' fitted range (``hparams.HIGH_DATA_CHECKS``), one
+    row per (curriculum, rate): validation loss (nats/token; repeated runs at a rate averaged), the
+    rate as a multiple of the one the rule held at its ``d_max`` before the check (``times_held``),
+    ``best`` (the check's lowest), the rule's rate now (``rule_lr``), and the from-scratch runs of the
+    check's experiment in the same (size, D) cell and of the same length (``scratch_val_loss``, their
+    mean, and ``scratch_runs``): the loss a fine-tune at each rate must beat. Pass the current plan's
+    runs (``in_plan``)."""
+    from dataclasses import replace
+
+    from transfer_laws.analysis.tuning import rule_cells
+    from transfer_laws.train.hparams import HIGH_DATA_CHECKS, RECIPE2_RULES
+
+    rows = []
+    for kind, where in HIGH_DATA_CHECKS.items():
+        for c in rule_cells(runs, kind, where, plan_rows).itertuples():
+            rule = RECIPE2_RULES[kind]
+            held = replace(rule, d_exponent_high=0.0)(c.n_params, c.d_train_chars)
+            cell = runs[(runs.experiment.isin([where["experiment"]])) & (runs.phase == "target")
+                        & (runs["size"] == c.size) & (runs.d_train_chars == c.d_train_chars)]
+            fine = cell[(cell.curriculum == c.curriculum) & cell.lr.isin(c.lrs)]
+            sc = cell[(cell.curriculum == "scratch")
+                      & np.isclose(cell.steps.astype(float), fine.steps.astype(float).max(), rtol=0.02)]
+            for lr, loss in zip(c.lrs, c.losses):
+                rows.append({"curriculum": c.curriculum, "size": c.size, "n_params": c.n_params,
+                             "d_train_chars": c.d_train_chars, "lr": lr, "val_loss": loss, "times_held": lr / held,
+                             "best": bool(lr == c.best_lr), "bracketed": bool(c.bracketed), "held_lr": held,
+                             "rule_lr": rule(c.n_params, c.d_train_chars),
+                             "steps": float(fine.loc[fine.lr == lr, "steps"].max()),
+                             "scratch_val_loss": float(sc.val_loss.mean()) if len(sc) else np.nan,
+                             "scratch_runs": len(sc)})
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["diverged"] = out.steps < 0.1 * out.groupby("curriculum").steps.transform("max")
+    return out

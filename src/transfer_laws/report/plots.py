@@ -168,6 +168,26 @@ def high_data_curves(curves: pd.DataFrame) -> alt.FacetChart:
     ).resolve_scale(y="independent")
 
 
+def rate_check(check: pd.DataFrame) -> alt.LayerChart:
+    """The fine-tuning rate check at a large D_F (``experiments.high_data_rate_check``): validation
+    loss against the rate (log), one line per curriculum, the check's best rate large; the dashed
+    line is training from scratch on the same data for the same steps. Diverged runs are left out
+    (their loss is off the scale; the caption names them)."""
+    df = check[~check.diverged].assign(times=lambda d: [f"{t:.2g}× held" for t in d.times_held])
+    base = alt.Chart(df).encode(
+        x=_logx("lr", "fine-tuning learning rate (log)"),
+        y=alt.Y("val_loss:Q", scale=alt.Scale(zero=False), title="validation loss (nats/token)"),
+        color=alt.Color("curriculum:N", title="pre-training"),
+        tooltip=["curriculum", "lr", "times", "val_loss", "steps"])
+    lines = base.mark_line(point=alt.OverlayMarkDef(size=40))
+    best = base.transform_filter("datum.best").mark_point(size=160, strokeWidth=2, filled=True)
+    scratch = check.drop_duplicates(["size", "d_train_chars"])[["scratch_val_loss"]].dropna()
+    rule = alt.Chart(scratch).mark_rule(strokeDash=[5, 4], color="black").encode(y="scratch_val_loss:Q")
+    label = alt.Chart(scratch.assign(x=float(df.lr.max()) if len(df) else 1.0)).mark_text(
+        align="right", dy=-7, fontSize=11).encode(x="x:Q", y="scratch_val_loss:Q", text=alt.value("from scratch"))
+    return alt.layer(lines, best, rule, label).properties(width=440, height=280)
+
+
 def frontier(points: pd.DataFrame, compute_column: str = "flops_full") -> alt.Chart:
     return alt.Chart(points).mark_line(opacity=0.6).encode(
         x=_logx(compute_column, "training compute (FLOPs, log)", fmt=".0e"),
