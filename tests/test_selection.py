@@ -106,3 +106,11 @@ def test_horizon_branches_keep_their_familys_best_and_a_longest_best_is_capped()
     early = df.assign(best_step=[100] * 6 + [40, 100, 100])
     kept, refused = selection.checked_runs(early)
     assert set(kept.run_id) == {"b", "f", "g"} and "g" not in set(refused.run_id)
+
+
+def test_a_reason_reads_as_words_in_a_table():
+    from transfer_laws.analysis.selection import REASONS, label
+
+    assert label("not_best_branch") == "not the best branch" and label("capped") == "capped"
+    assert label("") == "" and label(float("nan")) == ""
+    assert all("_" not in label(r) for r in REASONS)

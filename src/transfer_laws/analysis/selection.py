@@ -42,6 +42,16 @@ REASONS = {
 }
 
 
+
+def label(reason) -> str:
+    """A reason as a table shows it: words, not the identifier ('not_best_branch' -> 'not the best
+    branch'); '' and missing values stay ''."""
+    if not isinstance(reason, str) or not reason:
+        return ""
+    return {"not_best_branch": "not the best branch", "worse_than_checkpoint": "worse than its checkpoint"}.get(
+        reason, reason.replace("_", " "))
+
+
 def exclusion_reasons(runs: pd.DataFrame, with_zero_shot: bool = True) -> pd.Series:
     """One reason per row ('' for a run that passes every check); pre-training rows always pass."""
     target = runs.phase == "target"
