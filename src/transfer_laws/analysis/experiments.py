@@ -371,7 +371,8 @@ def high_data_rate_check(runs: pd.DataFrame, plan_rows: pd.DataFrame | None = No
         for c in rule_cells(runs, kind, where, plan_rows).itertuples():
             rule = RECIPE2_RULES[kind]
             held = replace(rule, d_exponent_high=0.0)(c.n_params, c.d_train_chars)
-            cell = runs[(runs.experiment.isin([where["experiment"]])) & (runs.phase == "target")
+            experiments = [where["experiment"]] if isinstance(where["experiment"], str) else list(where["experiment"])
+            cell = runs[runs.experiment.isin(experiments) & (runs.phase == "target")
                         & (runs["size"] == c.size) & (runs.d_train_chars == c.d_train_chars)]
             fine = cell[(cell.curriculum == c.curriculum) & cell.lr.isin(c.lrs)]
             sc = cell[(cell.curriculum == "scratch")
@@ -386,5 +387,5 @@ def high_data_rate_check(runs: pd.DataFrame, plan_rows: pd.DataFrame | None = No
                              "scratch_runs": len(sc)})
     out = pd.DataFrame(rows)
     if len(out):
-        out["diverged"] = out.steps < 0.1 * out.groupby("curriculum").steps.transform("max")
+        out["diverged"] = out.steps < 0.1 * out.groupby(["curriculum", "size", "d_train_chars"]).steps.transform("max")
     return out

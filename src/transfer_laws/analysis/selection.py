@@ -42,7 +42,6 @@ REASONS = {
 }
 
 
-
 def label(reason) -> str:
     """A reason as a table shows it: words, not the identifier ('not_best_branch' -> 'not the best
     branch'); '' and missing values stay ''."""
