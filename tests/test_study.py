@@ -118,3 +118,13 @@ def test_first_grid_fits_carry_the_pretrain_seed_pairs_checkpoint_noise():
     w = world(seed=3).assign(run_id=lambda d: [f"w{i}" for i in range(len(d))], experiment="main")
     assert study.external_checkpoint_noise(w) is None
     assert not study.has_checkpoint_replicates(runs)
+
+
+def test_scale_note_states_the_runs_sizes_and_hardware():
+    rows = pd.DataFrame({"n_params": [12768, 12768, 57344], "d_train_chars": [1e3, 3e6, 1e3],
+                         "hardware": ["cpu x2", "cpu x2", "gpu"]})
+    assert study.scale_note(rows) == ("3 runs; N from 12,768 to 57,344 non-embedding parameters; "
+                                      "D from 1,000 to 3,000,000 characters; hardware: cpu x2 (2), gpu (1)")
+    one = study.scale_note(rows.iloc[:1])
+    assert "N = 12,768 non-embedding" in one and "D = 1,000 characters" in one
+    assert study.scale_note(rows.iloc[0:0]) == "no runs"

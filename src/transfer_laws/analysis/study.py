@@ -156,8 +156,14 @@ def scale_note(df: pd.DataFrame) -> str:
     if df.empty:
         return "no runs"
     hw = ", ".join(f"{h} ({n})" for h, n in df.groupby("hardware").size().items())
-    return (f"{len(df)} runs; N from {df.n_params.min():,.0f} to {df.n_params.max():,.0f} non-embedding parameters; "
-            f"D from {df.d_train_chars.min():,.0f} to {df.d_train_chars.max():,.0f} characters; hardware: {hw}")
+    return (f"{len(df)} runs; N {_span(df.n_params)} non-embedding parameters; "
+            f"D {_span(df.d_train_chars)} characters; hardware: {hw}")
+
+
+def _span(values: pd.Series) -> str:
+    """'from 1,000 to 3,000,000', or '= 12,768' where every value is the same."""
+    lo, hi = values.min(), values.max()
+    return f"= {lo:,.0f}" if lo == hi else f"from {lo:,.0f} to {hi:,.0f}"
 
 
 MATCH_KEYS = ["curriculum", "size", "d_train_chars", "seed", "lr", "pretrain_id"]
