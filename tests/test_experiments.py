@@ -243,7 +243,8 @@ def test_the_high_data_rate_check_reads_its_own_grid_beside_scratch_at_equal_ste
             "d_train_chars": d, "seed": 0, "batch_size_used": 32, "pretrain_id": "p0"}
     rows = [{**base, "curriculum": "text", "lr": held * m, "val_loss": 3.3 + 0.05 * np.log(m / 16) ** 2,
              "steps": 15306, "run_id": f"t{i}"} for i, m in enumerate([1, 4, 16, 64])]
-    rows.append({**base, "curriculum": "text", "lr": held * 256, "val_loss": 5.2, "steps": 6, "run_id": "t4"})
+    rows.append({**base, "curriculum": "text", "lr": held * 256, "val_loss": 5.2, "steps": 6, "run_id": "t4",
+                 "diverged": True})
     rows += [{**base, "curriculum": "scratch", "pretrain_id": None, "lr": 0.008, "val_loss": v, "steps": s,
               "run_id": f"s{i}"} for i, (v, s) in enumerate([(3.25, 15306), (3.23, 15306), (3.20, 30612)])]
     runs = pd.DataFrame(rows)

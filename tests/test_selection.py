@@ -114,3 +114,31 @@ def test_a_reason_reads_as_words_in_a_table():
     assert label("not_best_branch") == "not the best branch" and label("capped") == "capped"
     assert label("") == "" and label(float("nan")) == ""
     assert all("_" not in label(r) for r in REASONS)
+
+
+def test_a_run_that_diverged_from_its_start_is_refused_as_diverged():
+    """Best at step 0 and then far above it (a rate too high) is ``diverged``, refused before any other
+    reason; a zero-shot run that only drifted up a little and a run that overfit after improving are
+    not."""
+    from transfer_laws.runs.checks import DIVERGED_NATS, diverged
+
+    up = [{"step": s, "val_loss": v} for s, v in [(0, 3.5), (1, 4.0), (2, 5.3), (3, 6.0)]]
+    drift = [{"step": s, "val_loss": v} for s, v in [(0, 3.5), (1, 3.52), (2, 3.6), (3, 3.7)]]
+    overfit = [{"step": s, "val_loss": v} for s, v in [(0, 6.9), (5, 5.0), (9, 7.5), (14, 9.4)]]
+    blown = [{"step": 0, "val_loss": 3.5}, {"step": 1, "val_loss": float("nan")}]
+    assert diverged(up, 0) and diverged(blown, 0) and checks(up, best_step=0)["diverged"]
+    assert not diverged(drift, 0) and not diverged(overfit, 5) and not diverged([], 0)
+    assert 3.5 + DIVERGED_NATS < 5.3  # the planted rise clears the threshold
+    df = _frame(run_id=list("abc"), zero_shot=[True, True, False], unresolved=[True, False, False],
+                diverged=[True, False, None])
+    kept, refused = selection.checked_runs(df)
+    assert list(kept.run_id) == ["b", "c"] and dict(zip(refused.run_id, refused.reason)) == {"a": "diverged"}
+
+
+def test_the_runs_table_flags_the_committed_diverged_rate_check_run_only():
+    """On the committed records: the rate-check run that blew up within a few steps is flagged
+    ``diverged``, and every flagged run is one of that kind (best at step 0, stopped within 20 steps)."""
+    table = runs.runs_table(runs.load_records())
+    flagged = table[table.diverged.fillna(False).astype(bool)]
+    assert len(flagged) >= 1 and (flagged.best_step == 0).all() and (flagged.steps < 20).all()
+    assert (table[table.phase == "pretrain"].diverged.isna()).all()

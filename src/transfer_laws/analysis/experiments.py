@@ -359,7 +359,8 @@ def high_data_rate_check(runs: pd.DataFrame, plan_rows: pd.DataFrame | None = No
     rate as a multiple of the one the rule held at its ``d_max`` before the check (``times_held``),
     ``best`` (the check's lowest), the rule's rate now (``rule_lr``), and the from-scratch runs of the
     check's experiment in the same (size, D) cell and of the same length (``scratch_val_loss``, their
-    mean, and ``scratch_runs``): the loss a fine-tune at each rate must beat. Pass the current plan's
+    mean, and ``scratch_runs``): the loss a fine-tune at each rate must beat; ``diverged`` when every
+    run at the rate diverged (``checks.diverged``). Pass the current plan's
     runs (``in_plan``)."""
     from dataclasses import replace
 
@@ -383,9 +384,8 @@ def high_data_rate_check(runs: pd.DataFrame, plan_rows: pd.DataFrame | None = No
                              "best": bool(lr == c.best_lr), "bracketed": bool(c.bracketed), "held_lr": held,
                              "rule_lr": rule(c.n_params, c.d_train_chars),
                              "steps": float(fine.loc[fine.lr == lr, "steps"].max()),
+                             "diverged": bool(fine.loc[fine.lr == lr].get(
+                                 "diverged", pd.Series(False, index=fine.index)).fillna(False).astype(bool).all()),
                              "scratch_val_loss": float(sc.val_loss.mean()) if len(sc) else np.nan,
                              "scratch_runs": len(sc)})
-    out = pd.DataFrame(rows)
-    if len(out):
-        out["diverged"] = out.steps < 0.1 * out.groupby(["curriculum", "size", "d_train_chars"]).steps.transform("max")
-    return out
+    return pd.DataFrame(rows)

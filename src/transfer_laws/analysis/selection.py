@@ -3,6 +3,8 @@ with its reason (issue 17). Pure pandas over the runs table (``runs.runs_table``
 
 Reasons, in the order they are applied (a run gets the first that fits):
 
+- ``diverged``: its best evaluation is step 0 and its validation loss then rose more than
+  ``checks.DIVERGED_NATS`` above it (a rate too high; its number would be the untouched start's).
 - ``unresolved``: its best evaluation is the first after step 0 or the last, so the minimum the
   number stands for was never bracketed (a fine-tune stopped too early or evaluated too late; a
   from-scratch run that ended on budget still improving).
@@ -30,9 +32,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from transfer_laws.runs.checks import DIVERGED_NATS
+
 CAPPED_FRACTION = 0.9  # a budget-stopped from-scratch run whose best step is past this share of its steps
 
 REASONS = {
+    "diverged": f"best evaluation is step 0, then the validation loss rose by more than {DIVERGED_NATS:g} nat/token",
     "unresolved": "best evaluation is the first after step 0 or the last (minimum not bracketed)",
     "capped": "from scratch, ended on its step budget with its best in the last tenth of its steps "
               "(horizon branches: the family's best branch is its longest)",
@@ -61,6 +66,8 @@ def exclusion_reasons(runs: pd.DataFrame, with_zero_shot: bool = True) -> pd.Ser
         capped = ((runs.curriculum == "scratch") & (runs.stop_reason == "budget")
                   & (runs.best_step.astype(float) >= CAPPED_FRACTION * runs.steps.astype(float)))
     unresolved = runs.unresolved.fillna(False).astype(bool)
+    diverged = (runs.diverged.fillna(False).astype(bool) if "diverged" in runs
+                else pd.Series(False, index=runs.index))
     branch, not_best = _horizon_branches(runs)
     best_branch = branch & ~not_best
     capped = (capped & ~branch) | (best_branch & _end_branch(runs, branch, longest=True))
@@ -71,7 +78,7 @@ def exclusion_reasons(runs: pd.DataFrame, with_zero_shot: bool = True) -> pd.Ser
     at_end = (runs.best_step.astype(float) >= runs.steps.astype(float)
               if {"best_step", "steps"} <= set(runs.columns) else pd.Series(True, index=runs.index))
     unresolved = (unresolved & ~branch) | (best_branch & _end_branch(runs, branch, longest=False) & ~capped & at_end)
-    rules = [("unresolved", unresolved), ("not_best_branch", not_best), ("capped", capped.fillna(False)),
+    rules = [("diverged", diverged), ("unresolved", unresolved), ("not_best_branch", not_best), ("capped", capped.fillna(False)),
              ("worse_than_checkpoint", worse.fillna(False))]
     if not with_zero_shot:
         rules.append(("zero_shot", runs.zero_shot.fillna(False).astype(bool)))

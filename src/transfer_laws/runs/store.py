@@ -81,7 +81,7 @@ RUN_COLUMNS = [
     "flops_full", "wall_seconds", "hardware", "device",
     # recipe 2 (issue 17); empty for first-grid records
     "recipe", "data_seed", "tokenizer", "schedule", "pretrain_seed", "batch_size_used", "zero_shot", "unresolved",
-    "cpu_seconds", "max_epochs",
+    "diverged", "cpu_seconds", "max_epochs",
     # horizon branches (wsd target runs that differ only in max_epochs): the key they share
     "horizon_family",
     # a fine-tune against its own checkpoint on the same test windows (recipe-2 pre-trainings store
@@ -116,6 +116,8 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
             "batch_size_used": r.get("batch_size", s["batch_size"]),
             "zero_shot": _checks(r).get("zero_shot") if s["phase"] == "target" else None,
             "unresolved": _checks(r).get("unresolved") if s["phase"] == "target" else None,
+            # from the curve for every record (recipe-2 records written before the check lack it)
+            "diverged": _diverged(r) if s["phase"] == "target" else None,
             "cpu_seconds": r.get("cpu_seconds"), "max_epochs": s.get("max_epochs"),
             "horizon_family": _horizon_family(s),
             **_vs_checkpoint(r, pre),
@@ -140,6 +142,12 @@ def _checks(record: dict) -> dict:
     from transfer_laws.runs.checks import checks
 
     return checks(record["curve"], record["best_step"]) if record.get("curve") else {}
+
+
+def _diverged(record: dict) -> bool:
+    from transfer_laws.runs.checks import diverged
+
+    return diverged(record.get("curve") or [], record["best_step"])
 
 
 def _vs_checkpoint(record: dict, pre: dict | None) -> dict:
