@@ -137,3 +137,46 @@ def test_the_bootstrap_keeps_the_pretraining_budget_as_a_fixed_effect(tmp_path):
     target = table[(table.phase == "target") & (selection.exclusion_reasons(table) == "")]
     g = pretraining_axis(target, "text", n_bootstrap=100)
     assert abs(g["bias"]) < 0.05 and g["ci95"][0] < world.gamma < g["ci95"][1], g
+
+
+def test_the_study_bar_measures_a_planted_grid_and_fails_where_it_falls_short(world_runs):
+    """``acceptance.study_bar`` on the planted grid: every low-data fine-tune enters, 3 seeds per
+    cell, one main budget at every size, from scratch converged to 1e6 with 3e6 capped; and each
+    requirement reads False once the runs fall short of it."""
+    from transfer_laws.analysis import acceptance
+    from transfer_laws.analysis.fitting import transfer_points
+    from transfer_laws.analysis.scratch import INTERPOLATED
+
+    _, table = world_runs
+    a = table.assign(in_plan=True, exclusion=selection.exclusion_reasons(table))
+    sizes = ["n13k", "n57k", "n336k"]
+    main = a[(a.phase == "target") & (a.exclusion == "")
+             & ((a.curriculum == "scratch") | (a.pretrain_tokens.astype(float) == 13107200))]
+    pts = transfer_points(main)[0]
+    bar = acceptance.study_bar(a, "planted", sizes, 13107200, sweep_experiments=(), points=pts).set_index("check")
+    met = bar.met.to_dict()
+    entering = bar.loc["entering"]
+    assert entering.measured == "90 of 90 (100%)" and entering.met  # 2 curricula x 3 sizes x 5 D_F x 3 seeds
+    conv = bar.loc["converged"]
+    assert conv.measured.startswith("n13k: 1e6 of 3e6 (1 D above") and conv.met
+    assert bar.loc["seeds"].measured == "3 to 3 over 6 (size, curriculum) cells"
+    assert bar.loc["budget"].measured == "13,107,200 tokens at 3 size(s)"
+    assert met["bracketed"] is None and met["hours"] is None  # no sweep here; hours are reported, not judged
+    assert all(met[k] for k in ("entering", "converged", "seeds", "budget"))
+    assert met["interpolated"] == ((pts.d_effective_status == INTERPOLATED).mean() >= 0.8)
+
+    # short of the bar: 10 fine-tunes refused, a seed missing, a D_E read above the converged range
+    ft = a.index[(a.phase == "target") & (a.curriculum == "text") & (a.pretrain_tokens.astype(float) == 13107200)]
+    short = a.drop(a.index[(a.phase == "pretrain") & (a.curriculum == "mix") & (a["size"] == "n57k") & (a.seed == 2)])
+    short.loc[ft[:10], "exclusion"] = "unresolved"
+    bad = pts.copy()
+    i = bad.index[bad.n_params == bad.n_params.min()][0]
+    bad.loc[i, ["d_effective", "d_effective_status"]] = [2e6, INTERPOLATED]
+    worse = acceptance.study_bar(short, "planted", sizes, 13107200, sweep_experiments=(), points=bad).set_index("check")
+    assert worse.loc["entering"].measured == "80 of 90 (89%); refused: 10 unresolved"
+    assert not worse.loc["entering"].met
+    assert not worse.loc["seeds"].met and "mix n57k (2)" in worse.loc["seeds"].measured
+    assert not worse.loc["converged"].met
+    # no complete size: nothing about the runs is judged yet
+    empty = acceptance.study_bar(a, "planted", [], 13107200, sweep_experiments=()).set_index("check")
+    assert empty.met[["entering", "interpolated", "converged", "seeds"]].isna().all()
