@@ -24,7 +24,6 @@ REQUIRED_ENTERING = 0.9  # share of the planned low-data fine-tunes that must en
 REQUIRED_INTERPOLATED = 0.8  # share of the fitted fine-tunes whose D_E is read between measured points
 REQUIRED_SEEDS = 3  # pre-training seeds per (size, curriculum) at the main budget
 SEEDS_CUT = {"n1.2m": 2}  # the budget's first cut, stated in grids/study2.toml
-BUDGET_WALL_HOURS = 40.0  # the whole programme, by the dry run's upper bound (issue 17)
 
 COLUMNS = ["check", "requirement", "required", "measured", "met"]  # check: a short stable key
 
@@ -172,8 +171,9 @@ def _budget_independent_of_n(t: pd.DataFrame, main_tokens: float | None) -> list
 
 def _hours(annotated: pd.DataFrame, experiment: str, sweep_experiments) -> list:
     """Wall-hours the study's own records took (its grid and the rate sweeps of its own name),
-    reported beside the budget the dry run's upper bound was held to."""
+    reported, not judged: the grid file states its budget by the dry run's upper bound (40 hours
+    asked) and how far its plan runs over."""
     own = [experiment] + [e for e in sweep_experiments if e.startswith(experiment)]
     hours = annotated[annotated.experiment.isin(own)].wall_seconds.astype(float).sum() / 3600
-    return ["wall-hours of the study's records so far (2-core CPU)", f"plan ≤ {BUDGET_WALL_HOURS:.0f} by the dry run's "
-            "upper bound", f"{hours:.1f} ({', '.join(own)})", None]
+    return ["wall-hours of the study's records so far (2-core CPU)", "reported (the budget and its overrun: "
+            "grids/study2.toml)", f"{hours:.1f} ({', '.join(own)})", None]
