@@ -45,7 +45,7 @@ def study_bar(annotated: pd.DataFrame, experiment: str, complete: list[str], mai
     low = finetunes[finetunes.d_train_chars.astype(float) <= LOW_DATA_ARM_MAX_CHARS]
     if points is None:
         points = fit_points(pd.concat([target[target.curriculum == "scratch"], finetunes]))
-    sizes = f"{len(complete)} complete size(s)" + (f" ({', '.join(complete)})" if complete else "")
+    sizes = (f"{_n(len(complete), 'complete size')}: {', '.join(complete)}" if complete else "no complete size yet")
     rows = [
         ["entering", *_entering(low)],
         ["interpolated", *_interpolated(points)],
@@ -70,6 +70,10 @@ def fit_points(runs: pd.DataFrame) -> pd.DataFrame:
         return ok.iloc[0:0]
     table, _ = transfer_points(ok)
     return table[table.low_data & ~table.flat]
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _e(x) -> str:
@@ -166,7 +170,7 @@ def _budget_independent_of_n(t: pd.DataFrame, main_tokens: float | None) -> list
     tokens = pd.to_numeric(pre.pretrain_tokens, errors="coerce").unique()
     sizes = pre["size"].nunique()
     return [req, "one token budget at every size",
-            f"{', '.join(f'{x:,.0f}' for x in np.sort(tokens))} tokens at {sizes} size(s)", len(tokens) == 1]
+            f"{', '.join(f'{x:,.0f}' for x in np.sort(tokens))} tokens at {_n(sizes, 'size')}", len(tokens) == 1]
 
 
 def _hours(annotated: pd.DataFrame, experiment: str, sweep_experiments) -> list:
