@@ -177,6 +177,9 @@ pretrain = { seed = 0, experiment = "main" }
     assert select(plan, sizes=["n28k"]) == []
     with pytest.raises(GridError, match="unknown model size"):
         select(plan, sizes=["n7"])
+    # a sweep whose selection matches nothing says so (the dry run used to crash on the empty table)
+    with pytest.raises(GridError, match="no run matches --sizes n28k"):
+        run_sweep(write(tmp_path, grid), data, dry_run=True, sizes=["n28k"], log=lambda *a: None)
 
 
 def test_max_steps_by_size(data, tmp_path):

@@ -532,6 +532,10 @@ def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = N
         plan = load_grid(grid, data, root)
         if sizes or experiments:
             plan = select(plan, sizes, experiments)
+            if not plan:
+                asked = "; ".join(f"{name} {','.join(vals)}" for name, vals in
+                                  (("--sizes", sizes), ("--experiments", experiments)) if vals)
+                raise GridError(f"{grid}: no run matches {asked}")
         if shard_spec:
             i, n = (int(x) for x in shard_spec.split("/"))
             plan = shard(plan, i, n)
