@@ -118,6 +118,22 @@ def test_first_grid_fits_carry_the_pretrain_seed_pairs_checkpoint_noise():
     w = world(seed=3).assign(run_id=lambda d: [f"w{i}" for i in range(len(d))], experiment="main")
     assert study.external_checkpoint_noise(w) is None
     assert not study.has_checkpoint_replicates(runs)
+    # the chapter's sentence on where the checkpoint level comes from follows the table
+    assert "borrowed" in study.checkpoint_level_note(runs) and "n57k, text" in study.checkpoint_level_note(runs)
+
+
+def test_checkpoint_level_note_follows_the_table():
+    """A planted table: one checkpoint per cell and not the committed runs -> held fixed; three per
+    cell -> measured, counting the checkpoints and cells."""
+    from test_fitting import world
+
+    w = world(seed=3).assign(run_id=lambda d: [f"w{i}" for i in range(len(d))], experiment="main")
+    fixed = w.assign(pretrain_id=[None if c == "scratch" else "p0" for c in w.curriculum])
+    assert "held fixed" in study.checkpoint_level_note(fixed)
+    three = w.assign(pretrain_id=[None if c == "scratch" else f"p{i % 3}" for i, c in enumerate(w.curriculum)])
+    n_sizes = three.n_params.nunique()
+    assert study.checkpoint_level_note(three).startswith(f"measured on these runs: {3 * n_sizes} pre-training "
+                                                          f"checkpoints over the {n_sizes} (size, curriculum, pre-training budget) cells")
 
 
 def test_scale_note_states_the_runs_sizes_and_hardware():

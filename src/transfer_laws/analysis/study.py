@@ -210,6 +210,29 @@ def has_checkpoint_replicates(runs: pd.DataFrame) -> bool:
     return bool(len(ft)) and bool((ft.groupby(["curriculum", "n_params"]).pretrain_id.nunique() > 1).any())
 
 
+def checkpoint_level_note(runs: pd.DataFrame, root=None) -> str:
+    """Where the bootstrap's checkpoint level comes from for these fine-tunes, in a phrase: the table's
+    own pre-training seeds (how many checkpoints over how many (size, curriculum) cells), the
+    committed pre-training-seed pair (``external_checkpoint_noise``), or nowhere (held fixed)."""
+    ft = runs[(runs.curriculum != "scratch") & runs.pretrain_id.notna()] if "pretrain_id" in runs else runs.iloc[0:0]
+    if has_checkpoint_replicates(runs):
+        from transfer_laws.analysis.bootstrap import arm
+
+        per = ft.assign(_arm=arm(ft)).groupby(["curriculum", "n_params", "_arm"]).pretrain_id.nunique()
+        several = per[per > 1]
+        return (f"measured on these runs: {int(several.sum())} pre-training checkpoints over the {len(several)} "
+                f"(size, curriculum, pre-training budget) cells that have several, pooled across sizes")
+    noise = external_checkpoint_noise(runs, root)
+    if noise is None:
+        return "not estimable here (one checkpoint per size and curriculum, no committed pair): held fixed"
+    committed = runs_frame(root)
+    pair = committed[(committed.experiment == "pretrain-seed") & (committed.phase == "target")]
+    where = ", ".join(f"{z}, {c}" for z, c in pair[["size", "curriculum"]].drop_duplicates().itertuples(index=False))
+    return (f"borrowed: with one checkpoint per size and curriculum here, the spread is the one measured between "
+            f"two pre-training seeds in the committed `pretrain-seed` runs ({where}), per D_F, applied to every "
+            f"curriculum")
+
+
 def external_checkpoint_noise(runs: pd.DataFrame, root=None, experiment: str = "pretrain-seed",
                               reference: str = "main") -> pd.DataFrame | None:
     """The checkpoint level for a table without checkpoint replicates (the first grid: one pre-training
