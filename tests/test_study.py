@@ -144,3 +144,18 @@ def test_scale_note_states_the_runs_sizes_and_hardware():
     one = study.scale_note(rows.iloc[:1])
     assert "N = 12,768 non-embedding" in one and "D = 1,000 characters" in one
     assert study.scale_note(rows.iloc[0:0]) == "no runs"
+
+
+def test_pretrain_budget_note_tells_a_growing_rule_from_fixed_budgets():
+    sizes = {"n13k": 12768, "n28k": 28672, "n57k": 57344}
+    growing = pd.DataFrame([{"run_id": f"g{s}{c}", "curriculum": c, "size": s, "n_params": n, "seed": 0,
+                             "tokens_seen": 20.0 * n} for s, n in sizes.items() for c in ("text", "mix")])
+    note = study.pretrain_budget_note(growing)
+    assert "growing with the model as N^1.00" in note and "from 255k tokens at n13k to 1.15M at n57k" in note
+    fixed = pd.DataFrame([{"run_id": f"f{s}{c}{b}{seed}", "curriculum": c, "size": s, "n_params": n, "seed": seed,
+                           "tokens_seen": b}
+                          for s, n in sizes.items() for c, budgets in (("text", (3.2768e6, 1.31072e7)), ("mix", (1.31072e7,)))
+                          for b in budgets for seed in ((0, 1, 2) if b == 1.31072e7 else (0,))])
+    assert study.pretrain_budget_note(fixed) == ("Mix: 13.1M tokens at every size, 3 seeds. Text: 3.28M tokens at every "
+                                                 "size; 13.1M tokens at every size, 3 seeds (sizes n13k, n28k, n57k)")
+    assert "at n13k, n28k;" in study.pretrain_budget_note(fixed[~((fixed["size"] == "n57k") & (fixed.tokens_seen < 5e6))])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 import os
@@ -132,6 +133,44 @@ def pretrain_runs(experiment: str, root=None, targets: pd.DataFrame | None = Non
     if targets is not None:
         pre = pre[pre.run_id.isin(targets.pretrain_id)]
     return pre.reset_index(drop=True)
+
+
+def pretrain_budget_note(pre: pd.DataFrame) -> str:
+    """How these pre-training runs were budgeted, read from the runs themselves, one clause per
+    curriculum: fixed budgets the same at every size (with the seeds at each), or one budget per size
+    that grows with N (its slope in log N, non-embedding, and its range)."""
+    if pre.empty:
+        return "no pre-training runs"
+    pre = pre.drop_duplicates("run_id")
+    clauses = []
+    for cur, g in pre.groupby("curriculum", sort=True):
+        sizes = list(dict.fromkeys(g.sort_values("n_params")["size"]))
+        per_size = g.groupby("size").tokens_seen.nunique()
+        budgets = sorted(g.tokens_seen.unique())
+        if len(budgets) > 1 and (per_size == 1).all():
+            by = g.drop_duplicates("size").sort_values("n_params")
+            slope = (float(np.polyfit(np.log(by.n_params), np.log(by.tokens_seen), 1)[0]) if len(by) > 1
+                     else float("nan"))
+            clauses.append(f"{cur}: one budget per size, growing with the model as N^{slope:.2f} (N non-embedding), from "
+                           f"{_tokens(by.tokens_seen.iloc[0])} tokens at {by['size'].iloc[0]} to "
+                           f"{_tokens(by.tokens_seen.iloc[-1])} at {by['size'].iloc[-1]}")
+            continue
+        parts = []
+        for b in budgets:
+            at = g[g.tokens_seen == b]
+            where = "every size" if set(at["size"]) == set(sizes) else ", ".join(
+                dict.fromkeys(at.sort_values("n_params")["size"]))
+            seeds = at.groupby("size").seed.nunique()
+            seed_txt = (f", {seeds.max()} seeds" if seeds.min() == seeds.max() else
+                        f", {seeds.min()}–{seeds.max()} seeds") if seeds.max() > 1 else ""
+            parts.append(f"{_tokens(b)} tokens at {where}{seed_txt}")
+        clauses.append(f"{cur}: " + "; ".join(parts))
+    return ". ".join(c[0].upper() + c[1:] for c in clauses) + f" (sizes {', '.join(dict.fromkeys(pre.sort_values('n_params')['size']))})"
+
+
+def _tokens(t: float) -> str:
+    """13107200 -> '13.1M'."""
+    return f"{t / 1e6:.3g}M" if t >= 1e6 else f"{t / 1e3:.3g}k"
 
 
 def superseded(progress: pd.DataFrame, root=None, experiment: str = "main") -> pd.DataFrame:
