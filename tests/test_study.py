@@ -159,3 +159,11 @@ def test_pretrain_budget_note_tells_a_growing_rule_from_fixed_budgets():
     assert study.pretrain_budget_note(fixed) == ("Mix: 13.1M tokens at every size, 3 seeds. Text: 3.28M tokens at every "
                                                  "size; 13.1M tokens at every size, 3 seeds (sizes n13k, n28k, n57k)")
     assert "at n13k, n28k;" in study.pretrain_budget_note(fixed[~((fixed["size"] == "n57k") & (fixed.tokens_seen < 5e6))])
+
+
+def test_recipe_note_counts_what_the_checks_would_refuse_and_is_silent_for_checked_runs():
+    t = pd.DataFrame({"curriculum": ["scratch", "scratch", "text", "text", "mix"], "recipe": [1, 1, 1, 1, None],
+                      "exclusion": ["", "unresolved", "unresolved", "", "capped"]})
+    note = study.recipe_note(t, "main")
+    assert "refuse 2 of its 3 fine-tunes and 1 of its 2 from-scratch runs (2 unresolved, 1 capped)" in note
+    assert study.recipe_note(t.assign(recipe=2), "study2") == ""

@@ -135,6 +135,26 @@ def pretrain_runs(experiment: str, root=None, targets: pd.DataFrame | None = Non
     return pre.reset_index(drop=True)
 
 
+def recipe_note(runs: pd.DataFrame, experiment: str, root=None) -> str:
+    """A sentence for the opening where the runs a build reads predate the checks (recipe 1): how
+    many of them the checks would refuse, by reason, and how far the checked study has come. Empty
+    where every run read is checked (the study's own recipe)."""
+    recipe = pd.to_numeric(runs.recipe, errors="coerce").fillna(1) if "recipe" in runs else pd.Series(1, index=runs.index)
+    old = runs[recipe < CHECKED_FROM_RECIPE]
+    if old.empty:
+        return ""
+    refused = old.exclusion.fillna("") if "exclusion" in old else pd.Series("", index=old.index)
+    ft = old.curriculum != "scratch"
+    why = ", ".join(f"{n} {r}" for r, n in refused[refused != ""].value_counts().items()) or "none"
+    done = complete_sizes(grid_progress(STUDY_GRIDS["study2"], root), "study2")
+    return (f"These are the first grid's runs (recipe 1), read unchecked: the checks the second study "
+            f"applies would refuse {int((refused[ft] != '').sum())} of its {int(ft.sum())} fine-tunes and "
+            f"{int((refused[~ft] != '').sum())} of its {int((~ft).sum())} from-scratch runs ({why}), and its "
+            f"learning rates were not tuned. The second study (recipe 2, experiment `study2`) re-runs the grid "
+            f"with checked, tuned runs; {len(done)} of its 6 sizes {'is' if len(done) == 1 else 'are'} complete, "
+            f"and the book reads it once {min_complete_sizes()} are.")
+
+
 def pretrain_budget_note(pre: pd.DataFrame) -> str:
     """How these pre-training runs were budgeted, read from the runs themselves, one clause per
     curriculum: fixed budgets the same at every size (with the seeds at each), or one budget per size
