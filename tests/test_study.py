@@ -1,5 +1,6 @@
 """Which runs the chapters read: only complete sizes of the main grid, else the pilot."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -118,6 +119,9 @@ def test_first_grid_fits_carry_the_pretrain_seed_pairs_checkpoint_noise():
     w = world(seed=3).assign(run_id=lambda d: [f"w{i}" for i in range(len(d))], experiment="main")
     assert study.external_checkpoint_noise(w) is None
     assert not study.has_checkpoint_replicates(runs)
+    spread = study.checkpoint_spread(runs)  # chapter 9's yardstick is the level the fits carry
+    assert list(spread.sd_log_d_transferred) == list(noise.sd_log_d_transferred)
+    assert np.allclose(spread.factor, np.exp(noise.sd_log_d_transferred.astype(float)))
     # the chapter's sentence on where the checkpoint level comes from follows the table
     assert "borrowed" in study.checkpoint_level_note(runs) and "n57k, text" in study.checkpoint_level_note(runs)
 

@@ -135,6 +135,24 @@ def pretrain_runs(experiment: str, root=None, targets: pd.DataFrame | None = Non
     return pre.reset_index(drop=True)
 
 
+def checkpoint_spread(runs: pd.DataFrame, root=None) -> pd.DataFrame:
+    """The checkpoint level the fits of these runs carry, per (curriculum, D_F): the between-checkpoint
+    sd of log D_T with each run's own noise taken out (``bootstrap.checkpoint_noise``), from the runs'
+    own pre-training seeds where they have several, else the committed pair
+    (``external_checkpoint_noise``); empty where neither exists. Column ``factor`` = exp(sd)."""
+    from transfer_laws.analysis import bootstrap
+    from transfer_laws.analysis.fitting import transfer_points
+
+    if has_checkpoint_replicates(runs):
+        table, curves = transfer_points(runs)
+        noise = bootstrap.checkpoint_noise(table, curves, bootstrap.scratch_noise_by_size(runs))
+    else:
+        noise = external_checkpoint_noise(runs, root)
+        if noise is None:
+            noise = bootstrap.checkpoint_noise(pd.DataFrame())
+    return noise.assign(factor=np.exp(noise.sd_log_d_transferred.astype(float)))
+
+
 def recipe_note(runs: pd.DataFrame, experiment: str, root=None) -> str:
     """A sentence for the opening where the runs a build reads predate the checks (recipe 1): how
     many of them the checks would refuse, by reason, and how far the checked study has come. Empty
