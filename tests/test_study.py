@@ -155,7 +155,8 @@ def test_pretrain_budget_note_tells_a_growing_rule_from_fixed_budgets():
     growing = pd.DataFrame([{"run_id": f"g{s}{c}", "curriculum": c, "size": s, "n_params": n, "seed": 0,
                              "tokens_seen": 20.0 * n} for s, n in sizes.items() for c in ("text", "mix")])
     note = study.pretrain_budget_note(growing)
-    assert "growing with the model as N^1.00" in note and "from 255k tokens at n13k to 1.15M at n57k" in note
+    assert note.startswith("Mix and text: one budget per size, growing with the model as N^1.00 (N non-embedding), "
+                           "from 255k tokens at n13k to 1.15M at n57k")
     fixed = pd.DataFrame([{"run_id": f"f{s}{c}{b}{seed}", "curriculum": c, "size": s, "n_params": n, "seed": seed,
                            "tokens_seen": b}
                           for s, n in sizes.items() for c, budgets in (("text", (3.2768e6, 1.31072e7)), ("mix", (1.31072e7,)))

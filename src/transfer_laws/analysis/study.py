@@ -203,6 +203,12 @@ def pretrain_budget_note(pre: pd.DataFrame) -> str:
                         f", {seeds.min()}–{seeds.max()} seeds") if seeds.max() > 1 else ""
             parts.append(f"{_tokens(b)} tokens at {where}{seed_txt}")
         clauses.append(f"{cur}: " + "; ".join(parts))
+    # curricula budgeted alike share one clause ("mix and text: ...")
+    alike: dict[str, list[str]] = {}
+    for c in clauses:
+        cur, rest = c.split(": ", 1)
+        alike.setdefault(rest, []).append(cur)
+    clauses = [f"{' and '.join(curs)}: {rest}" for rest, curs in alike.items()]
     return ". ".join(c[0].upper() + c[1:] for c in clauses) + f" (sizes {', '.join(dict.fromkeys(pre.sort_values('n_params')['size']))})"
 
 
