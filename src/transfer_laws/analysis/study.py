@@ -312,7 +312,7 @@ def checkpoint_level_note(runs: pd.DataFrame, root=None) -> str:
     pair = committed[(committed.experiment == "pretrain-seed") & (committed.phase == "target")]
     where = ", ".join(f"{z}, {c}" for z, c in pair[["size", "curriculum"]].drop_duplicates().itertuples(index=False))
     return (f"borrowed: with one checkpoint per size and curriculum here, the spread is the one measured between "
-            f"two pre-training seeds in the committed `pretrain-seed` runs ({where}), per D_F, applied to every "
+            f"two pre-training seeds in the committed pretrain-seed runs ({where}), per D_F, applied to every "
             f"curriculum")
 
 
