@@ -189,9 +189,9 @@ def pretrain_budget_note(pre: pd.DataFrame) -> str:
             by = g.drop_duplicates("size").sort_values("n_params")
             slope = (float(np.polyfit(np.log(by.n_params), np.log(by.tokens_seen), 1)[0]) if len(by) > 1
                      else float("nan"))
-            clauses.append(f"{cur}: one budget per size, growing with the model as N^{slope:.2f} (N non-embedding), from "
-                           f"{_tokens(by.tokens_seen.iloc[0])} tokens at {by['size'].iloc[0]} to "
-                           f"{_tokens(by.tokens_seen.iloc[-1])} at {by['size'].iloc[-1]}")
+            clauses.append((cur, f"one budget per size, growing with the model as N^{slope:.2f} (N non-embedding), "
+                                 f"from {_tokens(by.tokens_seen.iloc[0])} tokens at {by['size'].iloc[0]} to "
+                                 f"{_tokens(by.tokens_seen.iloc[-1])} at {by['size'].iloc[-1]}"))
             continue
         parts = []
         for b in budgets:
@@ -202,14 +202,12 @@ def pretrain_budget_note(pre: pd.DataFrame) -> str:
             seed_txt = (f", {seeds.max()} seeds" if seeds.min() == seeds.max() else
                         f", {seeds.min()}–{seeds.max()} seeds") if seeds.max() > 1 else ""
             parts.append(f"{_tokens(b)} tokens at {where}{seed_txt}")
-        clauses.append(f"{cur}: " + "; ".join(parts))
+        clauses.append((cur, "; ".join(parts)))
     # curricula budgeted alike share one clause ("mix and text: ...")
     alike: dict[str, list[str]] = {}
-    for c in clauses:
-        cur, rest = c.split(": ", 1)
+    for cur, rest in clauses:
         alike.setdefault(rest, []).append(cur)
-    clauses = [f"{' and '.join(curs)}: {rest}" for rest, curs in alike.items()]
-    return ". ".join(c[0].upper() + c[1:] for c in clauses) + f" (sizes {', '.join(dict.fromkeys(pre.sort_values('n_params')['size']))})"
+    return ". ".join(f"{' and '.join(curs).capitalize()}: {rest}" for rest, curs in alike.items()) + f" (sizes {', '.join(dict.fromkeys(pre.sort_values('n_params')['size']))})"
 
 
 def _tokens(t: float) -> str:
