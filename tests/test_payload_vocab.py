@@ -90,8 +90,51 @@ def test_gpu_pass_script_end_to_end_on_cpu(tmp_path):
     r = subprocess.run(["bash", "scripts/gpu_pass.sh", str(out)], cwd=work, env=env, capture_output=True, text=True,
                        timeout=400)
     assert r.returncode == 0, r.stdout + r.stderr
-    with tarfile.open(out / "results.tar") as tf:
+    with tarfile.open(out / "results.tar.gz") as tf:
         names = [m.name for m in tf.getmembers() if m.name.endswith(".json")]
     assert len(names) == 4
     t = pd.read_csv(out / "throughput.csv")
     assert "all (packed)" in set(t["size"]) and (t.tokens > 0).all()
+
+
+GRID_SAMPLED = """
+[defaults]
+recipe = 2
+batch_size = 8
+n_ctx = 32
+val_windows = 64
+test_windows = 96
+[[block]]
+phase = "target"
+curriculum = "scratch"
+size = ["n13k", "n28k"]
+d_train_chars = [3000, 30000]
+data_seed = [1, 2]
+max_epochs = 2
+min_steps = 1
+"""
+
+
+def test_payload_carries_sampled_streams_longest_first(tmp_path):
+    """Recipe-2 runs draw their data from the whole split (data seeds): the payload carries each
+    stream, identical to the full data's, and its window counts; the plan starts with the longest run."""
+    from transfer_laws.runs.sweep import GridError, load_grid
+
+    grid = tmp_path / "grid.toml"
+    grid.write_text(GRID_SAMPLED)
+    out = payload.build([grid], tmp_path / "p", results_root=tmp_path / "res", sizes=["n28k", "n13k"])
+    full, part = StudyData(), StudyData(out)
+    plan = load_grid(out / "plan.jsonl")
+    assert len(plan) == 8
+    costs = [payload.gpu_cost(p.spec, part) for p in plan]
+    assert costs == sorted(costs, reverse=True) and plan[0].spec.size == "n28k" and plan[0].spec.d_train_chars == 30000
+    for p in plan:
+        a, b = full.training_arrays(p.spec), part.training_arrays(p.spec)
+        assert np.array_equal(a[0][0], b[0][0]) and a[2:] == b[2:]
+    assert torch.equal(part.test_set(96, 32).x, full.test_set(96, 32).x)
+    assert part.val_set(plan[0].spec).x.shape == (64, 32)
+    only = payload.build([grid], tmp_path / "q", results_root=tmp_path / "res", sizes=["n13k"])
+    assert {p.spec.size for p in load_grid(only / "plan.jsonl")} == {"n13k"}
+    with pytest.raises(GridError, match="unknown size"):
+        payload.build([grid], tmp_path / "r", results_root=tmp_path / "res", sizes=["n7k"])
+    assert not (tmp_path / "r").exists()

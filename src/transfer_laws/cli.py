@@ -353,7 +353,10 @@ def _browser(args) -> int:
 def _payload(args) -> int:
     from transfer_laws.runs import payload
 
-    p = payload.build(args.grid, args.out, args.python_train_chars)
+    grids = [Path(g) for g in args.grid.split(",")] if args.grid else None
+    p = payload.build(grids, args.out, args.python_train_chars,
+                      sizes=args.sizes.split(",") if args.sizes else None,
+                      curricula=args.curricula.split(",") if args.curricula else None)
     size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
     print(f"payload {p}: {size / 2**20:.1f} MiB, {json.loads((p / 'prepare.json').read_text())['payload']['runs']} runs")
     return 0
@@ -482,9 +485,11 @@ def build_parser() -> argparse.ArgumentParser:
     bw.add_argument("--screenshot-out", type=Path, default=None)
     bw.set_defaults(func=_browser)
     pl = sub.add_parser("payload", help="a self-contained bundle of a grid's runs for a GPU machine")
-    pl.add_argument("grid", type=Path, nargs="?", default=None)
+    pl.add_argument("grid", nargs="?", default=None, help="grid TOML file(s), comma-separated")
     pl.add_argument("out", type=Path)
     pl.add_argument("--python-train-chars", type=int, default=10_000_000)
+    pl.add_argument("--sizes", default=None, help="comma-separated model sizes: only these runs")
+    pl.add_argument("--curricula", default=None, help="comma-separated curricula (scratch, text, mix): only these runs")
     pl.set_defaults(func=_payload)
     gp = sub.add_parser("gpu-pass", help="throughput and utilisation of a packed GPU pass")
     gp.add_argument("results", type=Path)

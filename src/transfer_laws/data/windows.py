@@ -131,6 +131,11 @@ class StudyData:
         ``tokens_seen / D`` counts epochs over the *text* for every curriculum.
         """
         if spec.phase == "target":
+            saved = self.dir / stream_file_name(spec.data_seed, spec.d_train_chars)
+            if spec.data_seed and saved.exists():  # a payload carries its sampled streams instead of the split
+                z = np.load(saved)
+                toks, chars = z["tokens"], int(z["chars"])
+                return [toks], [1.0], len(toks), chars / len(toks)
             arr = self.array("python", "train")
             if spec.data_seed:
                 toks, cum = sample_stream(arr, spec.data_seed, spec.d_train_chars)
@@ -178,6 +183,17 @@ class StudyData:
 
 def eval_file_name(corpus: str, split: str, n: int, n_ctx: int) -> str:
     return f"eval_{corpus}_{split}_{n}x{n_ctx}.npz"
+
+
+def stream_file_name(data_seed: int, d_chars: int) -> str:
+    return f"stream_python_train_seed{data_seed}_{d_chars}chars.npz"
+
+
+def save_stream(dirpath: Path, data_seed: int, d_chars: int, toks: np.ndarray, cum: np.ndarray) -> Path:
+    """A sampled training stream (``sample_stream``) as a payload carries it: its tokens and characters."""
+    path = Path(dirpath) / stream_file_name(data_seed, d_chars)
+    np.savez(path, tokens=toks, chars=np.int64(cum[-1]))
+    return path
 
 
 def save_eval_set(es: EvalSet, path: Path) -> None:

@@ -246,8 +246,8 @@ def git_commit() -> str:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True, text=True).stdout
         return sha + ("+dirty" if dirty.strip() else "")
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        return "unknown"
+    except (subprocess.CalledProcessError, FileNotFoundError):  # no git checkout here (a GPU payload's machine):
+        return os.environ.get("TRANSFER_LAWS_GIT_COMMIT", "unknown")  # the commit the payload was built at
 
 
 # ---- one run --------------------------------------------------------------------------------
