@@ -242,7 +242,7 @@ def _sweep(args) -> int:
               dry_run=args.dry_run, max_minutes=args.max_minutes, trainer_kwargs=_trainer_kwargs(args),
               root=args.results, sizes=_csv(args.sizes), experiments=_csv(args.experiments),
               executor=args.executor, slurm=_slurm_options(args))
-    if not args.dry_run:
+    if not args.dry_run and not data.payload:  # a payload has no test split for the tables' zero-shot columns
         from transfer_laws.analysis.study import write_tables
 
         write_tables(args.results, data)

@@ -100,6 +100,7 @@ class StudyData:
         meta = json.loads((self.dir / "prepare.json").read_text())
         self.token_hashes = meta["token_hashes"]
         self.vocab_size = int(meta["vocab_size"])
+        self.payload = meta.get("payload")  # a GPU payload's contents (runs.payload), None for the full data
         self._eval = {}
 
     @lru_cache(maxsize=None)

@@ -400,6 +400,8 @@ def estimate(spec: RunSpec, data, tokens_per_second: dict[str, float]) -> dict:
     cfg = GPTConfig.from_name(spec.size, vocab_size=data.vocab_size, n_ctx=spec.n_ctx)
     if spec.task != "lm":  # a task's examples are windows of n_ctx tokens
         d_tokens = spec.d_train_examples * spec.n_ctx
+    elif spec.phase == "target" and spec.data_seed and data.payload:  # a payload carries the sampled streams
+        d_tokens = data.training_arrays(spec)[2]
     elif spec.phase == "target":
         d_tokens = data.array("python", "train").n_tokens_for_chars(spec.d_train_chars)
     else:
