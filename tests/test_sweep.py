@@ -90,6 +90,18 @@ def test_shards_partition_the_plan(data, tmp_path):
     assert [p.spec.run_id for p in shard(plan, 2, 3)] == [p.spec.run_id for p in parts[1]]
 
 
+
+def test_a_shard_that_draws_no_run_finishes_cleanly(data, tmp_path):
+    """A packed GPU pass shards a plan over more processes than some cells have runs: an empty share
+    is nothing to do, not a crash."""
+    grid = write(tmp_path, GRID.format(steps=20))
+    n = len(load_grid(grid, data)) * 4
+    empty = next(i for i in range(1, n + 1) if not shard(load_grid(grid, data), i, n))
+    logs = []
+    assert run_sweep(grid, data, device="cpu", shard_spec=f"{empty}/{n}", root=tmp_path / "r", log=logs.append) == []
+    assert "nothing to run" in logs[-1]
+
+
 @pytest.mark.parametrize("text, message", [
     ("[[block]]\nphase = 'target'\ncurriculum = 'scratch'\nsize = 'n9'\nd_train_chars = 10\n", "unknown model size"),
     ("[[block]]\nphase = 'target'\ncurriculum = 'scratch'\nsize = 'n13k'\nd_train_chars = 1_000_000_000_000\n",

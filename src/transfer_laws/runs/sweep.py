@@ -544,6 +544,9 @@ def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = N
         return plan
 
     plan = make_plan()
+    if not plan:  # e.g. a shard of a small plan that drew no run
+        log(f"nothing to run in {grid}" + (f" (shard {shard_spec})" if shard_spec else ""))
+        return []
     dev = resolve_device(device) if not dry_run else ("cuda" if device == "cuda" else "cpu")
     tps = load_throughput(sorted({p.spec.size for p in plan}), data, dev, root)
     table = plan_table(plan, data, tps, root)

@@ -241,13 +241,18 @@ def versions() -> dict:
 
 
 def git_commit() -> str:
+    """The checkout's commit (``+dirty`` when src/ has changes); on a GPU payload's machine the commit the
+    payload was built at (``TRANSFER_LAWS_GIT_COMMIT``, set by scripts/gpu_pass.sh), which wins: the
+    repository copy there is the lending tool's, whose git metadata need not match the files it sent."""
+    if os.environ.get("TRANSFER_LAWS_GIT_COMMIT"):
+        return os.environ["TRANSFER_LAWS_GIT_COMMIT"]
     try:
         root = Path(__file__).resolve().parents[3]
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True, text=True).stdout
         return sha + ("+dirty" if dirty.strip() else "")
-    except (subprocess.CalledProcessError, FileNotFoundError):  # no git checkout here (a GPU payload's machine):
-        return os.environ.get("TRANSFER_LAWS_GIT_COMMIT", "unknown")  # the commit the payload was built at
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return "unknown"
 
 
 # ---- one run --------------------------------------------------------------------------------
