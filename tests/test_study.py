@@ -172,3 +172,24 @@ def test_recipe_note_counts_what_the_checks_would_refuse_and_is_silent_for_check
     note = study.recipe_note(t, "main")
     assert "refuse 2 of its 3 fine-tunes and 1 of its 2 from-scratch runs (2 unresolved, 1 capped)" in note
     assert study.recipe_note(t.assign(recipe=2), "study2") == ""
+
+
+def test_hardware_pairs_match_twins_and_pair_their_windows():
+    """A twin (same spec, another experiment) on other hardware pairs with its reference, not with a
+    branch of another horizon; the paired SE comes from the shared windows and is far below the
+    per-run SE when the two runs' window losses move together."""
+    rng = np.random.default_rng(0)
+    base = rng.normal(3.0, 0.5, 2048)
+    w = {"gpu50": base, "cpu50": base + 0.01 + rng.normal(0, 0.01, 2048), "gpu25": base + 0.2}
+    row = dict(curriculum="scratch", size="n28k", d_train_chars=3e6, seed=1, lr=0.0058, pretrain_id=None,
+               data_seed=1, tokenizer="main", test_loss_se=0.011)
+    df = pd.DataFrame([
+        row | dict(run_id="gpu50", experiment="study2", max_epochs=50, hardware="H200", test_loss=w["gpu50"].mean()),
+        row | dict(run_id="gpu25", experiment="study2", max_epochs=25, hardware="H200", test_loss=w["gpu25"].mean()),
+        row | dict(run_id="cpu50", experiment="hw-check2", max_epochs=50, hardware="CPU", test_loss=w["cpu50"].mean()),
+        row | dict(run_id="same", experiment="hw-check", max_epochs=50, hardware="CPU", test_loss=3.0)])
+    pairs = study.hardware_pairs(df, windows=w)
+    assert len(pairs) == 1 and pairs.max_epochs.iloc[0] == 50
+    assert pairs.difference.iloc[0] == pytest.approx(0.01, abs=0.002)
+    assert pairs.difference_se.iloc[0] == pytest.approx(0.01 / np.sqrt(2048), rel=0.1)
+    assert study.hardware_pairs(df.iloc[:2]).empty

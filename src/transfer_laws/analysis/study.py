@@ -247,19 +247,37 @@ def _span(values: pd.Series) -> str:
     return f"= {lo:,.0f}" if lo == hi else f"from {lo:,.0f} to {hi:,.0f}"
 
 
-MATCH_KEYS = ["curriculum", "size", "d_train_chars", "seed", "lr", "pretrain_id"]
+MATCH_KEYS = ["curriculum", "size", "d_train_chars", "seed", "lr", "pretrain_id", "data_seed", "max_epochs",
+              "tokenizer"]
+# (twin experiment, the experiment it repeats): grids/hw_check.toml (pilot runs of the first GPU pass)
+# and grids/hw_check2.toml (study2 runs of the study's GPU pass, on the 2,048 paired test windows)
+HARDWARE_CHECKS = (("hw-check", "pilot"), ("hw-check2", "study2"))
 
 
-def hardware_pairs(df: pd.DataFrame, check_experiment: str = "hw-check", reference: str = "pilot") -> pd.DataFrame:
+def hardware_pairs(df: pd.DataFrame, checks=HARDWARE_CHECKS, windows: dict | None = None) -> pd.DataFrame:
     """Runs trained twice, identical but for the experiment name, on different hardware: test losses
-    side by side, with the standard error of each test loss (the evaluation's own noise)."""
-    a = df[df.experiment == check_experiment]
-    b = df[df.experiment == reference]
-    m = a.merge(b, on=MATCH_KEYS, suffixes=("_check", "_reference"))
-    m = m[m.hardware_check != m.hardware_reference]
+    side by side, with the standard error of each test loss (the evaluation's own noise) and, where
+    both records store per-window test losses (``windows``: ``runs.window_losses``), the paired
+    standard error of their difference over the same windows."""
+    from transfer_laws.runs.checks import paired_difference
+
+    keys = [k for k in MATCH_KEYS if k in df.columns]
+    out = []
+    for check, reference in checks:
+        a, b = df[df.experiment == check], df[df.experiment == reference]
+        m = a.merge(b, on=keys, suffixes=("_check", "_reference"))
+        out.append(m[m.hardware_check != m.hardware_reference])
+    m = pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+    if not len(m):
+        return pd.DataFrame(columns=MATCH_KEYS + ["experiment_reference", "hardware_check", "test_loss_check",
+                                                  "hardware_reference", "test_loss_reference", "difference",
+                                                  "test_loss_se_check", "difference_se"])
     m["difference"] = m.test_loss_check - m.test_loss_reference
-    return m[MATCH_KEYS + ["hardware_check", "test_loss_check", "hardware_reference", "test_loss_reference",
-                           "difference", "test_loss_se_check"]]
+    windows = windows or {}
+    m["difference_se"] = [paired_difference([windows[x]], [windows[y]])[1] if x in windows and y in windows
+                          else float("nan") for x, y in zip(m.run_id_check, m.run_id_reference)]
+    return m[keys + ["experiment_reference", "hardware_check", "test_loss_check", "hardware_reference",
+                     "test_loss_reference", "difference", "test_loss_se_check", "difference_se"]]
 
 
 def seed_spread(table: pd.DataFrame, column: str = "d_transferred") -> pd.DataFrame:
