@@ -193,3 +193,18 @@ def test_hardware_pairs_match_twins_and_pair_their_windows():
     assert pairs.difference.iloc[0] == pytest.approx(0.01, abs=0.002)
     assert pairs.difference_se.iloc[0] == pytest.approx(0.01 / np.sqrt(2048), rel=0.1)
     assert study.hardware_pairs(df.iloc[:2]).empty
+
+
+def test_device_matched_swaps_in_cpu_twins_and_drops_mixed_cells():
+    row = dict(curriculum="scratch", size="n28k", n_params=28368, d_train_chars=3e6, lr=0.0058, pretrain_id=None,
+               data_seed=1, tokenizer="main", max_epochs=50, experiment="study2")
+    pool = pd.DataFrame([row | dict(run_id="s0", seed=0, device="cpu"), row | dict(run_id="s1", seed=1, device="cuda"),
+                         row | dict(run_id="s2", seed=2, device="cuda"),
+                         row | dict(run_id="f0", seed=0, device="cpu", curriculum="mix", pretrain_id="p0")])
+    twin1 = row | dict(run_id="t1", seed=1, device="cpu", experiment="hw-check2")
+    twin2 = row | dict(run_id="t2", seed=2, device="cpu", experiment="hw-check2")
+    other = row | dict(run_id="t9", seed=1, device="cpu", experiment="hw-check2", max_epochs=25)  # another horizon
+    out, n, mixed = study.device_matched(pool, pd.DataFrame([twin1, twin2, other]))
+    assert n == 2 and not mixed and set(out.run_id) == {"s0", "t1", "t2", "f0"}
+    out, n, mixed = study.device_matched(pool, pd.DataFrame([twin1, other]))
+    assert n == 1 and mixed == [(28368, 3e6)] and out.empty

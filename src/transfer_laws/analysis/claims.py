@@ -299,7 +299,10 @@ def claim_6(ctx: Context) -> tuple:
     from-scratch test loss with paired per-window errors plus the seeds' spread
     (``compute.ossification_test``); Holm across sizes. Runs that ended on their horizon still
     improving are admitted at equal training (``equal_training_pool``), and the line says so."""
+    from transfer_laws.analysis.study import device_matched
+
     pool, admitted = equal_training_pool(ctx.runs, ctx.all_runs)
+    pool, n_twins, mixed = device_matched(pool, ctx.all_runs)  # one device per (N, D) cell
     tuned = one_per_replicate(pool, at_tuned_rate(pool))
     ft = pool[pool.curriculum != "scratch"]
     cand = ft[["curriculum", "n_params", "d_train_chars"]].drop_duplicates()
@@ -343,8 +346,11 @@ def claim_6(ctx: Context) -> tuple:
                "not reproduced" if smallest.ahead.all() else "inconclusive")
     if verdict != "inconclusive" and smallest.d_train_chars.isin(pool[pool.run_id.isin(admitted)].d_train_chars).any():
         verdict += " (at equal training)"
+    devices = (f"; one device per cell ({n_twins} GPU run(s) replaced by their CPU twins" if n_twins else "") + \
+        (f"{'; ' if not n_twins else ', '}{len(mixed)} mixed cell(s) left out" if mixed else "") + (")" if n_twins else "")
     return (f"fine-tuned minus from-scratch test loss at the tuned rate, at each size's largest D_F (3 runs a side): "
-            f"{detail}", verdict, "paired per-window standard errors plus the seeds' spread (>= 3 per side), Holm across sizes")
+            f"{detail}{devices}", verdict,
+            "paired per-window standard errors plus the seeds' spread (>= 3 per side), Holm across sizes")
 
 
 def claim_7(ctx: Context) -> tuple:

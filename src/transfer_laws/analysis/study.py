@@ -280,6 +280,42 @@ def hardware_pairs(df: pd.DataFrame, checks=HARDWARE_CHECKS, windows: dict | Non
                      "test_loss_reference", "difference", "test_loss_se_check", "difference_se"]]
 
 
+REFERENCE_DEVICE = "cpu"  # the study's recipe: float32 on this project's CPU (GPU runs train in bf16)
+
+
+def device_matched(pool: pd.DataFrame, all_runs: pd.DataFrame, checks=HARDWARE_CHECKS,
+                   cell=("n_params", "d_train_chars")) -> tuple[pd.DataFrame, int, list]:
+    """A pool whose every ``cell`` trained on one device, for comparisons finer than the device
+    offset (claim 6: bf16 on the GPU ended a 7,653-step n28k run 0.016 nats worse than float32 here,
+    paired SE 0.003; grids/hw_check2.toml). Each run trained off the reference device whose hardware
+    twin (the same spec under the check experiment, ``HARDWARE_CHECKS``) ran on it is replaced by that
+    twin; cells that still mix devices are dropped. Returns (pool, runs replaced, cells dropped)."""
+    if "device" not in pool or pool.empty:
+        return pool, 0, []
+    keys = [k for k in MATCH_KEYS if k in pool.columns and k in all_runs.columns]
+    check_of = dict((ref, chk) for chk, ref in checks)
+    twins = all_runs[all_runs.experiment.isin(check_of.values()) & (all_runs.device == REFERENCE_DEVICE)]
+    rows, replaced = [], 0
+    for _, r in pool.iterrows():
+        if r.device != REFERENCE_DEVICE and r.experiment in check_of:
+            t = twins[twins.experiment == check_of[r.experiment]]
+            for k in keys:
+                t = t[(t[k] == r[k]) | (t[k].isna() & pd.isna(r[k]))]
+            if len(t):
+                rows.append(t.iloc[0])
+                replaced += 1
+                continue
+        rows.append(r)
+    out = pd.DataFrame(rows).reset_index(drop=True)
+    mixed = [c for c, g in out.groupby(list(cell)) if g.device.nunique() > 1]
+    if mixed:
+        drop = pd.Series(False, index=out.index)
+        for c in mixed:
+            drop |= np.logical_and.reduce([out[k] == v for k, v in zip(cell, c)])
+        out = out[~drop].reset_index(drop=True)
+    return out, replaced, mixed
+
+
 def seed_spread(table: pd.DataFrame, column: str = "d_transferred") -> pd.DataFrame:
     """Relative spread of a quantity over seeds at each (curriculum, size, D_F)."""
     g = table.groupby(["curriculum", "size", "d_train_chars"])[column]
