@@ -467,10 +467,12 @@ def test_the_dry_run_reports_the_pace_finished_runs_kept(tmp_path):
         {"run_id": "f", "phase": "target", "size": "n13k", "minutes": 1.0, "done": False},
         {"run_id": "g", "phase": "eval", "size": "n13k", "minutes": 1.0, "done": False},
     ])
-    for rid, wall in (("a", 180.0), ("b", 360.0), ("c", 120.0)):
+    table.loc[len(table)] = {"run_id": "h", "phase": "target", "size": "n13k", "minutes": 4.0, "done": True}
+    for rid, wall in (("a", 180.0), ("b", 360.0), ("c", 120.0), ("h", 6.0)):
         path = runs.record_path(rid, tmp_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"run_id": rid, "wall_seconds": wall}))
+        device = {"hardware": {"device": "cuda"}} if rid == "h" else {}  # a GPU pass's run: not this machine's pace
+        path.write_text(json.dumps({"run_id": rid, "wall_seconds": wall} | device))
     pace = measured_pace(table, tmp_path).set_index(["phase", "size"])
     assert pace.loc[("pretrain", "n13k")].tolist() == [3.0, 2] and pace.loc[("target", "n13k")].tolist() == [0.5, 1]
     # d: its cell's 3x; e: no cell of its own, its phase's 3x; f: one run is too few for its cell, the

@@ -488,17 +488,19 @@ def plan_table(plan: list[PlannedRun], data, tps: dict, root: Path | None = None
     return pd.DataFrame(rows)
 
 
-def measured_pace(table, root: Path | None = None):
+def measured_pace(table, root: Path | None = None, device: str = "cpu"):
     """How this plan's finished runs kept to their estimates on this machine: per (phase, size), the
     median of wall time over estimated time and the count of finished runs it rests on (records
-    without a wall time are skipped). The estimate is the plain loop's pace; a recipe-2 pre-training
-    (evaluations, Lightning's own work, a shared CPU) ran about 3x it (n13k, 2026-12-03)."""
+    without a wall time, or trained on another device than ``device``, such as a GPU pass's, are
+    skipped). The estimate is the plain loop's pace; a recipe-2 pre-training (evaluations,
+    Lightning's own work, a shared CPU) ran about 3x it (n13k, 2026-12-03)."""
     import pandas as pd
 
     rows = []
     for r in table[table.done].itertuples():
         path = runs.record_path(r.run_id, root)
-        wall = json.loads(path.read_text()).get("wall_seconds") if path.exists() else None
+        rec = json.loads(path.read_text()) if path.exists() else {}
+        wall = rec.get("wall_seconds") if rec.get("hardware", {}).get("device", device) == device else None
         if wall and r.minutes > 0:
             rows.append({"phase": r.phase, "size": r.size, "ratio": wall / 60 / r.minutes})
     if not rows:
@@ -558,7 +560,7 @@ def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = N
     todo = table[~table.done]
     log(f"plan: {len(table)} runs, {int(table.done.sum())} done, {len(todo)} to run; estimated (upper bound) "
         f"{todo.minutes.sum() / 60:.2f} wall-hours, {todo.flops_full.sum():.3g} FLOPs on {dev}")
-    pace = measured_pace(table, root)
+    pace = measured_pace(table, root, dev)
     if len(pace) and len(todo):
         by_phase = [f"{ph} {g.ratio.median():.2g}x ({int(g.runs.sum())} runs)" for ph, g in pace.groupby("phase")]
         log(f"  at the pace this plan's finished runs kept here (wall over estimate, median: {', '.join(by_phase)}): "
