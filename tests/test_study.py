@@ -208,3 +208,15 @@ def test_device_matched_swaps_in_cpu_twins_and_drops_mixed_cells():
     assert n == 2 and not mixed and set(out.run_id) == {"s0", "t1", "t2", "f0"}
     out, n, mixed = study.device_matched(pool, pd.DataFrame([twin1, other]))
     assert n == 1 and mixed == [(28368, 3e6)] and out.empty
+
+
+def test_scratch_result_note_follows_sizes_and_recipe():
+    one = pd.DataFrame({"size": "n13k", "n_params": 12768, "d_train_chars": [1e3, 1e5], "test_loss": [6.7, 4.1],
+                        "stop_reason": "budget", "horizon_family": ["f1", "f2"], "hardware": "cpu"})
+    note = study.scratch_result_note(one, 0, 1)
+    assert "of n13k falls from 6.70 to 4.10" in note and "smallest" not in note
+    assert "best of its horizon branches" in note and "largest D read: n13k 100,000" in note
+    first = pd.concat([one, one.assign(size="n28k", n_params=28368, test_loss=[6.6, 3.9])]).drop(columns="horizon_family")
+    note = study.scratch_result_note(first, 1, 2)
+    assert "largest model (n28k) falls from 6.60 to 3.90" in note and "smallest's (n13k) from 6.70" in note
+    assert "4 of 4 runs ended on their step budget" in note and "1 of 2 sizes" in note

@@ -232,6 +232,36 @@ def current_runs(root=None, grid: Path = MAIN_GRID, progress: pd.DataFrame | Non
     return df[~stale].reset_index(drop=True)
 
 
+def scratch_result_note(scratch: pd.DataFrame, n_located: int, n_sizes: int) -> str:
+    """Chapter 4's result, for the from-scratch runs a fit reads: how far the loss falls over the data,
+    at the largest and smallest size (one clause when there is one size), where D(N) is located, and
+    how the runs ended, by the recipe: a first-grid run on its step budget against early stopping;
+    a recipe-2 point as the best of its horizon branches, with the largest D read at each size."""
+    if scratch.empty:
+        return "no from-scratch runs"
+
+    def fall(n):
+        c = scratch[scratch.n_params == n].sort_values("d_train_chars")
+        return c["size"].iloc[0], f"from {c.test_loss.iloc[0]:.2f} to {c.test_loss.min():.2f}"
+
+    big, small = fall(scratch.n_params.max()), fall(scratch.n_params.min())
+    span = f"From {scratch.d_train_chars.min():,.0f} to {scratch.d_train_chars.max():,.0f} characters of Python"
+    losses = (f"the from-scratch test loss of {big[0]} falls {big[1]} nats/token" if big == small else
+              f"the from-scratch test loss of the largest model ({big[0]}) falls {big[1]} nats/token, and the "
+              f"smallest's ({small[0]}) {small[1]}")
+    if "horizon_family" in scratch and scratch.horizon_family.notna().all():
+        top = scratch.groupby("size", sort=False).d_train_chars.max()
+        ended = ("each point is the best of its horizon branches (cool-downs of one warm-up-stable-decay run at "
+                 "several epoch counts), bracketed by a shorter and a longer one; a D whose family was still "
+                 "improving at its longest branch is marked and not read (largest D read: "
+                 + ", ".join(f"{z} {d:,.0f}" for z, d in top.items()) + ")")
+    else:
+        ended = (f"{int((scratch.stop_reason == 'budget').sum())} of {len(scratch)} runs ended on their step budget "
+                 "rather than by early stopping")
+    return (f"{span}, {losses}. The data size at which a size stops improving, D(N), lies inside the data for "
+            f"{n_located} of {n_sizes} sizes; {ended} ({scale_note(scratch)}).")
+
+
 def scale_note(df: pd.DataFrame) -> str:
     """One sentence: how many runs, which sizes, which data sizes, which hardware."""
     if df.empty:
