@@ -220,3 +220,14 @@ def test_scratch_result_note_follows_sizes_and_recipe():
     note = study.scratch_result_note(first, 1, 2)
     assert "largest model (n28k) falls from 6.60 to 3.90" in note and "smallest's (n13k) from 6.70" in note
     assert "4 of 4 runs ended on their step budget" in note and "1 of 2 sizes" in note
+
+
+def test_effective_data_note_says_undefined_instead_of_nan():
+    t = pd.DataFrame({"curriculum": ["text", "mix", "text", "mix"], "d_train_chars": [1e3, 1e3, 1e6, 1e6],
+                      "fraction_from_transfer": [np.nan, 0.98, -0.13, -0.12], "multiplier": [np.nan, 49.3, 0.9, 0.9],
+                      "d_effective_status": ["undefined", "interpolated", "interpolated", "interpolated"]})
+    runs = pd.DataFrame({"size": ["n13k"], "n_params": [12768], "d_train_chars": [1e3], "hardware": ["cpu"]})
+    note = study.effective_data_note(t, runs)
+    assert "nan" not in note and "for text, D_E is undefined at this grid" in note
+    assert "for mix, pre-training supplies a median 98% of the effective data (a multiplier D_E / D_F of 49.3×)" in note
+    assert "fraction is -13% (text) and -12% (mix)" in note

@@ -232,6 +232,36 @@ def current_runs(root=None, grid: Path = MAIN_GRID, progress: pd.DataFrame | Non
     return df[~stale].reset_index(drop=True)
 
 
+def effective_data_note(table: pd.DataFrame, runs: pd.DataFrame) -> str:
+    """Chapter 6's result: at the smallest and largest D_F of the fitted points (``table``), the
+    median share of effective data from transfer and multiplier per curriculum; a median without a
+    defined D_E (a fine-tuned loss above every from-scratch run's at this grid) says so instead."""
+    from transfer_laws.analysis.effective_data import share_interpolated
+
+    d_small, d_large = table.d_train_chars.min(), table.d_train_chars.max()
+    curricula = [c for c in ("text", "mix") if (table.curriculum == c).any()]
+
+    def at(c, d, col):
+        return table[(table.curriculum == c) & (table.d_train_chars == d)][col].median()
+
+    def small(c):
+        f, m = at(c, d_small, "fraction_from_transfer"), at(c, d_small, "multiplier")
+        if not np.isfinite(f):
+            return f"for {c}, D_E is undefined at this grid (the fine-tuned loss lies above every from-scratch run's)"
+        return f"for {c}, pre-training supplies a median {f:.0%} of the effective data (a multiplier D_E / D_F of {m:.3g}×)"
+
+    def large(c):
+        f = at(c, d_large, "fraction_from_transfer")
+        return f"{f:.0%} ({c})" if np.isfinite(f) else f"undefined ({c})"
+
+    return (f"At the smallest fine-tuning set ({d_small:,.0f} characters): "
+            + "; ".join(small(c) for c in curricula)
+            + f". At the largest ({d_large:,.0f} characters) that fraction is "
+            + " and ".join(large(c) for c in curricula)
+            + f" (negative: pre-training hurt). {share_interpolated(table):.0%} of the {len(table)} fine-tunes have an "
+              f"interpolated D_E ({scale_note(runs)}).")
+
+
 def scratch_result_note(scratch: pd.DataFrame, n_located: int, n_sizes: int) -> str:
     """Chapter 4's result, for the from-scratch runs a fit reads: how far the loss falls over the data,
     at the largest and smallest size (one clause when there is one size), where D(N) is located, and
