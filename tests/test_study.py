@@ -231,3 +231,15 @@ def test_effective_data_note_says_undefined_instead_of_nan():
     assert "nan" not in note and "for text, D_E is undefined at this grid" in note
     assert "for mix, pre-training supplies a median 98% of the effective data (a multiplier D_E / D_F of 49.3×)" in note
     assert "fraction is -13% (text) and -12% (mix)" in note
+
+
+def test_ossification_note_names_few_cells_and_ranges_many():
+    cells = pd.DataFrame({"curriculum": ["text", "text", "mix", "mix"], "size": ["n13k", "n28k", "n13k", "n28k"],
+                          "n_params": [12768, 28368, 12768, 28368], "d_train_chars": [1e3, 3e6, 3e6, 1e5],
+                          "ossified": [True, True, True, False]})
+    runs = pd.DataFrame({"size": ["n13k"], "n_params": [12768], "d_train_chars": [1e3], "hardware": ["cpu"]})
+    note = study.ossification_note(cells, runs)
+    assert note.startswith("In 3 of 4 (pre-training, size, D_F) cells")
+    assert ": mix, n13k at D_F = 3,000,000; text, n13k at D_F = 1,000, n28k at D_F = 3,000,000;" in note
+    many = pd.concat([cells.assign(ossified=True)] * 3)
+    assert "at D_F from 1,000 to 3,000,000 characters, most often at" in study.ossification_note(many, runs)

@@ -262,6 +262,25 @@ def effective_data_note(table: pd.DataFrame, runs: pd.DataFrame) -> str:
               f"interpolated D_E ({scale_note(runs)}).")
 
 
+def ossification_note(cells: pd.DataFrame, runs: pd.DataFrame) -> str:
+    """Chapter 8's result from ``compute.ossification_map`` (with a ``size`` column): how many
+    (pre-training, size, D_F) cells end with the mean fine-tuned loss above from scratch, and where,
+    named cell by cell when there are few (per curriculum, the sizes and D_F), else by their range."""
+    worse = cells[cells.ossified]
+    where = ""
+    if len(worse) and len(worse) <= 8:
+        where = ": " + "; ".join(
+            f"{cur}, " + ", ".join(f"{z} at D_F = " + ", ".join(f"{d:,.0f}" for d in gz.d_train_chars)
+                                   for z, gz in g.groupby("size", sort=False))
+            for cur, g in worse.sort_values(["curriculum", "n_params", "d_train_chars"]).groupby("curriculum", sort=False))
+    elif len(worse):
+        where = (f", at D_F from {worse.d_train_chars.min():,.0f} to {worse.d_train_chars.max():,.0f} characters, "
+                 f"most often at {', '.join(worse['size'].value_counts().index[:3])}")
+    return (f"In {len(worse)} of {len(cells)} (pre-training, size, D_F) cells the mean fine-tuned test loss ends above "
+            f"a from-scratch model's at the same amount of Python{where}; whether that is beyond seed noise, at the "
+            f"tuned rate, is claim 6's test in the discussion's ledger ({scale_note(runs)}).")
+
+
 def scratch_result_note(scratch: pd.DataFrame, n_located: int, n_sizes: int) -> str:
     """Chapter 4's result, for the from-scratch runs a fit reads: how far the loss falls over the data,
     at the largest and smallest size (one clause when there is one size), where D(N) is located, and
