@@ -257,3 +257,36 @@ def test_the_high_data_rate_check_reads_its_own_grid_beside_scratch_at_equal_ste
     spec = plots.rate_check(t).to_dict()
     drawn = spec["datasets"][spec["layer"][0]["data"]["name"]]
     assert len(drawn) == 4 and max(r["val_loss"] for r in drawn) < 5  # the diverged run is off the chart
+
+
+def study_table():
+    """A second-study layout: one experiment, text budgets 0.25x/1x/4x (seed 0), three seeds at 1x."""
+    rows = []
+    for size, n in (("n13k", 12768), ("n28k", 28368)):
+        rows += [row(experiment="study2", size=size, n_params=n, d_train_chars=d, test_loss=scratch_loss(d),
+                     data_seed=1) for d in D_GRID]
+        for d_f in (1e3, 1e4):
+            for budget, mult in ((3.3e6, 3), (13.1e6, 10), (52.4e6, 30)):
+                rows.append(row(experiment="study2", size=size, n_params=n, curriculum="text", d_train_chars=d_f,
+                                pretrain_id=f"{size}-{budget}", pretrain_tokens=budget, pretrain_seed=0, data_seed=1,
+                                test_loss=scratch_loss(mult * d_f)))
+            for seed, mult in ((1, 12), (2, 8)):
+                rows.append(row(experiment="study2", size=size, n_params=n, curriculum="text", d_train_chars=d_f,
+                                pretrain_id=f"{size}-s{seed}", pretrain_tokens=13.1e6, pretrain_seed=seed,
+                                data_seed=1, test_loss=scratch_loss(mult * d_f)))
+    return pd.DataFrame(rows)
+
+
+def test_study_pretrain_amount_and_seeds_read_the_study_itself():
+    t = study_table()
+    amount = experiments.study_pretrain_amount(t, "study2")
+    assert set(amount["size"]) == {"n28k"}  # the largest size with several budgets
+    assert sorted(amount.tokens_multiplier.round(3).unique()) == pytest.approx([3.3 / 13.1, 1.0, 4.0], rel=1e-3)
+    four = amount[amount.pretrain_tokens == 52.4e6].set_index("d_train_chars").d_transferred
+    assert four.to_numpy() == pytest.approx([29e3, 29e4], rel=1e-6)
+    seeds = experiments.study_pretrain_seeds(t, "study2")
+    assert set(seeds["size"]) == {"n28k"} and sorted(seeds.pretrain_seed.unique()) == [0, 1, 2]
+    d_t = seeds[seeds.d_train_chars == 1e3].set_index("pretrain_seed").d_transferred
+    assert d_t.to_numpy() == pytest.approx([9e3, 11e3, 7e3], rel=1e-3)  # 12 and 8 D_F lie between curve nodes
+    with pytest.raises(experiments.ExperimentDataError, match="two pre-training budgets"):
+        experiments.study_pretrain_amount(t[t.pretrain_tokens.fillna(13.1e6) == 13.1e6], "study2")

@@ -6,6 +6,9 @@ size, so an experiment's D_T is comparable with the main grid's at equal D_F:
 - ``pretrain_amount``: D_T at fixed N for several pre-training budgets (0.25x, 1x, 4x the rule);
 - ``contamination``: D_T with 1% held-aside Python in the text pre-training against without;
 - ``pretrain_seed``: D_T from two pre-training seeds at one size (pre-training noise);
+- ``study_pretrain_amount`` / ``study_pretrain_seeds``: the same two questions on the second study's
+  own runs (its text budgets, fixed across sizes; its three pre-training seeds), read off that
+  study's from-scratch curves;
 - ``high_data_comparison``: Rohin's alpha puzzle tested directly: text- against mix-pretrained
   fine-tuned loss far into the high-data regime (outside the fitted law by design);
 - ``fitted_crossover``: the D_F where text catches up with the mix, from fitted laws and their bootstrap;
@@ -82,6 +85,51 @@ def pretrain_amount(runs: pd.DataFrame, experiment: str = "pretrain-amount", ref
     base = ref.pretrain_tokens.iloc[0] if len(ref) else np.nan
     out["tokens_multiplier"] = out.pretrain_tokens / base
     return out.sort_values(["pretrain_tokens", "d_train_chars"]).reset_index(drop=True)
+
+
+def study_pretrain_amount(runs: pd.DataFrame, experiment: str, main_tokens: float | None = None) -> pd.DataFrame:
+    """The second study's answer to ``pretrain_amount``: its text pre-training budgets (the same at
+    every size), fine-tuned from pre-training seed 0 on data sample 1, at the largest size where at
+    least two budgets were fine-tuned; D_E from that experiment's own from-scratch curve. ``runs``:
+    the runs a fit admits. ``tokens_multiplier`` is each budget over ``main_tokens`` (default: the
+    budget the most text fine-tunes start from, every pre-training seed counted)."""
+    ft = _targets(runs, experiment, "text")
+    base = main_tokens or (ft.pretrain_tokens.value_counts().idxmax() if len(ft) else np.nan)  # every seed's budget
+    for col, want in (("pretrain_seed", 0), ("data_seed", 1)):
+        if col in ft:
+            ft = ft[ft[col].fillna(want) == want]
+    if "tokenizer" in ft:
+        ft = ft[ft.tokenizer.fillna("main") == "main"]
+    budgets = ft.groupby("size").pretrain_tokens.nunique()
+    sizes = budgets[budgets >= 2].index
+    if not len(sizes):
+        raise ExperimentDataError(f"no size of {experiment!r} has text fine-tunes from two pre-training budgets")
+    size = max(sizes, key=lambda z: ft[ft["size"] == z].n_params.iloc[0])
+    ft = ft[ft["size"] == size]
+    out = transfer_rows(runs, ft, experiment)
+    out["tokens_multiplier"] = out.pretrain_tokens / base
+    return out.sort_values(["pretrain_tokens", "d_train_chars"]).reset_index(drop=True)
+
+
+def study_pretrain_seeds(runs: pd.DataFrame, experiment: str, curriculum: str = "text") -> pd.DataFrame:
+    """The second study's answer to ``pretrain_seed``: D_T from each pre-training seed at the main
+    budget (data sample 1), at the largest size with at least two seeds fine-tuned at a common D_F."""
+    ft = _targets(runs, experiment, curriculum)
+    if "data_seed" in ft:
+        ft = ft[ft.data_seed.fillna(1) == 1]
+    if "tokenizer" in ft:
+        ft = ft[ft.tokenizer.fillna("main") == "main"]
+    if ft.empty or "pretrain_seed" not in ft:
+        raise ExperimentDataError(f"no {curriculum} fine-tunes of {experiment!r} with a pre-training seed")
+    ft = ft[ft.pretrain_tokens == ft.pretrain_tokens.value_counts().idxmax()]
+    per = ft.groupby(["size", "d_train_chars"]).pretrain_seed.nunique()
+    sizes = per[per >= 2].reset_index()["size"].unique()
+    if not len(sizes):
+        raise ExperimentDataError(f"no size of {experiment!r} has two pre-training seeds fine-tuned at one D_F")
+    size = max(sizes, key=lambda z: ft[ft["size"] == z].n_params.iloc[0])
+    out = transfer_rows(runs, ft[ft["size"] == size], experiment)
+    out["pretrain_seed"] = out.pretrain_id.map(ft.drop_duplicates("pretrain_id").set_index("pretrain_id").pretrain_seed)
+    return out.sort_values(["d_train_chars", "pretrain_seed"]).reset_index(drop=True)
 
 
 def paired_ratio(table: pd.DataFrame, group: str, reference_value, value_column: str = "d_transferred") -> pd.DataFrame:
