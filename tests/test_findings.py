@@ -25,6 +25,7 @@ def test_sentences_and_forest_rows_carry_the_fits():
     fit = fitting.fit_transfer(world(), "text", n_bootstrap=20, seed=1)
     s = findings.sentences({"text": fit}, None, None, LEDGER)
     assert any(f"α = {fit.alpha:.2f}" in x for x in s) and s[-1].startswith("Of the paper's 4 claims, 2 reproduce")
+    assert "1 does not, 0 are inconclusive and 1 cannot be tested" in s[-1]
     paired = {"reference_n_params": 1e5, "reference_d_train_chars": 1e4}
     rows = findings.forest_rows({("text", "direct"): fit}, paired)
     mine = rows[rows.source == "this study"].set_index("quantity")

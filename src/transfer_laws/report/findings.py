@@ -106,8 +106,10 @@ def sentences(fits: dict, paired: dict | None, shared, ledger: pd.DataFrame) -> 
                    f"multiplies the effective data by {fmt(t)} (text) and {fmt(m)} (text and code); the paper "
                    "reports about 1,000× for a 40M-parameter model at 300,000 characters.")
     c = verdict_counts(ledger)
-    out.append(f"Of the paper's {len(ledger)} claims, {c['reproduced']} reproduce at this scale, {c['not reproduced']} "
-               f"do not, {c['inconclusive']} are inconclusive and {c['not testable']} cannot be tested with these runs.")
+    one = lambda n, singular, plural: f"{n} {singular if n == 1 else plural}"
+    out.append(f"Of the paper's {len(ledger)} claims, {one(c['reproduced'], 'reproduces', 'reproduce')} at this scale, "
+               f"{one(c['not reproduced'], 'does not', 'do not')}, {one(c['inconclusive'], 'is', 'are')} inconclusive "
+               f"and {one(c['not testable'], 'cannot', 'cannot')} be tested with these runs.")
     return out
 
 
