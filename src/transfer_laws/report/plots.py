@@ -307,7 +307,9 @@ def headline(table: pd.DataFrame, laws_by_curriculum: dict, paper: dict) -> alt.
             x=x, y=y, color=color,
             fill=alt.condition(alt.datum["in fit"] == "in the fit", alt.Color("size:N", sort=order, legend=None),
                                alt.value("white")),
-            shape=alt.Shape("in fit:N", title=None),
+            # filled against hollow is the caption's to say: a shape legend here drew its symbols blank
+            # (white fill, no stroke: the stroke comes from the size colour, not from this channel)
+            shape=alt.Shape("in fit:N", legend=None),
             tooltip=["size", "seed", "d_train_chars", "d_effective", "d_transferred", "in fit"])
         ln = alt.Chart(pd.DataFrame(lines)).mark_line(opacity=0.8).encode(
             x="d_train_chars:Q", y="d_transferred:Q", color=color, detail="size:N",
