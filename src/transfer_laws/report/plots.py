@@ -146,7 +146,10 @@ def ossification(m: pd.DataFrame) -> alt.Chart:
                                color=alt.Color("size:N", title="size", sort=_size_order(m)))
     pts = base.mark_line(point=True).encode(y=alt.Y("finetuned_minus_scratch:Q",
                                                     title="fine-tuned minus from-scratch loss (nats/token)"),
-                                            strokeDash=alt.StrokeDash("curriculum:N", title="pre-training"),
+                                            # solid: mix, dashed: text (the caption says so: a dash legend beside
+                                            # a colour-encoded line drew its symbols without a stroke)
+                                            strokeDash=alt.StrokeDash("curriculum:N", legend=None, scale=alt.Scale(
+                                                domain=["mix", "text"], range=[[1, 0], [5, 3]])),
                                             tooltip=["curriculum", "size", "d_train_chars", "finetuned_minus_scratch", "seed_sd"])
     zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="gray").encode(y="y:Q")
     return (pts + zero).properties(width=440, height=300)
