@@ -33,3 +33,14 @@ def test_a_jump_then_plateau_is_not_called_a_power_law():
 def test_paired_difference_ties_identical_forms():
     e = heldout_errors(points(lambda d, n: 30 * d ** 0.35 * n ** 0.35), "d_finetune")
     assert paired_difference(e, "power", "power")["verdict"] == "ties"
+
+
+def test_forms_that_coincide_to_the_optimisers_precision_tie():
+    """A nested form that collapsed onto the power law differs by ~1e-9 on every point: a tie,
+    whichever side of 0 its interval falls (it flipped with a library upgrade)."""
+    e = pd.DataFrame({"power": np.linspace(0.05, 0.3, 20)})
+    e["above"], e["below"] = e["power"] - 2e-9, e["power"] + 2e-9
+    assert paired_difference(e, "power", "above")["verdict"] == "ties"
+    assert paired_difference(e, "power", "below")["verdict"] == "ties"
+    e["worse"] = e["power"] - 0.01
+    assert paired_difference(e, "power", "worse")["verdict"] == "loses"
