@@ -37,7 +37,7 @@ def test_paired_difference_ties_identical_forms():
 
 def test_forms_that_coincide_to_the_optimisers_precision_tie():
     """A nested form that collapsed onto the power law differs by ~1e-9 on every point: a tie,
-    whichever side of 0 its interval falls (it flipped with a library upgrade)."""
+    whichever side of 0 its interval falls (it flipped on a fresh machine)."""
     e = pd.DataFrame({"power": np.linspace(0.05, 0.3, 20)})
     e["above"], e["below"] = e["power"] - 2e-9, e["power"] + 2e-9
     assert paired_difference(e, "power", "above")["verdict"] == "ties"

@@ -80,7 +80,7 @@ def heldout_errors(points: pd.DataFrame, design: str) -> pd.DataFrame:
 # A difference in held-out |ln D_T error| below this (a factor of 1.000001) is the optimiser's precision,
 # not evidence: the saturating form nests the power law (D_s -> infinity), and where it collapses onto
 # it the two errors differ by ~1e-9 with an interval that may exclude 0 on one side or the other
-# depending on the last digits of the library versions (analysis_plan.md, amendment 9).
+# depending on the machine's last digits (analysis_plan.md, amendment 9).
 NUMERICAL_TIE = 1e-6
 
 
