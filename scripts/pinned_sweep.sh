@@ -28,7 +28,8 @@ fi
   || "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$wt" 2>/dev/null  # commits before the extras
 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$wt/tests/test_recipe.py::test_every_committed_id_is_its_specs_hash" \
   --rootdir "$wt" >/dev/null || { echo "run-id test fails at $commit: not sweeping" >&2; exit 2; }
-log=$here/../sweep-$(date +%Y%m%d-%H%M%S).log
+names=$(for g in ${grid//,/ }; do basename "$g" .toml; done | paste -sd+)
+log=$here/../sweep-$(date +%Y%m%d-%H%M%S)-$names.log
 # its own session and process group: `kill -STOP -- -PID` pauses (and -CONT resumes) the whole sweep
 export SWEEP_WT="$wt" SWEEP_PY="$venv/bin/python" SWEEP_GRIDS="$grid" TRANSFER_LAWS_RESULTS="$here/results" PYTHONUNBUFFERED=1
 setsid bash -c 'cd "$SWEEP_WT" && for g in ${SWEEP_GRIDS//,/ }; do
@@ -36,14 +37,14 @@ setsid bash -c 'cd "$SWEEP_WT" && for g in ${SWEEP_GRIDS//,/ }; do
   done' sweep "$@" >"$log" 2>&1 < /dev/null &
 pid=$!
 echo "sweep pid $pid at ${commit:0:7} (pause: kill -STOP -- -$pid; resume: kill -CONT -- -$pid), log $log"
-# commit each record as it lands (results/ paths only, never the code being edited here)
-names=$(for g in ${grid//,/ }; do basename "$g" .toml; done | paste -sd+)
+# commit each record as it lands (results/ paths only, never the code being edited here); a second
+# committer (or a commit made by hand) may hold git's index lock for a moment: that minute is skipped, not the loop
 (
   while kill -0 "$pid" 2>/dev/null; do
     sleep 60
     cd "$here"
     if [ -n "$(git status --porcelain -- results/runs results/checkpoints)" ]; then
-      git add -- results/runs results/checkpoints
+      git add -- results/runs results/checkpoints 2>/dev/null || continue
       n=$(git diff --cached --name-only -- results/runs | wc -l)
       git commit -q -m "$names: $n run record(s) as they land (sweep at ${commit:0:7})" \
         -- results/runs results/checkpoints || true
