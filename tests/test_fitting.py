@@ -316,3 +316,39 @@ def test_huber_lm_reaches_scipys_optimum():
     ref = least_squares(resid, [1, 1, 0.1], jac=jac, loss="huber", f_scale=0.02, bounds=(lo, hi))
     p, nfev = huber_lm(lambda p: (resid(p), jac(p)), np.array([1.0, 1.0, 0.1]), lo, hi, 0.02)
     assert p == pytest.approx(ref.x, rel=1e-4) and nfev < 60
+
+
+def test_device_systematic_undoes_a_planted_device_offset():
+    """GPU-trained from-scratch runs that read 0.02 nats worse than their CPU twins would: moving
+    them by the twins' offset (CPU minus GPU, -0.02) gives back the law of the world without the
+    offset, exactly; a table without GPU runs has nothing to move."""
+    from transfer_laws.analysis.fitting import _fit_method, device_systematic, transfer_points
+
+    clean = world(seed=3, noise=0.002, seeds=1)
+    table, curves = transfer_points(clean)
+    truth = _fit_method("loss", table, curves, "text", "test_loss")
+    big = (clean.curriculum == "scratch") & (clean.n_params >= 3e5)
+    shifted = clean.assign(device=np.where(big, "cuda", "cpu"),
+                           test_loss=clean.test_loss + np.where(big, 0.02, 0.0))
+    r = device_systematic(shifted, "text", [-0.02, 0.0])
+    assert r["moved_runs"] == int(big.sum())
+    undone = r["points"]["-0.0200"]
+    assert (undone["k"], undone["alpha"], undone["beta"]) == pytest.approx(truth, rel=1e-4)
+    assert r["spread"]["beta"] > 1e-3  # the offset moves beta: the larger sizes' curves shift
+    assert device_systematic(clean, "text", [-0.02])["spread"] == {}
+
+
+def test_device_systematic_note_says_what_moves():
+    from transfer_laws.analysis import study
+
+    clean = world(seed=3, noise=0.002, seeds=1).assign(device="cpu")
+    assert study.device_systematic_note(clean, pd.DataFrame({"experiment_reference": [], "difference": []}),
+                                        "planted", curricula=("text",)).startswith("No from-scratch run")
+    big = (clean.curriculum == "scratch") & (clean.n_params >= 3e5)
+    gpu = clean.assign(device=np.where(big, "cuda", "cpu"))
+    pairs = pd.DataFrame({"experiment_reference": ["planted"] * 3, "difference": [-0.02, -0.01, 0.0]})
+    said = study.device_systematic_note(gpu, pairs, "planted", curricula=("text",))
+    assert f"Moving the {int(big.sum())} GPU-trained" in said and "-0.020, -0.010, +0.000 nats" in said
+    assert "text α by" in said
+    assert "not known" in study.device_systematic_note(gpu, pairs.assign(experiment_reference="other"), "planted",
+                                                       curricula=("text",))

@@ -652,6 +652,40 @@ def method_spread(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_
             "points": {m: {"k": k, "alpha": a, "beta": b} for m, (k, a, b) in points.items()}}
 
 
+def device_systematic(runs: pd.DataFrame, curriculum: str, offsets, method: str = "loss",
+                      loss_column: str = "test_loss", low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION,
+                      epsilon: float = DEFAULT_EPSILON) -> dict:
+    """The systematic error of training on two devices (analysis plan, amendment 8): the law refitted
+    with the loss of every GPU-trained from-scratch run (``device == "cuda"``) moved by each of
+    ``offsets`` (CPU minus GPU, nats: what its CPU twin would have read, e.g. the hardware twins' mean
+    and extremes), against the law as fitted. Returns the runs moved, each offset's point estimates,
+    and per parameter the largest absolute change (log10 k for k); ``spread`` is empty when no GPU run
+    is in the from-scratch curves (nothing to move) or a refit fails."""
+    sub = runs[runs.curriculum.isin(["scratch", curriculum])].reset_index(drop=True)
+    gpu = (sub.curriculum.to_numpy() == "scratch") & (sub.get("device", pd.Series("cpu", index=sub.index))
+                                                       .fillna("cpu").to_numpy() == "cuda")
+    out = {"moved_runs": int(gpu.sum()), "offsets": [float(o) for o in offsets], "points": {}, "spread": {}}
+    if not gpu.any():
+        return out
+
+    def law(shift: float):
+        moved = sub.assign(**{loss_column: sub[loss_column].to_numpy(float) + np.where(gpu, shift, 0.0)})
+        table, curves = transfer_points(moved, loss_column, low_data_fraction, epsilon)
+        return _fit_method(method, table, curves, curriculum, loss_column)
+
+    try:
+        base = law(0.0)
+        moved = {float(o): law(float(o)) for o in offsets}
+    except ValueError:
+        return out
+    arr = np.array([(np.log10(k), a, b) for k, a, b in moved.values()])
+    ref = np.array([np.log10(base[0]), base[1], base[2]])
+    out["points"] = {"as fitted": dict(zip(("k", "alpha", "beta"), map(float, base)))} | {
+        f"{o:+.4f}": dict(zip(("k", "alpha", "beta"), map(float, v))) for o, v in moved.items()}
+    out["spread"] = dict(zip(("log10_k", "alpha", "beta"), map(float, np.abs(arr - ref).max(axis=0))))
+    return out
+
+
 def pretraining_identified(table: pd.DataFrame, curriculum: str) -> tuple[bool, str]:
     """gamma (the exponent of pre-training tokens P) is identified only where at least 2 budgets
     exist at each of at least 2 sizes among the fitted points (analysis plan, item 8)."""

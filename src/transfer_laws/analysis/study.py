@@ -359,6 +359,36 @@ def hardware_pairs(df: pd.DataFrame, checks=HARDWARE_CHECKS, windows: dict | Non
                      "test_loss_reference", "difference", "test_loss_se_check", "difference_se"]]
 
 
+def device_systematic_note(runs: pd.DataFrame, pairs: pd.DataFrame, experiment: str,
+                           curricula=("text", "mix")) -> str:
+    """One sentence: how far the device offset moves the primary law (``fitting.device_systematic``):
+    the GPU-trained from-scratch runs the fits read (``runs``: ``study_runs``), moved by the mean and
+    the extremes of the experiment's own CPU-minus-GPU twins (``pairs``: ``hardware_pairs``)."""
+    from transfer_laws.analysis import fitting
+    from transfer_laws.analysis.fits import PRIMARY_METHOD
+
+    device = runs["device"].fillna(REFERENCE_DEVICE) if "device" in runs else pd.Series(REFERENCE_DEVICE, index=runs.index)
+    n_gpu = int(((runs.curriculum == "scratch") & (device != REFERENCE_DEVICE)).sum())
+    if not n_gpu:
+        return (f"No from-scratch run in the {experiment} experiment's fits trained on the GPU: the device "
+                "offset moves none of its constants.")
+    own = pairs[pairs.experiment_reference == experiment].difference.astype(float)
+    if not len(own):
+        return (f"{n_gpu} of the from-scratch runs in the {experiment} experiment's fits trained on the GPU, "
+                "and no CPU twin measures their offset: the device's systematic error is not known.")
+    offsets = sorted({float(own.mean()), float(own.min()), float(own.max())})
+    parts = []
+    for c in curricula:
+        r = fitting.device_systematic(runs, c, offsets, method=PRIMARY_METHOD)
+        if r["spread"]:
+            parts.append(f"{c} α by {r['spread']['alpha']:.2g} and β by {r['spread']['beta']:.2g}")
+    moved = "; ".join(parts) if parts else "nothing that could be refitted"
+    return (f"Moving the {n_gpu} GPU-trained from-scratch runs in the {experiment} experiment's fits by the "
+            f"mean and the extremes of its {len(own)} CPU-minus-GPU twins "
+            f"({', '.join(f'{o:+.3f}' for o in offsets)} nats) moves the primary fit's {moved}: the device's "
+            "systematic error, beside the statistical intervals of the transfer-law chapter.")
+
+
 REFERENCE_DEVICE = "cpu"  # the study's recipe: float32 on this project's CPU (GPU runs train in bf16)
 
 
