@@ -162,6 +162,7 @@ def test_the_study_bar_measures_a_planted_grid_and_fails_where_it_falls_short(wo
     assert bar.loc["seeds"].measured == "3 to 3 over 6 (size, curriculum) cells"
     assert bar.loc["budget"].measured == "13,107,200 tokens at 3 sizes"
     assert met["bracketed"] is None and met["hours"] is None  # no sweep here; hours are reported, not judged
+    assert "with the machine to itself" in bar.loc["hours"].measured
     assert all(met[k] for k in ("entering", "converged", "seeds", "budget"))
     assert met["interpolated"] == ((pts.d_effective_status == INTERPOLATED).mean() >= 0.8)
 

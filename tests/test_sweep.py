@@ -478,6 +478,11 @@ def test_the_dry_run_reports_the_pace_finished_runs_kept(tmp_path):
     # d: its cell's 3x; e: no cell of its own, its phase's 3x; f: one run is too few for its cell, the
     # phase's median (0.5x); g: a phase never measured, the estimate itself
     assert paced_minutes(table[~table.done], measured_pace(table, tmp_path)) == pytest.approx(3 + 3 + 0.5 + 1)
+    # a record with CPU time counts it over its threads, not the wall clock of a paused or shared sweep:
+    # c paused for 20 of its 22 minutes, 2 minutes on two threads (240 CPU seconds)
+    runs.record_path("c", tmp_path).write_text(json.dumps(
+        {"run_id": "c", "wall_seconds": 1320.0, "cpu_seconds": 240.0, "hardware": {"name": "x86_64 CPU x2 threads"}}))
+    assert measured_pace(table, tmp_path).set_index(["phase", "size"]).loc[("target", "n13k")].tolist() == [0.5, 1]
 
 
 def test_size_order_runs_a_sizes_extensions_before_the_next_size(data, tmp_path, monkeypatch):

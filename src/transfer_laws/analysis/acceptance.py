@@ -177,7 +177,14 @@ def _hours(annotated: pd.DataFrame, experiment: str, sweep_experiments) -> list:
     """Wall-hours the study's own records took (its grid and the rate sweeps of its own name),
     reported, not judged: the grid file states its budget by the dry run's upper bound (40 hours
     asked) and how far its plan runs over."""
+    from transfer_laws.runs.sweep import alone_seconds
+
     own = [experiment] + [e for e in sweep_experiments if e.startswith(experiment)]
-    hours = annotated[annotated.experiment.isin(own)].wall_seconds.astype(float).sum() / 3600
+    t = annotated[annotated.experiment.isin(own)]
+    hours = t.wall_seconds.astype(float).sum() / 3600
+    cpu = t.cpu_seconds if "cpu_seconds" in t else pd.Series(float("nan"), index=t.index)
+    alone = sum(alone_seconds({"wall_seconds": w, "cpu_seconds": None if c != c else c, "hardware": {"name": str(h)}}) or 0.0
+                for w, c, h in zip(t.wall_seconds.astype(float), cpu.astype(float), t.hardware)) / 3600
     return ["wall-hours of the study's records so far (2-core CPU)", "reported (the budget and its overrun: "
-            "grids/study2.toml)", f"{hours:.1f} ({', '.join(own)})", None]
+            "grids/study2.toml)", f"{hours:.1f} ({', '.join(own)}); {alone:.1f} with the machine to itself "
+            "(CPU time over threads: no pauses, no shared cores)", None]

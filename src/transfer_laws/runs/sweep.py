@@ -490,9 +490,9 @@ def plan_table(plan: list[PlannedRun], data, tps: dict, root: Path | None = None
 
 def measured_pace(table, root: Path | None = None, device: str = "cpu"):
     """How this plan's finished runs kept to their estimates on this machine: per (phase, size), the
-    median of wall time over estimated time and the count of finished runs it rests on (records
-    without a wall time, or trained on another device than ``device``, such as a GPU pass's, are
-    skipped). The estimate is the plain loop's pace; a recipe-2 pre-training (evaluations,
+    median of time taken (``alone_seconds``: CPU time over threads, not counting pauses and shared
+    cores) over estimated time and the count of finished runs it rests on (records without a time,
+    or trained on another device than ``device``, such as a GPU pass's, are skipped). The estimate is the plain loop's pace; a recipe-2 pre-training (evaluations,
     Lightning's own work, a shared CPU) ran about 3x it (n13k, 2026-12-03)."""
     import pandas as pd
 
@@ -500,12 +500,28 @@ def measured_pace(table, root: Path | None = None, device: str = "cpu"):
     for r in table[table.done].itertuples():
         path = runs.record_path(r.run_id, root)
         rec = json.loads(path.read_text()) if path.exists() else {}
-        wall = rec.get("wall_seconds") if rec.get("hardware", {}).get("device", device) == device else None
+        wall = alone_seconds(rec) if rec.get("hardware", {}).get("device", device) == device else None
         if wall and r.minutes > 0:
             rows.append({"phase": r.phase, "size": r.size, "ratio": wall / 60 / r.minutes})
     if not rows:
         return pd.DataFrame(columns=["phase", "size", "ratio", "runs"])
     return (pd.DataFrame(rows).groupby(["phase", "size"]).ratio.agg(ratio="median", runs="size").reset_index())
+
+
+def alone_seconds(record: dict) -> float | None:
+    """A finished run's time as if the machine had been its own: its process's CPU seconds over the
+    threads it trained on (``hardware.name``: "... x2 threads"), where the record has them, else its
+    wall seconds. The wall clock also counts the time a sweep was paused (``kill -STOP``) or shared
+    the cores with other work: over the study's CPU records of 2026-12-07 (214 runs above a minute) the
+    wall time was 28.1 hours and the CPU time 18.6 two-core hours; uncontended runs keep 1.95 of 2."""
+    import re
+
+    wall = record.get("wall_seconds")
+    cpu = record.get("cpu_seconds")
+    m = re.search(r"x(\d+) threads", record.get("hardware", {}).get("name", ""))
+    if cpu and m:
+        return min(float(cpu) / int(m.group(1)), float(wall)) if wall else float(cpu) / int(m.group(1))
+    return wall
 
 
 def paced_minutes(todo, pace) -> float:
@@ -563,8 +579,8 @@ def run_sweep(grid: Path, data, device: str = "auto", shard_spec: str | None = N
     pace = measured_pace(table, root, dev)
     if len(pace) and len(todo):
         by_phase = [f"{ph} {g.ratio.median():.2g}x ({int(g.runs.sum())} runs)" for ph, g in pace.groupby("phase")]
-        log(f"  at the pace this plan's finished runs kept here (wall over estimate, median: {', '.join(by_phase)}): "
-            f"{paced_minutes(todo, pace) / 60:.2f} wall-hours")
+        log(f"  at the pace this plan's finished runs kept here (time alone over estimate, median: "
+            f"{', '.join(by_phase)}): {paced_minutes(todo, pace) / 60:.2f} wall-hours with the machine to itself")
     if dry_run:
         with __import__("pandas").option_context("display.max_rows", 500, "display.width", 200):
             log(todo.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
