@@ -243,3 +243,26 @@ def test_ossification_note_names_few_cells_and_ranges_many():
     assert ": mix, n13k at D_F = 3,000,000; text, n13k at D_F = 1,000, n28k at D_F = 3,000,000;" in note
     many = pd.concat([cells.assign(ossified=True)] * 3)
     assert "at D_F from 1,000 to 3,000,000 characters, most often at" in study.ossification_note(many, runs)
+
+
+def test_another_experiments_runs_keep_one_tokenizer_and_the_main_budget():
+    """study_runs(experiment=X) for an experiment other than the book's selects as ``in_study`` does:
+    a from-scratch run of the text-only tokenizer (its loss is per token of another vocabulary) and a
+    fine-tune from a pre-training budget other than the main one never enter a fit (on study2 they had
+    made every n28k from-scratch segment 'flat')."""
+    base = dict(experiment="other-study", phase="target", in_plan=True, exclusion="", recipe=2, in_study=False)
+    t = pd.DataFrame([
+        base | dict(run_id="a", curriculum="scratch", tokenizer="main", pretrain_tokens=np.nan),
+        base | dict(run_id="b", curriculum="scratch", tokenizer="text", pretrain_tokens=np.nan),
+        base | dict(run_id="c", curriculum="text", tokenizer=None, pretrain_tokens=13_107_200),
+        base | dict(run_id="d", curriculum="text", tokenizer="main", pretrain_tokens=3_276_800),
+        base | dict(run_id="e", curriculum="text", tokenizer="text", pretrain_tokens=13_107_200),
+    ])
+    study.MAIN_PRETRAIN_TOKENS["other-study"] = 13_107_200
+    try:
+        runs, name = study.study_runs(experiment="other-study", table=t)
+    finally:
+        del study.MAIN_PRETRAIN_TOKENS["other-study"]
+    assert name == "other-study" and sorted(runs.run_id) == ["a", "c"]
+    runs, _ = study.study_runs(experiment="other-study", table=t)  # no main budget named: every budget
+    assert sorted(runs.run_id) == ["a", "c", "d"]

@@ -102,13 +102,20 @@ def study_runs(root=None, experiment: str | None = None, min_sizes: int | None =
                table: pd.DataFrame | None = None) -> tuple[pd.DataFrame, str]:
     """The target runs a fit reads, and the experiment's name: by default the study's own
     (``in_study``); for another ``experiment`` (the pilot), its planned target runs that pass their
-    checks. Empty, with name '', when the experiment has no scratch or no fine-tuned runs yet."""
+    checks, with the main tokenizer (a loss per token of another tokenizer is in other units) and,
+    where ``MAIN_PRETRAIN_TOKENS`` names one, at the main pre-training budget. Empty, with name '',
+    when the experiment has no scratch or no fine-tuned runs yet."""
     t = annotated_runs(root, min_sizes) if table is None else table
     if experiment is None or experiment == STUDY_EXPERIMENT:
         experiment, sub = STUDY_EXPERIMENT, t[t.in_study]
-    else:
+    else:  # selected as ``in_study`` selects the study's: one tokenizer, one pre-training budget
         passes = (t.exclusion == "") | (t.recipe.fillna(1).astype(int) < CHECKED_FROM_RECIPE)
-        sub = t[(t.experiment == experiment) & (t.phase == "target") & t.in_plan & passes]
+        column = lambda name: t[name] if name in t else pd.Series(None, index=t.index, dtype=object)  # noqa: E731
+        budget = MAIN_PRETRAIN_TOKENS.get(experiment)
+        main_budget = ((t.curriculum == "scratch") | (budget is None)
+                       | (pd.to_numeric(column("pretrain_tokens"), errors="coerce") == budget))
+        sub = t[(t.experiment == experiment) & (t.phase == "target") & t.in_plan & passes
+                & (column("tokenizer").fillna("main") == "main") & main_budget]
     if (sub.curriculum == "scratch").any() and (sub.curriculum != "scratch").any():
         return sub.reset_index(drop=True), experiment
     return t.iloc[0:0], ""
