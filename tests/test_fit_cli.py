@@ -177,3 +177,24 @@ def test_fit_json_carries_the_analysis_keys(tmp_path):
     one.to_csv(p, index=False)
     out = json.loads(fit(p, "--json", "--bootstrap", 10).stdout)["text"]
     assert out["gamma"] is None and "cannot be separated" in out["gamma_reason"]
+
+
+def test_another_experiments_rows_keep_one_tokenizer_the_checks_and_the_main_budget(tmp_path):
+    """`fit --experiment X` for an experiment other than the study's leaves out what the book leaves
+    out: rows of another tokenizer, refused rows of a checked recipe, fine-tunes off the main budget."""
+    from transfer_laws.analysis import study
+    from transfer_laws.cli import load_runs_table
+
+    w = world(seed=5).assign(experiment="study2", phase="target", in_plan=True, recipe=2, exclusion="",
+                             tokenizer="main", pretrain_tokens=np.nan)
+    w.loc[w.curriculum != "scratch", "pretrain_tokens"] = study.MAIN_PRETRAIN_TOKENS["study2"]
+    w["tag"] = "kept"
+    extra = pd.concat([w.head(3).assign(tokenizer="text", tag="tokenizer"),
+                       w.head(2).assign(exclusion="unresolved", tag="refused"),
+                       w[w.curriculum == "text"].head(2).assign(pretrain_tokens=3_276_800, tag="budget")])
+    p = tmp_path / "runs.csv"
+    pd.concat([w, extra]).to_csv(p, index=False)
+    if study.STUDY_EXPERIMENT == "study2":  # the book's own study selects by in_study instead
+        return
+    got = load_runs_table(str(p), experiment="study2")
+    assert len(got) == len(w) and set(got.tag) == {"kept"}
