@@ -352,3 +352,17 @@ def test_device_systematic_note_says_what_moves():
     assert "text α by" in said
     assert "not known" in study.device_systematic_note(gpu, pairs.assign(experiment_reference="other"), "planted",
                                                        curricula=("text",))
+
+
+def test_shared_beta_interval_holds_its_point():
+    """The shared-beta difference's interval is the plan's (``bootstrap.interval``): draws far from the
+    point (a degenerate fit: study2 on two sizes printed -1.3 [2.6, 2.9]) widen it to the point."""
+    from types import SimpleNamespace
+
+    from transfer_laws.analysis import fitting
+
+    w = world(seed=3)
+    j = fitting.fit_joint(pd.concat([w, w[w.curriculum == "text"].assign(curriculum="mix")]), n_bootstrap=12, seed=1)
+    stub = SimpleNamespace(table=j.table, method=j.method, paired=lambda a, b, fn: (-1.3, np.linspace(2.6, 2.9, 200)))
+    r = fitting.shared_beta_from(stub, "text", "mix")
+    assert r.ci95[0] <= -1.3 <= r.ci95[1]
