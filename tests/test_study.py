@@ -266,3 +266,36 @@ def test_another_experiments_runs_keep_one_tokenizer_and_the_main_budget():
     assert name == "other-study" and sorted(runs.run_id) == ["a", "c"]
     runs, _ = study.study_runs(experiment="other-study", table=t)  # no main budget named: every budget
     assert sorted(runs.run_id) == ["a", "c", "d"]
+
+
+def test_fit_cli_and_study_runs_select_the_same_rows_from_a_csv(tmp_path):
+    """One rule (``study.fit_rows``) for every reader: the rows `fit --runs` reads from a written
+    runs table are those ``study_runs`` selects from the frame, refused runs of a checked recipe
+    (but not of recipe 1) included, with strings and blanks as a CSV gives them back."""
+    from transfer_laws import cli
+
+    base = dict(experiment="other-study", phase="target", in_plan=True, exclusion="", recipe=2, in_study=False,
+                n_params=1e4, d_train_chars=1e4, test_loss=4.0)
+    t = pd.DataFrame([
+        base | dict(run_id="a", curriculum="scratch", tokenizer="main", pretrain_tokens=np.nan),
+        base | dict(run_id="b", curriculum="scratch", tokenizer="text", pretrain_tokens=np.nan),
+        base | dict(run_id="c", curriculum="text", tokenizer=None, pretrain_tokens=13_107_200),
+        base | dict(run_id="d", curriculum="text", tokenizer="main", pretrain_tokens=3_276_800),
+        base | dict(run_id="f", curriculum="text", tokenizer="main", pretrain_tokens=13_107_200,
+                    exclusion="unresolved"),
+        base | dict(run_id="g", curriculum="text", tokenizer="main", pretrain_tokens=13_107_200,
+                    exclusion="unresolved", recipe=1),
+    ])
+    path = tmp_path / "runs.csv"
+    t.to_csv(path, index=False)
+    study.MAIN_PRETRAIN_TOKENS["other-study"] = 13_107_200
+    try:
+        frame, _ = study.study_runs(experiment="other-study", table=t)
+        read = cli.load_runs_table(str(path), experiment="other-study")
+        every_budget = cli.load_runs_table(str(path), experiment="other-study", select="in_axis")
+    finally:
+        del study.MAIN_PRETRAIN_TOKENS["other-study"]
+    assert sorted(frame.run_id) == sorted(read.run_id) == ["a", "c", "g"]
+    assert sorted(every_budget.run_id) == ["a", "c", "d", "g"]
+    assert study.fit_rows(t.drop(columns=["pretrain_tokens", "tokenizer"]), "other-study").tolist() == \
+        [True, True, True, True, False, True]

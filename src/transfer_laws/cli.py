@@ -35,7 +35,7 @@ import pandas as pd
 
 from transfer_laws.analysis.fitting import (DEFAULT_LOW_DATA_FRACTION, fit_joint, method_spread, pretraining_axis,
                                             shared_beta_from)
-from transfer_laws.analysis.study import CHECKED_FROM_RECIPE, MAIN_PRETRAIN_TOKENS, STUDY_EXPERIMENT
+from transfer_laws.analysis.study import STUDY_EXPERIMENT, fit_rows
 
 
 def _data(args) -> int:
@@ -85,14 +85,8 @@ def load_runs_table(path: str, loss_column: str = "test_loss", experiment: str =
         if col in df.columns and (col != select or experiment == STUDY_EXPERIMENT):
             df = df[df[col].astype(str).str.lower().isin(["true", "1"])]
             break
-    if experiment != STUDY_EXPERIMENT:  # as study.study_runs selects another experiment's runs
-        if "tokenizer" in df.columns:  # one vocabulary: a loss per token of another is in other units
-            df = df[df.tokenizer.fillna("main") == "main"]
-        if "exclusion" in df.columns and "recipe" in df.columns:  # checked recipes: refused runs stay out
-            df = df[df.exclusion.fillna("").eq("") | (pd.to_numeric(df.recipe, errors="coerce").fillna(1) < CHECKED_FROM_RECIPE)]
-        budget = MAIN_PRETRAIN_TOKENS.get(experiment) if select == "in_study" else None
-        if budget and "pretrain_tokens" in df.columns:
-            df = df[(df.curriculum == "scratch") | (pd.to_numeric(df.pretrain_tokens, errors="coerce") == budget)]
+    if experiment != STUDY_EXPERIMENT:  # the rule study.study_runs applies to another experiment
+        df = df[fit_rows(df, experiment, at_main_budget=select == "in_study")]
     for col in ("n_params", "d_train_chars", loss_column):
         values = pd.to_numeric(df[col], errors="coerce")
         bad = df.index[values.isna() | ~np.isfinite(values) | ((values <= 0) if col != loss_column else values.isna())]

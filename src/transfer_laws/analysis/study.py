@@ -69,6 +69,24 @@ def min_complete_sizes() -> int:
     return int(os.environ.get("TRANSFER_LAWS_MIN_SIZES", 3))
 
 
+def fit_rows(table: pd.DataFrame, experiment: str, at_main_budget: bool = True) -> pd.Series:
+    """The one selection rule every fit applies to an experiment's runs (``annotate``, ``study_runs``
+    and ``fit --runs``): a run passes its checks (``exclusion`` empty, from ``CHECKED_FROM_RECIPE``
+    on), uses the main tokenizer (another tokenizer's loss per token is in other units) and, with
+    ``at_main_budget`` where ``MAIN_PRETRAIN_TOKENS`` names one, is from scratch or fine-tuned from
+    that budget. Columns a table lacks select nothing out (a table without ``pretrain_tokens`` has
+    one budget); values may be strings, as read from a CSV."""
+    def column(name, default):
+        return table[name] if name in table else pd.Series(default, index=table.index, dtype=object)
+    recipe = pd.to_numeric(column("recipe", 1), errors="coerce").fillna(1)
+    passes = column("exclusion", "").fillna("").astype(str).eq("") | (recipe < CHECKED_FROM_RECIPE)
+    keep = passes & column("tokenizer", "main").fillna("main").astype(str).eq("main")
+    budget = MAIN_PRETRAIN_TOKENS.get(experiment)
+    if at_main_budget and budget is not None and "pretrain_tokens" in table:
+        keep &= (table.curriculum == "scratch") | (pd.to_numeric(table.pretrain_tokens, errors="coerce") == budget)
+    return keep
+
+
 def annotate(table: pd.DataFrame, plan_rows: pd.DataFrame, min_sizes: int | None = None) -> pd.DataFrame:
     """The runs table with the columns every reader selects by: ``in_plan`` (``plan.in_plan``),
     ``exclusion`` (the first check the run fails, '' if none: ``selection``), ``in_axis`` (target
@@ -81,15 +99,10 @@ def annotate(table: pd.DataFrame, plan_rows: pd.DataFrame, min_sizes: int | None
     out["exclusion"] = selection.exclusion_reasons(out)
     min_sizes = min_complete_sizes() if min_sizes is None else min_sizes
     sizes = complete_sizes(plan.progress(plan_rows, out, STUDY_GRID.name), STUDY_EXPERIMENT)
-    passes = (out.exclusion == "") | (out.recipe.fillna(1).astype(int) < CHECKED_FROM_RECIPE)
-    column = lambda name: out[name] if name in out else pd.Series(None, index=out.index, dtype=object)  # noqa: E731
-    main_tokenizer = column("tokenizer").fillna("main") == "main"
     out["in_axis"] = ((out.experiment == STUDY_EXPERIMENT) & (out.phase == "target") & out.in_plan
-                      & out["size"].isin(sizes) & passes & (len(sizes) >= min_sizes) & main_tokenizer)
-    budget = MAIN_PRETRAIN_TOKENS.get(STUDY_EXPERIMENT)
-    main_budget = ((out.curriculum == "scratch") | (budget is None)
-                   | (pd.to_numeric(column("pretrain_tokens"), errors="coerce") == budget))
-    out["in_study"] = out.in_axis & main_budget
+                      & out["size"].isin(sizes) & (len(sizes) >= min_sizes)
+                      & fit_rows(out, STUDY_EXPERIMENT, at_main_budget=False))
+    out["in_study"] = out.in_axis & fit_rows(out, STUDY_EXPERIMENT)
     return out
 
 
@@ -109,13 +122,7 @@ def study_runs(root=None, experiment: str | None = None, min_sizes: int | None =
     if experiment is None or experiment == STUDY_EXPERIMENT:
         experiment, sub = STUDY_EXPERIMENT, t[t.in_study]
     else:  # selected as ``in_study`` selects the study's: one tokenizer, one pre-training budget
-        passes = (t.exclusion == "") | (t.recipe.fillna(1).astype(int) < CHECKED_FROM_RECIPE)
-        column = lambda name: t[name] if name in t else pd.Series(None, index=t.index, dtype=object)  # noqa: E731
-        budget = MAIN_PRETRAIN_TOKENS.get(experiment)
-        main_budget = ((t.curriculum == "scratch") | (budget is None)
-                       | (pd.to_numeric(column("pretrain_tokens"), errors="coerce") == budget))
-        sub = t[(t.experiment == experiment) & (t.phase == "target") & t.in_plan & passes
-                & (column("tokenizer").fillna("main") == "main") & main_budget]
+        sub = t[(t.experiment == experiment) & (t.phase == "target") & t.in_plan & fit_rows(t, experiment)]
     if (sub.curriculum == "scratch").any() and (sub.curriculum != "scratch").any():
         return sub.reset_index(drop=True), experiment
     return t.iloc[0:0], ""
