@@ -67,3 +67,27 @@ def test_curve_slope_is_the_derivative_of_its_loss():
     numeric = (c.loss(d * (1 + h)) - c.loss(d * (1 - h))) / (2 * h * d)
     inner = np.abs(np.log(d) - np.log(D)[:, None]).min(axis=0) > 1e-3  # away from the knots' kinks
     assert slope[inner] == pytest.approx(numeric[inner], rel=1e-3, abs=1e-12)
+
+
+def test_median_multiplier_counts_finetunes_worse_than_scratch_at_their_bound():
+    """A fine-tune worse than the smallest from-scratch run has no D_E but D_E < D_min: the median
+    counts it there (an upper bound), instead of dropping it and reporting the survivors' median."""
+    from transfer_laws.analysis.effective_data import median_multiplier
+    from transfer_laws.analysis.fitting import transfer_points
+
+    curve = measured_curve(D, law(D))
+    worse = law(D[0]) + 0.5  # above the curve's start
+    assert curve.d_effective_upper([worse, law(1e6)]).tolist()[0] == pytest.approx(D[0])
+    assert np.isnan(curve.d_effective_upper([law(1e6)])[0])
+    # 3 of 5 fine-tunes at D_F = D_min are worse than scratch, 2 have multipliers 1.5 and 2
+    rows = pd.DataFrame({"d_train_chars": D[0], "multiplier": [np.nan, np.nan, np.nan, 1.5, 2.0],
+                         "d_effective_upper": [D[0], D[0], D[0], np.nan, np.nan]})
+    m, bound = median_multiplier(rows)
+    assert m == pytest.approx(1.0) and bound  # not 1.75, the survivors' median
+    m, bound = median_multiplier(rows.iloc[2:])  # one censored, sorting below the median: exact
+    assert m == pytest.approx(1.5) and not bound
+    # through the D_E table: the column is set exactly where the fine-tune is worse than the curve's start
+    runs = pd.DataFrame({"curriculum": ["scratch"] * len(D) + ["text", "text"], "n_params": 1e4,
+                         "d_train_chars": list(D) + [D[0], D[0]], "test_loss": list(law(D)) + [worse, law(3 * D[0])]})
+    table, _ = transfer_points(runs)
+    assert table.d_effective_upper.notna().tolist() == [True, False]

@@ -104,3 +104,37 @@ def test_size_legends_and_panels_run_smallest_first():
                        "curriculum": ["text"] * 3 + ["scratch"] * 3, "size": ["n28k"] * 3 + ["n13k"] * 3})
     spec = plots.high_data_curves(hd).to_dict()
     assert spec["facet"]["sort"] == ["n13k", "n28k"] and spec["columns"] == 3
+
+
+def test_a_curriculum_that_lowers_no_loss_gets_no_law_claims():
+    """Where text pre-training lowers the loss beyond noise in fewer than half of its cells, the
+    opening quotes the measured difference at the reference point, marks its law as describing no
+    measured transfer and compares no β; the ledger's claims 2-4 are not testable for that reason."""
+    from transfer_laws.analysis import claims
+
+    fit = fitting.fit_transfer(world(), "text", n_bootstrap=20, seed=1)
+    cells = pd.DataFrame({"curriculum": ["text"] * 4 + ["mix"] * 4, "n_params": 1e5,
+                          "d_train_chars": [1e3, 1e4, 3e4, 1e5] * 2,
+                          "finetuned_minus_scratch": [0.2, -0.01, 0.0, -0.3, -1, -1, -1, -1], "se": 0.03,
+                          "n_finetuned": 5, "n_scratch": 3,
+                          "outcome": ["higher", "no difference", "no difference", "lower"] + ["lower"] * 4})
+    paired = {"reference_n_params": 1e5, "reference_d_train_chars": 1e4,
+              "log_d_transferred_ratio": {"point": 1.0}, "log_multiplier_text": {"point": 0.0},
+              "log_multiplier_mix": {"point": 2.0}, "smallest_d_train_chars": 1e3}
+
+    class Shared:
+        beta_difference, ci95, method, smallest_margin_supported = 0.5, [0.2, 0.8], "loss", 0.3
+
+    s = findings.sentences({"text": fit, "mix": fit}, paired, Shared(), LEDGER, cells)
+    assert "does not lower the loss there: fine-tuned minus from scratch -0.010 ± 0.030 nats" in s[0]
+    assert any("below training from scratch on the same data in 1 of the 4" in x for x in s)
+    text_law = next(x for x in s if x.startswith("Pre-trained on text"))
+    assert "describes" not in text_law and "not a measured transfer" in text_law
+    assert "not a measured transfer" not in next(x for x in s if x.startswith("Pre-trained on mix"))
+    assert any("are not compared" in x for x in s) and not any("differ here" in x for x in s)
+    ctx = claims.Context(None, None, None, 0, 0, transfer=cells)
+    assert claims.transfer_measured(cells, "text") == (1, 4) and ctx.unmeasured(["mix"]) == ""
+    assert "text pre-training lowers the loss beyond noise in 1 of 4 cells" in ctx.unmeasured(["text", "mix"])
+    ctx.ok = {"text": fit, "mix": fit}
+    for test in (claims.claim_2, claims.claim_3, claims.claim_4):
+        assert test(ctx)[1] == "not testable (no measured transfer)"

@@ -53,6 +53,17 @@ class Context:
     ok: dict = field(default_factory=dict)
     windows: dict = field(default_factory=dict)  # run id -> per-window test losses (claim 6)
     d_converged: dict = field(default_factory=dict)  # N -> D(N) in characters, NaN beyond the data
+    transfer: pd.DataFrame | None = None  # ``transfer_cells``: does pre-training lower the loss at all?
+
+    def unmeasured(self, curricula) -> str:
+        """'' when each curriculum's pre-training lowers the loss beyond noise in at least half of its
+        cells (``transfer_measured``), else why a claim about its law's exponents cannot be judged."""
+        why = []
+        for c in curricula:
+            lower, n = transfer_measured(self.transfer, c)
+            if n and 2 * lower < n:
+                why.append(f"{c} pre-training lowers the loss beyond noise in {lower} of {n} cells")
+        return ("; ".join(why) + ": its law describes no measured transfer") if why else ""
 
 
 def _fit(runs, cur, n_bootstrap, seed):
@@ -71,8 +82,19 @@ def context(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_
                    "largest from-scratch run, so every D_F counts as low-data)") if beyond else ""
     fits = {c: _fit(runs, c, n_bootstrap, seed) for c in ("text", "mix") if (runs.curriculum == c).any()}
     d_conv = {n: (np.nan if n in beyond else float(c.d_converged())) for n, c in fits0.items()}
+    transfer = transfer_cells(runs, all_runs, windows) if windows else None
     return Context(runs, all_runs, curves, n_bootstrap, seed, runs.n_params.nunique(), table0, regime_note, fits,
-                   {c: f for c, f in fits.items() if not isinstance(f, str)}, windows or {}, d_conv)
+                   {c: f for c, f in fits.items() if not isinstance(f, str)}, windows or {}, d_conv, transfer)
+
+
+def transfer_measured(cells: pd.DataFrame | None, curriculum: str) -> tuple[int, int]:
+    """(cells where pre-training on ``curriculum`` lowers the loss beyond noise, cells tested), from
+    ``transfer_cells``; (0, 0) without them. The ledger judges a claim about a law's exponents only
+    where the first is at least half the second (analysis_plan.md, amendment 10)."""
+    if cells is None or not len(cells):
+        return 0, 0
+    g = cells[cells.curriculum == curriculum]
+    return int((g.outcome == "lower").sum()), len(g)
 
 
 FORM_NAMES = {"no_d_finetune": "c N^β (no D_F)", "saturating": "a law saturating in D_F"}
@@ -86,6 +108,11 @@ def claim_1(ctx: Context) -> tuple:
     if ctx.ok:
         parts, details, verdicts = [], [], []
         for c in ctx.ok:
+            why = ctx.unmeasured([c])
+            if why:  # no measured transfer: nothing for a power law to describe
+                parts.append(f"{c}: not judged ({why})")
+                details.append(f"{c}: not judged ({why})")
+                continue
             r = power_law_test(_fit_points(ctx.table0, c))
             verdicts.append(r["verdict"])
             against = [(alt, v) for design in ("d_finetune", "largest_size") for alt, v in r[design]["against"].items()]
@@ -99,8 +126,10 @@ def claim_1(ctx: Context) -> tuple:
                            + ", ".join(f"{alt} {_versus(v)}" for alt, v in r["d_finetune"]["against"].items())
                            + "; leaving the largest size out: "
                            + ", ".join(f"{alt} {_versus(v)}" for alt, v in r["largest_size"]["against"].items()) + ")")
-        verdict = ("not testable" if "not testable" in verdicts else "not reproduced" if "not reproduced" in verdicts
-                   else "reproduced")
+        verdict = ("not testable" if not verdicts or "not testable" in verdicts else "not reproduced"
+                   if "not reproduced" in verdicts else "reproduced")
+        if verdicts and len(verdicts) < len(ctx.ok):
+            verdict += f" ({', '.join(c for c in ctx.ok if not ctx.unmeasured([c]))} only)"
         return ("; ".join(parts) + ctx.regime_note, verdict if ctx.n_sizes >= 3 else "not testable (fewer than 3 sizes)",
                 "held-out points resampled (paired 95% interval of the error difference)",
                 "; ".join(details) + ctx.regime_note)
@@ -111,6 +140,8 @@ def claim_1(ctx: Context) -> tuple:
 def claim_2(ctx: Context) -> tuple:
     """beta independent of the pre-training distribution: beta_text - beta_mix and an equivalence margin."""
     # 2: shared beta
+    if {"text", "mix"} <= set(ctx.ok) and ctx.unmeasured(("text", "mix")):
+        return (ctx.unmeasured(("text", "mix")), "not testable (no measured transfer)")
     if {"text", "mix"} <= set(ctx.ok):
         try:
             sb = fits_.shared_beta(ctx.runs, ("text", "mix"), n_bootstrap=ctx.n_bootstrap, seed=ctx.seed)
@@ -130,6 +161,10 @@ def claim_3(ctx: Context) -> tuple:
     """The mix transfers more at a reference (N, D_F) and has the lower alpha, on paired draws."""
     # 3: the mix has higher k and lower alpha: k compared where it is measured (D_T at a reference
     # (N, D_F) inside the grid) and alpha by its difference, both on paired draws
+    if {"text", "mix"} <= set(ctx.ok) and ctx.unmeasured(("text", "mix")):
+        counts = {c: transfer_measured(ctx.transfer, c) for c in ("mix", "text")}
+        return (ctx.unmeasured(("text", "mix")) + "; cells where pre-training lowers the loss beyond noise: "
+                + ", ".join(f"{c} {a} of {n}" for c, (a, n) in counts.items()), "not testable (no measured transfer)")
     if {"text", "mix"} <= set(ctx.ok):
         try:
             pc = fits_.paired(ctx.runs, ("mix", "text"), n_bootstrap=ctx.n_bootstrap, seed=ctx.seed)
@@ -151,6 +186,8 @@ def claim_3(ctx: Context) -> tuple:
 def claim_4(ctx: Context) -> tuple:
     """beta ~ 2 alpha for text: beta - 2 alpha on paired draws."""
     # 4: beta ~ 2 alpha (text), judged by beta - 2 alpha on paired draws (alpha's uncertainty counts)
+    if "text" in ctx.ok and ctx.unmeasured(("text",)):
+        return (ctx.unmeasured(("text",)), "not testable (no measured transfer)")
     if "text" in ctx.ok and ctx.ok["text"].draws is not None and len(ctx.ok["text"].draws) >= 10:
         t = ctx.ok["text"]
         r = bootstrap.interval(t.draws[:, 2] - 2 * t.draws[:, 1], t.beta - 2 * t.alpha)
@@ -293,6 +330,27 @@ def largest_d_runs(runs: pd.DataFrame, all_runs: pd.DataFrame) -> pd.DataFrame:
     return out.assign(admitted=out.run_id.isin(admitted)).reset_index(drop=True)
 
 
+def transfer_cells(runs: pd.DataFrame, all_runs: pd.DataFrame, windows: dict, min_seeds: int = 3) -> pd.DataFrame:
+    """Does pre-training lower the loss at all? Per (curriculum, N, D_F) with at least ``min_seeds``
+    runs a side at the tuned rate (one per replicate), on one device per cell: fine-tuned minus
+    from-scratch test loss at the same D_F, with paired per-window errors plus the seeds' spread, as
+    claim 6 measures it (``compute.ossification_test``), and no curve in between (D_T > 0 exactly when
+    the fine-tuned loss is below the from-scratch loss at the same D_F). ``p_holm``: Holm across each
+    curriculum's cells; ``outcome``: 'lower' or 'higher' where that is below 0.05, else 'no difference'."""
+    from transfer_laws.analysis.study import device_matched
+
+    pool, _, _ = device_matched(runs, all_runs)
+    tuned = one_per_replicate(pool, at_tuned_rate(pool))
+    cand = pool[pool.curriculum != "scratch"][["curriculum", "n_params", "d_train_chars"]].drop_duplicates()
+    cells = ossification_test(pool, windows, cand, tuned, min_seeds=min_seeds)
+    cells["p_holm"] = np.nan
+    for _, g in cells.groupby("curriculum"):
+        cells.loc[g.index, "p_holm"] = holm(g.p.fillna(1.0).to_numpy())
+    diff = cells.finetuned_minus_scratch
+    cells["outcome"] = np.where(cells.p_holm < 0.05, np.where(diff < 0, "lower", "higher"), "no difference")
+    return cells.sort_values(["curriculum", "n_params", "d_train_chars"]).reset_index(drop=True)
+
+
 def claim_6(ctx: Context) -> tuple:
     """Ossification: per (curriculum, N), at its largest D_F where that has at least 3 runs a side at
     the tuned rate (the grid's high-data cells, D_F = 3e6 at the three smallest sizes), fine-tuned minus
@@ -383,14 +441,21 @@ def claim_8(ctx: Context) -> tuple:
         try:
             pc = fits_.paired(ctx.runs, ("mix", "text"), n_bootstrap=ctx.n_bootstrap, seed=ctx.seed)
             smallest = table[table.d_train_chars == table.d_train_chars.min()]
-            fmt = lambda r: (f"{np.exp(r['point']):.3g}x [{np.exp(r['ci'][0]):.3g}, {np.exp(r['ci'][1]):.3g}]"
-                             if "ci" in r else f"{np.exp(r['point']):.3g}x")
+            fmt = lambda r, c: (("at most " if pc.get(f"multiplier_is_upper_bound_{c}") else "")
+                                + (f"{np.exp(r['point']):.3g}x [{np.exp(r['ci'][0]):.3g}, {np.exp(r['ci'][1]):.3g}]"
+                                   if "ci" in r else f"{np.exp(r['point']):.3g}x"))
             t = pc["log_multiplier_text"]
+            worse = {c: int(smallest[smallest.curriculum == c].d_effective_upper.notna().sum())
+                     if "d_effective_upper" in smallest else 0 for c in ("text", "mix")}
+            hurt = ", ".join(f"{c} {w} of {int((smallest.curriculum == c).sum())}" for c, w in worse.items() if w)
             verdict = ("not testable" if "ci" not in t else "reproduced (smaller than the paper's)" if t["ci"][0] > np.log(10)
                        else "not reproduced at this scale" if t["ci"][1] < np.log(10) else "inconclusive")
-            return (f"median D_E/D_F at D_F = {pc['smallest_d_train_chars']:,.0f} characters: text {fmt(t)}, "
-                   f"mix {fmt(pc['log_multiplier_mix'])} ({smallest.d_effective_status.eq('interpolated').mean():.0%} "
-                   "interpolated); 'a lot' read as more than 10x", verdict,
+            if verdict.startswith("reproduced") and pc.get("multiplier_is_upper_bound_text"):
+                verdict = "inconclusive"  # an upper bound cannot show 'more than 10x
+            return (f"median D_E/D_F at D_F = {pc['smallest_d_train_chars']:,.0f} characters: text {fmt(t, 'text')}, "
+                   f"mix {fmt(pc['log_multiplier_mix'], 'mix')} ({smallest.d_effective_status.eq('interpolated').mean():.0%} "
+                   "interpolated" + (f"; worse than from scratch on the same data, counted at the bound D_E < D_min: "
+                                     f"{hurt}" if hurt else "") + "); 'a lot' read as more than 10x", verdict,
                 f"the hierarchical bootstrap's draws ({t.get('draws', 0)})")
         except ValueError as exc:
             return (str(exc), "not testable")

@@ -42,5 +42,23 @@ def effective_data_table(runs: pd.DataFrame, loss_column: str = "test_loss", cur
                      fraction_from_transfer=(d_e - d_f) / d_e, multiplier=d_e / d_f)
 
 
+def median_multiplier(rows: pd.DataFrame) -> tuple[float, bool]:
+    """The median multiplier D_E / D_F of some fine-tunes, and whether it is an upper bound. A
+    fine-tune worse than the smallest from-scratch run has no D_E at this grid but D_E < D_min: it
+    counts at that bound (``d_effective_upper`` / D_F), not dropped (dropping the runs pre-training
+    hurt most had turned a median below 1 into 1.3 on study2's text fine-tunes at D_F = 1,000). The
+    median is exact when every such bound sorts below it, else an upper bound."""
+    m = rows.multiplier.to_numpy(float)
+    bound = (rows.d_effective_upper.to_numpy(float) / rows.d_train_chars.to_numpy(float)
+             if "d_effective_upper" in rows else np.full(len(rows), np.nan))
+    censored = ~np.isfinite(m) & np.isfinite(bound)
+    values = np.where(censored, bound, m)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return float("nan"), False
+    med = float(np.median(values))
+    return med, bool(censored.any() and bound[censored].max() >= med)
+
+
 def share_interpolated(table: pd.DataFrame) -> float:
     return float((table.d_effective_status == INTERPOLATED).mean()) if len(table) else float("nan")

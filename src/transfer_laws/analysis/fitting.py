@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from transfer_laws.analysis import bootstrap
-from transfer_laws.analysis.effective_data import INTERPOLATED, UNDEFINED
+from transfer_laws.analysis.effective_data import INTERPOLATED, UNDEFINED, median_multiplier
 from transfer_laws.analysis.scratch import (DEFAULT_EPSILON, CurveBank, batch_refit_laws, curves_from_arrays, flat_at,
                                             local_slopes)
 
@@ -105,6 +105,7 @@ class PointsLayout:
         d_e = np.full(len(self.ft), np.nan)
         status = np.full(len(self.ft), UNDEFINED, dtype=object)
         d_conv = np.full(len(self.ft), np.nan)
+        upper = np.full(len(self.ft), np.nan)
         largest = np.full(len(self.ft), np.nan)
         flat = np.zeros(len(self.ft), bool)
         for size in np.unique(self.ft_n):
@@ -112,6 +113,7 @@ class PointsLayout:
             if size in curves:
                 d_e[idx], status[idx] = curves[size].d_effective(ft_loss[idx])
                 d_conv[idx] = curves[size].d_converged(epsilon)
+                upper[idx] = curves[size].d_effective_upper(ft_loss[idx])
             if size in self.scratch:
                 rows = self.scratch[size]
                 largest[idx] = self.d[rows].max()
@@ -124,6 +126,7 @@ class PointsLayout:
             table = self.ft_frame.assign(**{
                 self.loss_column: ft_loss, "d_effective": d_e, "d_effective_status": status,
                 "d_transferred": d_e - d_f, "fraction_from_transfer": (d_e - d_f) / d_e, "multiplier": d_e / d_f,
+                "d_effective_upper": upper,
                 "d_converged": d_conv, "d_converged_beyond_data": d_conv > largest,
                 "low_data": d_f <= low_data_fraction * d_conv, "flat": flat})
         return table, curves
@@ -445,12 +448,14 @@ class JointFit:
 
 
 def _log_multiplier_at_smallest(table: pd.DataFrame, curriculum: str) -> float:
-    """log of the median multiplier D_E / D_F of the curriculum's fine-tunes at the table's smallest D_F."""
+    """log of the median multiplier D_E / D_F of the curriculum's fine-tunes at the table's smallest D_F
+    (``effective_data.median_multiplier``: a fine-tune worse than the smallest from-scratch run counts
+    at its bound, never dropped)."""
     d = table.d_train_chars.to_numpy(float)
-    m = table.multiplier.to_numpy(float)[(table.curriculum.to_numpy() == curriculum) & (d == d.min())]
-    m = m[np.isfinite(m)]
+    rows = table[(table.curriculum.to_numpy() == curriculum) & (d == d.min())]
+    m, _ = median_multiplier(rows)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.log(np.median(m))) if len(m) else float("nan")
+        return float(np.log(m)) if np.isfinite(m) else float("nan")
 
 
 def fit_joint(runs: pd.DataFrame, curricula=None, loss_column: str = "test_loss",
@@ -805,6 +810,9 @@ def paired_from(joint: JointFit, a: str, b: str) -> dict:
     stats = {"alpha_difference": lambda x, y: x[1] - y[1],
              "log_d_transferred_ratio": lambda x, y: log_dt(x) - log_dt(y),
              f"log_multiplier_{a}": lambda x, y: x[3], f"log_multiplier_{b}": lambda x, y: y[3]}
+    smallest = table[table.d_train_chars == table.d_train_chars.min()]
+    for c in (a, b):  # the point counts fine-tunes worse than from scratch at their bound (``median_multiplier``)
+        res[f"multiplier_is_upper_bound_{c}"] = median_multiplier(smallest[smallest.curriculum == c])[1]
     for name, f in stats.items():
         point, draws = joint.paired(a, b, f)
         draws = np.asarray(draws, float)

@@ -181,6 +181,13 @@ class ScratchCurve:
         """Whether D lies inside the measured range (from the smallest to the largest D run)."""
         return bool(np.exp(self.knots_log_d[0]) * (1 - 1e-9) <= d <= self.d_max_chars * (1 + 1e-9))
 
+    def d_effective_upper(self, loss) -> np.ndarray:
+        """For a loss above the curve's start (worse than the smallest measured D: D_E undefined, but
+        below that D), the bound D_E < D_min in characters; nan for every other loss."""
+        loss = np.atleast_1d(np.asarray(loss, float))
+        x, y = self._knots
+        return np.where(np.isfinite(loss) & (loss > y[0]), float(np.exp(x[0])), np.nan)
+
     def tail_loss(self, d):
         """The fitted law e + B D^-b (valid from ``d_fit_min_chars`` on)."""
         return self.e + self.b_coef * np.power(np.asarray(d, float), -self.b_exp)

@@ -250,7 +250,7 @@ def effective_data_note(table: pd.DataFrame, runs: pd.DataFrame) -> str:
     """Chapter 6's result: at the smallest and largest D_F of the fitted points (``table``), the
     median share of effective data from transfer and multiplier per curriculum; a median without a
     defined D_E (a fine-tuned loss above every from-scratch run's at this grid) says so instead."""
-    from transfer_laws.analysis.effective_data import share_interpolated
+    from transfer_laws.analysis.effective_data import median_multiplier, share_interpolated
 
     d_small, d_large = table.d_train_chars.min(), table.d_train_chars.max()
     curricula = [c for c in ("text", "mix") if (table.curriculum == c).any()]
@@ -259,10 +259,17 @@ def effective_data_note(table: pd.DataFrame, runs: pd.DataFrame) -> str:
         return table[(table.curriculum == c) & (table.d_train_chars == d)][col].median()
 
     def small(c):
-        f, m = at(c, d_small, "fraction_from_transfer"), at(c, d_small, "multiplier")
-        if not np.isfinite(f):
+        rows = table[(table.curriculum == c) & (table.d_train_chars == d_small)]
+        m, bound = median_multiplier(rows)
+        if not np.isfinite(m):
             return f"for {c}, D_E is undefined at this grid (the fine-tuned loss lies above every from-scratch run's)"
-        return f"for {c}, pre-training supplies a median {f:.0%} of the effective data (a multiplier D_E / D_F of {m:.3g}×)"
+        worse = int(rows.d_effective_upper.notna().sum()) if "d_effective_upper" in rows else 0
+        hurt = (f"; {worse} of {len(rows)} fine-tunes end worse than training from scratch on the same data, "
+                "counted at D_E < the smallest from-scratch D") if worse else ""
+        if bound or m <= 1:
+            return f"for {c}, the median multiplier D_E / D_F is {'at most ' if bound else ''}{m:.3g}×: no gain from pre-training{hurt}"
+        return (f"for {c}, pre-training supplies a median {1 - 1 / m:.0%} of the effective data (a multiplier "
+                f"D_E / D_F of {m:.3g}×{hurt})")
 
     def large(c):
         f = at(c, d_large, "fraction_from_transfer")
