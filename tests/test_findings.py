@@ -138,3 +138,13 @@ def test_a_curriculum_that_lowers_no_loss_gets_no_law_claims():
     ctx.ok = {"text": fit, "mix": fit}
     for test in (claims.claim_2, claims.claim_3, claims.claim_4):
         assert test(ctx)[1] == "not testable (no measured transfer)"
+
+
+def test_transfer_cells_figure_builds_and_says_when_empty():
+    cells = pd.DataFrame({"curriculum": ["text", "mix"], "n_params": 1e4, "size": "n13k", "d_train_chars": 1e3,
+                          "finetuned_minus_scratch": [0.1, -1.0], "se": 0.03, "n_finetuned": 5, "n_scratch": 3,
+                          "p_holm": [0.2, 0.0], "outcome": ["no difference", "lower"]})
+    spec = plots.transfer_cells(cells).to_dict()
+    assert spec["facet"]["column"]["field"] == "curriculum"
+    empty = plots.transfer_cells(cells.iloc[0:0]).to_dict()
+    assert "no cell has three runs a side" in str(empty)

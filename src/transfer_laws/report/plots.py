@@ -224,6 +224,33 @@ def experiment_transfer(table: pd.DataFrame, group: str, group_title: str) -> al
     return (base.mark_line() + base.mark_point(filled=True, size=60)).properties(width=420, height=280)
 
 
+def transfer_cells(cells: pd.DataFrame) -> alt.FacetChart:
+    """Does pre-training lower the loss at all? Fine-tuned minus from-scratch test loss at equal D_F
+    (``claims.transfer_cells``, with a ``size`` column) against D_F (log), with ±1.96 standard errors,
+    one panel per pre-training curriculum, one colour per size; filled: beyond noise (Holm), hollow:
+    not; below the grey line pre-training helped."""
+    if not len(cells):  # say so in the figure's place (the first grid has one seed a cell)
+        return alt.Chart(pd.DataFrame({"t": ["no cell has three runs a side with per-window test losses"]})).mark_text(
+            size=14).encode(text="t:N").properties(width=440, height=60)
+    df = cells.assign(lo=cells.finetuned_minus_scratch - 1.96 * cells.se,
+                      hi=cells.finetuned_minus_scratch + 1.96 * cells.se,
+                      beyond_noise=cells.outcome != "no difference")
+    color = alt.Color("size:N", title="size", sort=_size_order(df))
+    x = _logx("d_train_chars", "D_F: fine-tuning characters (log)")
+    base = alt.Chart().encode(x=x, color=color)  # data on the layer: each panel filters it
+    bars = base.mark_rule().encode(y=alt.Y("lo:Q", title="fine-tuned minus from-scratch test loss (nats/token)"),
+                                   y2="hi:Q")
+    pts = base.mark_point(size=60).encode(
+        y="finetuned_minus_scratch:Q",
+        fill=alt.condition("datum.beyond_noise", alt.Color("size:N", sort=_size_order(df), legend=None),
+                           alt.value("white")),
+        tooltip=["curriculum:N", "size:N", "d_train_chars:Q", "finetuned_minus_scratch:Q", "se:Q", "n_finetuned:Q",
+                 "n_scratch:Q", "p_holm:Q", "outcome:N"])
+    zero = alt.Chart().mark_rule(color="gray", strokeDash=[3, 3]).encode(y=alt.datum(0))
+    return alt.layer(bars, pts, zero, data=df).properties(width=300, height=260).facet(
+        column=alt.Column("curriculum:N", title="pre-trained on", sort=["text", "mix"]))
+
+
 def high_data_gap(table: pd.DataFrame) -> alt.LayerChart:
     """Text-minus-mix fine-tuned loss against D_F (log), one line per size; above zero the mix is better."""
     base = alt.Chart(table).encode(
