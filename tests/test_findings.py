@@ -127,11 +127,11 @@ def test_a_curriculum_that_lowers_no_loss_gets_no_law_claims():
 
     s = findings.sentences({"text": fit, "mix": fit}, paired, Shared(), LEDGER, cells)
     assert "does not lower the loss there: fine-tuned minus from scratch -0.010 ± 0.030 nats" in s[0]
-    assert any("below training from scratch on the same data in 1 of the 4" in x for x in s)
-    text_law = next(x for x in s if x.startswith("Pre-trained on text"))
-    assert "describes" not in text_law and "not a measured transfer" in text_law
-    assert "not a measured transfer" not in next(x for x in s if x.startswith("Pre-trained on mix"))
-    assert any("are not compared" in x for x in s) and not any("differ here" in x for x in s)
+    assert "in 1 of 4 cells after English text (above it in 1" in s[1] and "in 4 of 4 cells after text and other code" in s[1]
+    assert "a law fitted to text's $D_T$ would describe differences within noise" in s[1]
+    assert not any(x.startswith("Pre-trained on text") for x in s)  # no law quoted for text
+    assert any(x.startswith("Pre-trained on mix") for x in s)
+    assert not any("beta" in x and "text" in x and "mix" in x for x in s[2:])  # no β comparison
     ctx = claims.Context(None, None, None, 0, 0, transfer=cells)
     assert claims.transfer_measured(cells, "text") == (1, 4) and ctx.unmeasured(["mix"]) == ""
     assert "text pre-training lowers the loss beyond noise in 1 of 4 cells" in ctx.unmeasured(["text", "mix"])
