@@ -290,3 +290,35 @@ def test_study_pretrain_amount_and_seeds_read_the_study_itself():
     assert d_t.to_numpy() == pytest.approx([9e3, 11e3, 7e3], rel=1e-3)  # 12 and 8 D_F lie between curve nodes
     with pytest.raises(experiments.ExperimentDataError, match="two pre-training budgets"):
         experiments.study_pretrain_amount(t[t.pretrain_tokens.fillna(13.1e6) == 13.1e6], "study2")
+
+
+def test_tokenizer_ablation_reads_each_arm_off_its_own_scratch_curve():
+    """Two tokenizers whose losses per token differ by a constant factor: each arm's D_E comes from
+    its own from-scratch curve, so a fine-tune worth 3x its data is read as 3x in both arms."""
+    import numpy as np
+    import pandas as pd
+
+    from transfer_laws.analysis import experiments
+
+    d = np.array([1e3, 3e3, 1e4, 3e4, 1e5, 3e5])
+    law = lambda x: 2 + (1e6 / x) ** 0.3  # noqa: E731
+    rows = []
+    for tok, scale in (("main", 1.0), ("text", 1.4)):
+        for seed in (0, 1):
+            rows += [dict(curriculum="scratch", d_train_chars=x, test_loss=scale * law(x), tokenizer=tok, seed=seed)
+                     for x in d]
+        rows += [dict(curriculum="text", d_train_chars=x, test_loss=scale * law(3 * x), tokenizer=tok, seed=0,
+                      pretrain_tokens=100) for x in (1e3, 1e4)]
+    runs = pd.DataFrame(rows).assign(experiment="s", phase="target", size="n28k", n_params=28368.0)
+    out = experiments.tokenizer_ablation(runs, "s", 100)
+    assert set(out.tokenizer) == {"main", "text"} and len(out) == 4
+    assert np.allclose(out.multiplier, 3.0, rtol=0.05)
+    with pytest.raises(experiments.ExperimentDataError):
+        experiments.tokenizer_ablation(runs[runs.tokenizer == "main"], "s", 100)
+    assert plots_build(out)
+
+
+def plots_build(out):
+    from transfer_laws.report import plots
+
+    return plots.tokenizer_ablation(out).to_dict() and plots.tokenizer_ablation(None).to_dict()

@@ -132,6 +132,44 @@ def study_pretrain_seeds(runs: pd.DataFrame, experiment: str, curriculum: str = 
     return out.sort_values(["d_train_chars", "pretrain_seed"]).reset_index(drop=True)
 
 
+def tokenizer_ablation(runs: pd.DataFrame, experiment: str, pretrain_tokens: float | None = None) -> pd.DataFrame:
+    """Text pre-training with the shared tokenizer against the prose-only one (issue 17, item 7), at
+    every size where the prose-only arm has text fine-tunes: per tokenizer and D_F, the median
+    multiplier D_E / D_F (``effective_data.median_multiplier``), each fine-tune's D_E read off the
+    from-scratch curve of *its own* tokenizer (a loss per token of one vocabulary is not comparable
+    with another's; D_E / D_F is), and the fine-tuned minus the mean from-scratch loss at the same D
+    in that tokenizer's nats per token. ``runs``: the experiment's target runs that pass their checks,
+    both tokenizers; ``pretrain_tokens``: the main budget (every budget when None)."""
+    from transfer_laws.analysis.effective_data import median_multiplier
+    from transfer_laws.analysis.fitting import transfer_points
+
+    t = runs[(runs.experiment == experiment) & (runs.phase == "target")].copy()
+    t["tokenizer"] = t["tokenizer"].fillna("main") if "tokenizer" in t else "main"
+    ft = t[(t.curriculum == "text")]
+    if pretrain_tokens is not None:
+        ft = ft[ft.pretrain_tokens == pretrain_tokens]
+    sizes = ft[ft.tokenizer != "main"]["size"].unique()
+    if not len(sizes):
+        raise ExperimentDataError(f"no text fine-tunes with another tokenizer in {experiment!r}")
+    rows = []
+    for size in sizes:
+        for tok in ("main", *sorted(set(ft[ft["size"] == size].tokenizer) - {"main"})):
+            sc = t[(t.curriculum == "scratch") & (t["size"] == size) & (t.tokenizer == tok)]
+            mine = ft[(ft["size"] == size) & (ft.tokenizer == tok)]
+            if sc.empty or mine.empty:
+                continue
+            table, _ = transfer_points(pd.concat([sc, mine], ignore_index=True))
+            for d, g in table.groupby("d_train_chars"):
+                m, bound = median_multiplier(g)
+                scratch_loss = sc[sc.d_train_chars == d].test_loss
+                rows.append({"size": size, "n_params": float(g.n_params.iloc[0]), "tokenizer": tok,
+                             "d_train_chars": float(d), "finetunes": len(g), "multiplier": m,
+                             "multiplier_is_upper_bound": bound,
+                             "finetuned_minus_scratch": (g.test_loss.mean() - scratch_loss.mean()
+                                                         if len(scratch_loss) else np.nan)})
+    return pd.DataFrame(rows).sort_values(["n_params", "d_train_chars", "tokenizer"]).reset_index(drop=True)
+
+
 def paired_ratio(table: pd.DataFrame, group: str, reference_value, value_column: str = "d_transferred") -> pd.DataFrame:
     """value / value of the reference group at the same D_F (one row per D_F and non-reference group).
 

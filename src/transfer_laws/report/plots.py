@@ -251,6 +251,22 @@ def transfer_cells(cells: pd.DataFrame) -> alt.FacetChart:
         column=alt.Column("curriculum:N", title="pre-trained on", sort=["text", "mix"]))
 
 
+def tokenizer_ablation(table: pd.DataFrame) -> alt.LayerChart:
+    """``experiments.tokenizer_ablation``: the median multiplier D_E / D_F against D_F (both log), one
+    colour per tokenizer, one dash per size; a grey line at 1 (no gain)."""
+    if table is None or not len(table):
+        return alt.Chart(pd.DataFrame({"t": ["no text fine-tunes with another tokenizer in these runs"]})).mark_text(
+            size=14).encode(text="t:N").properties(width=440, height=60)
+    df = table[np.isfinite(table.multiplier) & (table.multiplier > 0)]
+    base = alt.Chart(df).encode(
+        x=_logx("d_train_chars", "D_F: fine-tuning characters (log)"),
+        y=alt.Y("multiplier:Q", scale=alt.Scale(type="log"), title="median multiplier D_E / D_F (log)"),
+        color=alt.Color("tokenizer:N", title="tokenizer"), detail="size:N",
+        tooltip=["size:N", "tokenizer:N", "d_train_chars:Q", "finetunes:Q", "multiplier:Q"])
+    one = alt.Chart(pd.DataFrame({"y": [1.0]})).mark_rule(color="gray", strokeDash=[3, 3]).encode(y="y:Q")
+    return (base.mark_line(point=True) + one).properties(width=420, height=260)
+
+
 def high_data_gap(table: pd.DataFrame) -> alt.LayerChart:
     """Text-minus-mix fine-tuned loss against D_F (log), one line per size; above zero the mix is better."""
     base = alt.Chart(table).encode(
