@@ -137,3 +137,25 @@ def test_ossification_reads_only_each_sizes_largest_d_finetune():
     ww["val_loss"] = ww["val_loss"].fillna(ww.test_loss)
     led = claims.ledger(ww, ww, curves, n_bootstrap=10, windows=windows).set_index("claim")
     assert led.verdict[6] == "not testable", led.loc[6, "measured here"]
+
+
+def test_transfer_cells_test_each_cell_and_gate_the_law_claims():
+    """``transfer_cells`` calls a planted cell lower, higher or no different from training from
+    scratch by its paired windows and seed spread; where that is text's only tested cell and it is
+    not lower, the claims about text's exponents are not testable (amendment 10) and claim 1 judges
+    the mix alone."""
+    w, curves = _world_with_ids()
+    for shift, outcome in ((-0.05, "lower"), (0.05, "higher"), (0.0, "no difference")):
+        add, windows = _ossified_cell(w, shift)
+        cell = (w.n_params == add.n_params.iloc[0]) & (w.d_train_chars == add.d_train_chars.iloc[0]) \
+            & w.curriculum.isin(["text", "scratch"])
+        ww = pd.concat([w[~cell], add], ignore_index=True)
+        ww["val_loss"] = ww["val_loss"].fillna(ww.test_loss)
+        cells = claims.transfer_cells(ww, ww, windows)
+        assert cells.outcome.tolist() == [outcome], cells
+        assert claims.transfer_measured(cells, "text") == (int(outcome == "lower"), 1)
+        if outcome == "higher":
+            led = claims.ledger(ww, ww, curves, n_bootstrap=10, windows=windows).set_index("claim")
+            for c in (2, 3, 4):
+                assert led.verdict[c] == "not testable (no measured transfer)", led.loc[c, "measured here"]
+            assert led.loc[1, "measured here"].startswith("text: not judged")
