@@ -153,6 +153,8 @@ def test_transfer_cells_test_each_cell_and_gate_the_law_claims():
         ww["val_loss"] = ww["val_loss"].fillna(ww.test_loss)
         cells = claims.transfer_cells(ww, ww, windows)
         assert cells.outcome.tolist() == [outcome], cells
+        unpaired = claims.transfer_cells(ww.assign(test_loss_se=0.02 / np.sqrt(2048)), ww, None)  # as `fit` reads a CSV
+        assert unpaired.outcome.tolist() == [outcome] and unpaired.se.iloc[0] >= cells.se.iloc[0] * 0.9
         assert claims.transfer_measured(cells, "text") == (int(outcome == "lower"), 1)
         if outcome == "higher":
             led = claims.ledger(ww, ww, curves, n_bootstrap=10, windows=windows).set_index("claim")

@@ -177,6 +177,8 @@ def test_fit_json_carries_the_analysis_keys(tmp_path):
     one.to_csv(p, index=False)
     out = json.loads(fit(p, "--json", "--bootstrap", 10).stdout)["text"]
     assert out["gamma"] is None and "cannot be separated" in out["gamma_reason"]
+    # no learning-rate sweep in this table: no cell at a tuned rate, so the transfer gate is not tested
+    assert out["transfer_cells"] == {"tested": 0, "lower": 0, "higher": 0, "measured": None}
 
 
 def test_another_experiments_rows_keep_one_tokenizer_the_checks_and_the_main_budget(tmp_path):

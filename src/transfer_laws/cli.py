@@ -184,6 +184,9 @@ def _fit(args) -> int:
                 out[c]["ci95"] = {**out[c]["ci95"], "gamma": g["ci95"]}
                 out[c]["bias"] = {**out[c]["bias"], "gamma": g["bias"]}
                 out[c]["mc_error"] = {**out[c]["mc_error"], "gamma": g["mc_error"]}
+        gate = _transfer_gate(runs)
+        for c in curricula:
+            out[c]["transfer_cells"] = gate.get(c, {"tested": 0, "lower": 0, "higher": 0, "measured": None})
         if len(curricula) >= 2:
             sb = shared_beta_from(joint, *curricula[:2])
             out["shared_beta"] = {"curricula": curricula[:2], "beta_difference": sb.beta_difference,
@@ -206,12 +209,37 @@ def _fit(args) -> int:
                   f"alpha = {r['alpha']:.3f} [{ci['alpha'][0]:.3f}, {ci['alpha'][1]:.3f}]  "
                   f"beta = {r['beta']:.3f} [{ci['beta'][0]:.3f}, {ci['beta'][1]:.3f}]{gamma}  "
                   f"({r['n_points']} points, {100 * r['share_interpolated']:.0f}% of D_E interpolated)")
+            g = r["transfer_cells"]
+            if g["tested"]:
+                print(f"{'':>10}  pre-training lowers the loss beyond noise in {g['lower']} of {g['tested']} (N, D_F) "
+                      f"cells (above it in {g['higher']}; unpaired, Holm)"
+                      + ("" if g["measured"] else ": this law describes no measured transfer"))
         if "shared_beta" in out:
             s = out["shared_beta"]
             print(f"shared beta: beta_{s['curricula'][0]} - beta_{s['curricula'][1]} = {s['beta_difference']:.3f} "
                   f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]; AIC prefers {s['preferred']}; equivalent within "
-                  f"+-{s['margin']}: {s['equivalent']} (this design supports +-{s['smallest_margin_supported']:.3f})")
+                  f"+-{s['margin']}: {s['equivalent']} (this design supports +-{s['smallest_margin_supported']:.3f})"
+                  + "".join(f"; not a comparison of transfer: {c}'s law describes none" for c in s["curricula"]
+                            if out[c]["transfer_cells"]["measured"] is False))
     return 0
+
+
+def _transfer_gate(runs) -> dict:
+    """Per curriculum: does its pre-training lower the loss at all (``claims.transfer_cells``, unpaired:
+    a CSV holds no per-window losses)? {} where the table lacks what the test reads (a learning-rate
+    sweep to find each cell's tuned rate, seeds)."""
+    from transfer_laws.analysis.claims import transfer_cells, transfer_measured
+
+    try:
+        cells = transfer_cells(runs, runs, None)
+    except (KeyError, ValueError):
+        return {}
+    out = {}
+    for c in cells.curriculum.unique():
+        lower, n = transfer_measured(cells, c)
+        out[c] = {"tested": n, "lower": lower, "higher": int((cells[cells.curriculum == c].outcome == "higher").sum()),
+                  "measured": bool(n and 2 * lower >= n)}
+    return out
 
 
 # ---- sweep, results, bench ----

@@ -330,13 +330,14 @@ def largest_d_runs(runs: pd.DataFrame, all_runs: pd.DataFrame) -> pd.DataFrame:
     return out.assign(admitted=out.run_id.isin(admitted)).reset_index(drop=True)
 
 
-def transfer_cells(runs: pd.DataFrame, all_runs: pd.DataFrame, windows: dict, min_seeds: int = 3) -> pd.DataFrame:
+def transfer_cells(runs: pd.DataFrame, all_runs: pd.DataFrame, windows: dict | None, min_seeds: int = 3) -> pd.DataFrame:
     """Does pre-training lower the loss at all? Per (curriculum, N, D_F) with at least ``min_seeds``
     runs a side at the tuned rate (one per replicate), on one device per cell: fine-tuned minus
     from-scratch test loss at the same D_F, with paired per-window errors plus the seeds' spread, as
     claim 6 measures it (``compute.ossification_test``), and no curve in between (D_T > 0 exactly when
     the fine-tuned loss is below the from-scratch loss at the same D_F). ``p_holm``: Holm across each
-    curriculum's cells; ``outcome``: 'lower' or 'higher' where that is below 0.05, else 'no difference'."""
+    curriculum's cells; ``outcome``: 'lower' or 'higher' where that is below 0.05, else 'no difference'.
+    ``windows=None``: unpaired, from each run's own standard error (``compute.ossification_test``)."""
     from transfer_laws.analysis.study import device_matched
 
     pool, _, _ = device_matched(runs, all_runs)

@@ -155,19 +155,28 @@ def ossification_test(runs: pd.DataFrame, windows: dict, high_data: pd.DataFrame
     rate (``tuned``, a boolean per run), with at least ``min_seeds`` runs on each side that store
     their per-window test losses. The standard error adds the paired per-window error of the
     seed-averaged sides to the spread of each side's seeds (``checks.paired_difference``); ``p``
-    is two-sided (normal)."""
+    is two-sided (normal). ``windows=None`` (a runs table without per-window losses, as `fit` reads
+    from a CSV): each run's own ``test_loss_se`` unpaired (0 without the column) in place of the
+    paired error, which it overstates, since both sides are scored on the same windows."""
     from scipy.stats import norm
 
     from transfer_laws.runs.checks import paired_difference
 
-    ok = runs[tuned.reindex(runs.index, fill_value=False).astype(bool) & runs.run_id.isin(list(windows))]
+    tuned = tuned.reindex(runs.index, fill_value=False).astype(bool)
+    ok = runs[tuned & (runs.run_id.isin(list(windows)) if windows is not None else tuned)]
     rows = []
     for (cur, n, d), _ in high_data.groupby(["curriculum", "n_params", "d_train_chars"]):
         ft = ok[(ok.curriculum == cur) & (ok.n_params == n) & (ok.d_train_chars == d)]
         sc = ok[(ok.curriculum == "scratch") & (ok.n_params == n) & (ok.d_train_chars == d)]
         if len(ft) < min_seeds or len(sc) < min_seeds:
             continue
-        diff, se_w = paired_difference([windows[r] for r in ft.run_id], [windows[r] for r in sc.run_id])
+        if windows is not None:
+            diff, se_w = paired_difference([windows[r] for r in ft.run_id], [windows[r] for r in sc.run_id])
+        else:
+            diff = float(ft.test_loss.mean() - sc.test_loss.mean())
+            own = lambda g: (np.nanmean(g.test_loss_se.astype(float) ** 2) / len(g)  # noqa: E731
+                             if "test_loss_se" in g and g.test_loss_se.notna().any() else 0.0)
+            se_w = float(np.sqrt(own(ft) + own(sc)))
         se = float(np.sqrt(se_w**2 + ft.test_loss.var(ddof=1) / len(ft) + sc.test_loss.var(ddof=1) / len(sc)))
         rows.append({"curriculum": cur, "n_params": n, "d_train_chars": d, "finetuned_minus_scratch": diff,
                      "se": se, "se_windows": se_w, "n_finetuned": len(ft), "n_scratch": len(sc),
