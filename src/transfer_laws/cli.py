@@ -228,7 +228,7 @@ def _transfer_gate(runs) -> dict:
     """Per curriculum: does its pre-training lower the loss at all (``claims.transfer_cells``, unpaired:
     a CSV holds no per-window losses)? {} where the table lacks what the test reads (a learning-rate
     sweep to find each cell's tuned rate, seeds)."""
-    from transfer_laws.analysis.claims import transfer_cells, transfer_measured
+    from transfer_laws.analysis.claims import law_describes_transfer, transfer_cells, transfer_measured
 
     try:
         cells = transfer_cells(runs, runs, None)
@@ -238,7 +238,7 @@ def _transfer_gate(runs) -> dict:
     for c in cells.curriculum.unique():
         lower, n = transfer_measured(cells, c)
         out[c] = {"tested": n, "lower": lower, "higher": int((cells[cells.curriculum == c].outcome == "higher").sum()),
-                  "measured": bool(n and 2 * lower >= n)}
+                  "measured": law_describes_transfer(cells, c)}
     return out
 
 

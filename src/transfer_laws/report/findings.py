@@ -80,10 +80,9 @@ def _cell(transfer: pd.DataFrame | None, cur: str, n: float, d: float):
 def weak(transfer: pd.DataFrame | None, cur: str) -> bool:
     """Whether ``cur``'s pre-training lowers the loss beyond noise in fewer than half of its cells
     (the ledger's rule, ``claims.transfer_measured``)."""
-    from transfer_laws.analysis.claims import transfer_measured
+    from transfer_laws.analysis.claims import law_describes_transfer
 
-    lower, n = transfer_measured(transfer, cur)
-    return bool(n) and 2 * lower < n
+    return law_describes_transfer(transfer, cur) is False
 
 
 def transfer_sentence(transfer: pd.DataFrame, curricula=("text", "mix")) -> str:
