@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from test_fitting import world
 from transfer_laws.analysis import claims
@@ -137,6 +138,21 @@ def test_ossification_reads_only_each_sizes_largest_d_finetune():
     ww["val_loss"] = ww["val_loss"].fillna(ww.test_loss)
     led = claims.ledger(ww, ww, curves, n_bootstrap=10, windows=windows).set_index("claim")
     assert led.verdict[6] == "not testable", led.loc[6, "measured here"]
+
+
+def test_text_against_mix_tests_the_two_fine_tunes_directly():
+    """Rohin's direct test per cell: text against mix fine-tunes on the same windows, no from-scratch
+    run needed; a planted 0.05-nat gap either way is found with its sign, none is called no difference."""
+    w, _ = _world_with_ids()
+    for shift, outcome in ((0.05, "mix lower"), (-0.05, "text lower"), (0.0, "no difference")):
+        add, windows = _ossified_cell(w, shift)
+        add["curriculum"] = add.curriculum.replace({"scratch": "mix"})
+        add.loc[add.curriculum == "mix", "pretrain_id"] = "p1"
+        cells = claims.text_against_mix(add, add, windows)
+        assert cells.outcome.tolist() == [outcome], cells
+        assert cells.text_minus_mix.iloc[0] == pytest.approx(shift, abs=0.03)
+        assert (cells.n_text.iloc[0], cells.n_mix.iloc[0]) == (3, 3)
+    assert claims.text_against_mix(add, add, windows, min_seeds=4).empty
 
 
 def test_transfer_cells_test_each_cell_and_gate_the_law_claims():

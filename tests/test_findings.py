@@ -152,3 +152,13 @@ def test_transfer_cells_figure_builds_and_says_when_empty():
     assert spec["facet"]["column"]["field"] == "curriculum"
     empty = plots.transfer_cells(cells.iloc[0:0]).to_dict()
     assert "no cell has three runs a side" in str(empty)
+
+
+def test_experiment_loss_figure_averages_each_variant_and_keeps_every_d_finetune():
+    """The pre-training-amount figure plots the fine-tuned loss, defined where D_T is not (<= 0)."""
+    t = pd.DataFrame({"tokens_multiplier": [1.0, 1.0, 1.0, 4.0], "d_train_chars": [1e3, 1e3, 1e4, 1e3],
+                      "test_loss": [5.0, 5.2, 4.0, 5.5], "d_transferred": [-10.0, -5.0, 3.0, -1.0]})
+    values = plots.experiment_loss(t, "tokens_multiplier", "budget").to_dict()["datasets"]
+    rows = next(iter(values.values()))
+    assert sorted((r["tokens_multiplier"], r["d_train_chars"], round(r["test_loss"], 6)) for r in rows) == [
+        (1.0, 1e3, 5.1), (1.0, 1e4, 4.0), (4.0, 1e3, 5.5)]

@@ -107,6 +107,27 @@ def mix_against_text(cells: pd.DataFrame | None) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def text_against_mix(runs: pd.DataFrame, all_runs: pd.DataFrame, windows: dict | None,
+                     min_seeds: int = 2) -> pd.DataFrame:
+    """Rohin's direct test, cell by cell: per (N, D_F) with at least ``min_seeds`` text and mix
+    fine-tunes at the tuned rate (one per replicate), on one device per cell, the text- minus the
+    mix-pretrained test loss, with paired per-window errors plus both sides' seed spread
+    (``compute.ossification_test`` with the mix as reference; no from-scratch run needed, so it
+    reaches the largest D_F); Holm across cells; ``outcome``: 'mix lower', 'text lower' or 'no difference'."""
+    from transfer_laws.analysis.study import device_matched
+
+    pool, _, _ = device_matched(runs, all_runs)
+    tuned = one_per_replicate(pool, at_tuned_rate(pool))
+    cand = pool[pool.curriculum == "text"][["curriculum", "n_params", "d_train_chars"]].drop_duplicates()
+    cells = ossification_test(pool, windows, cand, tuned, min_seeds=min_seeds, reference="mix")
+    out = cells.rename(columns={"finetuned_minus_scratch": "text_minus_mix", "n_finetuned": "n_text",
+                                "n_scratch": "n_mix"}).drop(columns="curriculum")
+    out["p_holm"] = holm(out.p.fillna(1.0).to_numpy()) if len(out) else []
+    out["outcome"] = np.where(out.p_holm < 0.05, np.where(out.text_minus_mix > 0, "mix lower", "text lower"),
+                              "no difference")
+    return out.sort_values(["n_params", "d_train_chars"]).reset_index(drop=True)
+
+
 def transfer_measured(cells: pd.DataFrame | None, curriculum: str) -> tuple[int, int]:
     """(cells where pre-training on ``curriculum`` lowers the loss beyond noise, cells tested), from
     ``transfer_cells``; (0, 0) without them. The ledger judges a claim about a law's exponents only

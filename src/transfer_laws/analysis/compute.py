@@ -149,7 +149,7 @@ def holm(p) -> np.ndarray:
 
 
 def ossification_test(runs: pd.DataFrame, windows: dict, high_data: pd.DataFrame, tuned: pd.Series,
-                      min_seeds: int = 3) -> pd.DataFrame:
+                      min_seeds: int = 3, reference: str = "scratch") -> pd.DataFrame:
     """Claim 6's measurement, per (curriculum, N, D_F) of the high-data regime (``high_data``: rows
     with curriculum, n_params, d_train_chars): fine-tuned minus from-scratch test loss at the tuned
     rate (``tuned``, a boolean per run), with at least ``min_seeds`` runs on each side that store
@@ -157,7 +157,9 @@ def ossification_test(runs: pd.DataFrame, windows: dict, high_data: pd.DataFrame
     seed-averaged sides to the spread of each side's seeds (``checks.paired_difference``); ``p``
     is two-sided (normal). ``windows=None`` (a runs table without per-window losses, as `fit` reads
     from a CSV): each run's own ``test_loss_se`` unpaired (0 without the column) in place of the
-    paired error, which it overstates, since both sides are scored on the same windows."""
+    paired error, which it overstates, since both sides are scored on the same windows. ``reference``:
+    the curriculum on the other side (another pre-training compares two fine-tunes directly; the
+    columns keep their names)."""
     from scipy.stats import norm
 
     from transfer_laws.runs.checks import paired_difference
@@ -167,7 +169,7 @@ def ossification_test(runs: pd.DataFrame, windows: dict, high_data: pd.DataFrame
     rows = []
     for (cur, n, d), _ in high_data.groupby(["curriculum", "n_params", "d_train_chars"]):
         ft = ok[(ok.curriculum == cur) & (ok.n_params == n) & (ok.d_train_chars == d)]
-        sc = ok[(ok.curriculum == "scratch") & (ok.n_params == n) & (ok.d_train_chars == d)]
+        sc = ok[(ok.curriculum == reference) & (ok.n_params == n) & (ok.d_train_chars == d)]
         if len(ft) < min_seeds or len(sc) < min_seeds:
             continue
         if windows is not None:

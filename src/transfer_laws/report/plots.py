@@ -224,6 +224,19 @@ def experiment_transfer(table: pd.DataFrame, group: str, group_title: str) -> al
     return (base.mark_line() + base.mark_point(filled=True, size=60)).properties(width=420, height=280)
 
 
+def experiment_loss(table: pd.DataFrame, group: str, group_title: str) -> alt.LayerChart:
+    """The fine-tuned test loss against D_F (log), one line per value of ``group`` (a pre-training
+    variant): defined at every D_F, where D_T is not (it is positive only where pre-training helps)."""
+    df = table.groupby([group, "d_train_chars"], as_index=False).test_loss.mean().assign(
+        group_label=lambda d: d[group].astype(str))
+    base = alt.Chart(df).encode(
+        x=_logx("d_train_chars", "D_F: fine-tuning characters (log)"),
+        y=alt.Y("test_loss:Q", scale=alt.Scale(zero=False), title="fine-tuned test loss (nats/token)"),
+        color=alt.Color("group_label:N", title=group_title),
+        tooltip=[group, "d_train_chars", "test_loss"])
+    return (base.mark_line() + base.mark_point(filled=True, size=60)).properties(width=420, height=280)
+
+
 def transfer_cells(cells: pd.DataFrame) -> alt.FacetChart:
     """Does pre-training lower the loss at all? Fine-tuned minus from-scratch test loss at equal D_F
     (``claims.transfer_cells``, with a ``size`` column) against D_F (log), with ±1.96 standard errors,
