@@ -315,9 +315,11 @@ def claim_5(ctx: Context) -> tuple:
     measured = (f"low-data cells: fine-tuned ahead at equal fine-tuning compute in {first['positive']} of "
                 f"{first['n']} (median {med(low.advantage_nats)} nats, p = {first['p']:.2g}; from scratch never "
                 f"reached the fine-tuned loss in {np.isinf(low.compute_multiplier).mean():.0%} of them, "
-                f"{_multiplier(low.compute_multiplier)}); near convergence: median advantage "
-                f"{med(near.advantage_nats)} nats over {len(near)} cell(s), smaller than in the low-data regime "
-                f"at {second['positive']} of {second['n']} (curriculum, N); counting the pre-training compute, "
+                f"{_multiplier(low.compute_multiplier)}); near convergence: "
+                + (f"median advantage {med(near.advantage_nats)} nats over {len(near)} cell(s), smaller than in the "
+                   f"low-data regime at {second['positive']} of {second['n']} (curriculum, N)" if len(near) else
+                   "no cell outside the low-data regime")
+                + "; counting the pre-training compute, "
                 + (f"fine-tuned ahead in {wp['positive']} of {wp['n']} low-data cells (from-scratch runs had stopped "
                    f"before that compute in {per_run[True].scratch_exhausted.mean():.0%} of the fine-tunes)"
                    if len(per_run[True]) else "not measured (no pre-training compute recorded)") + ctx.regime_note)
