@@ -462,7 +462,8 @@ def claim_6(ctx: Context) -> tuple:
                  "run(s) still improving at the end)") if cell.run_id.isin(admitted).any() else ""
         return f"{regime}{equal}"
 
-    detail = "; ".join(f"{r.curriculum} N={r.n_params:,.0f} D_F={r.d_train_chars:,.0f}: {r.finetuned_minus_scratch:+.3f} "
+    name = _size_names(ctx.runs)
+    detail = "; ".join(f"{r.curriculum} {name(r.n_params)} D_F={r.d_train_chars:,.0f}: {r.finetuned_minus_scratch:+.3f} "
                        f"± {r.se:.3f} nats (Holm p = {r.p_holm:.2g}; {where(r)})" for r in top.itertuples())
     verdict = ("reproduced" if smallest.ossified.any() else
                "not reproduced" if smallest.ahead.all() else "inconclusive")
@@ -473,6 +474,15 @@ def claim_6(ctx: Context) -> tuple:
     return (f"fine-tuned minus from-scratch test loss at the tuned rate, at each size's largest D_F (3 runs a side): "
             f"{detail}{devices}", verdict,
             "paired per-window standard errors plus the seeds' spread (>= 3 per side), Holm across sizes")
+
+
+def _size_names(runs: pd.DataFrame):
+    """n_params -> the ladder's name of that size (n13k), or N=12,768 where the runs carry none."""
+    names = (dict(zip(runs.n_params, runs["size"])) if "size" in runs else {})
+
+    def name(n) -> str:
+        return str(names[n]) if isinstance(names.get(n), str) else f"N={n:,.0f}"
+    return name
 
 
 def claim_7(ctx: Context) -> tuple:
@@ -487,7 +497,8 @@ def claim_7(ctx: Context) -> tuple:
         per["kind"] = np.where(per.curriculum == "scratch", "scratch", "fine-tuned")
         wide = per.groupby(["n_params", "kind"]).fraction_on_frontier.mean().unstack("kind").dropna()
         holds = (wide["fine-tuned"] > 0.5) & (wide["scratch"] < wide["fine-tuned"])
-        detail = ", ".join(f"N={n:,.0f}: {r['fine-tuned']:.2f} vs {r['scratch']:.2f}" for n, r in wide.iterrows())
+        name = _size_names(ctx.runs)
+        detail = ", ".join(f"{name(n)}: {r['fine-tuned']:.2f} vs {r['scratch']:.2f}" for n, r in wide.iterrows())
         verdict7 = ("reproduced" if len(wide) and holds.all() else "not reproduced" if len(wide) and not holds.any()
                     else "inconclusive" if len(wide) else "not testable")
         return (f"per size, mean fraction of evaluation points within 1% of that size's frontier, fine-tunes vs "
