@@ -235,7 +235,7 @@ def claim_3(ctx: Context) -> tuple:
             reversed_ = ratio["ci"][1] < 0 or dal["ci"][0] > 0
             verdict = "reproduced" if higher and lower else "not reproduced" if reversed_ else "inconclusive"
             return (f"D_T mix / text at N = {pc['reference_n_params']:,.0f}, D_F = {pc['reference_d_train_chars']:,.0f} "
-                   f"characters: {np.exp(ratio['point']):.3g}x [{np.exp(ratio['ci'][0]):.3g}, {np.exp(ratio['ci'][1]):.3g}]; "
+                   f"characters: {np.exp(ratio['point']):.3g}× [{np.exp(ratio['ci'][0]):.3g}, {np.exp(ratio['ci'][1]):.3g}]; "
                    f"α_mix − α_text = {dal['point']:.2f} [{dal['ci'][0]:.2f}, {dal['ci'][1]:.2f}]",
                 verdict, f"the hierarchical bootstrap's paired draws ({ratio.get('draws', 0)})")
         except ValueError as exc:
@@ -284,7 +284,7 @@ def _direction(t: dict) -> str:
 def _multiplier(m) -> str:
     m = np.asarray(m, float)
     m = m[np.isfinite(m)]
-    return f"elsewhere it needed a median {np.median(m):.3g}x the compute" if len(m) else "no finite multiplier"
+    return f"elsewhere it needed a median {np.median(m):.3g}× the compute" if len(m) else "no finite multiplier"
 
 
 def claim_5(ctx: Context) -> tuple:
@@ -517,8 +517,8 @@ def claim_8(ctx: Context) -> tuple:
             pc = fits_.paired(ctx.runs, ("mix", "text"), n_bootstrap=ctx.n_bootstrap, seed=ctx.seed)
             smallest = table[table.d_train_chars == table.d_train_chars.min()]
             fmt = lambda r, c: (("at most " if pc.get(f"multiplier_is_upper_bound_{c}") else "")
-                                + (f"{np.exp(r['point']):.3g}x [{np.exp(r['ci'][0]):.3g}, {np.exp(r['ci'][1]):.3g}]"
-                                   if "ci" in r else f"{np.exp(r['point']):.3g}x"))
+                                + (f"{np.exp(r['point']):.3g}× [{np.exp(r['ci'][0]):.3g}, {np.exp(r['ci'][1]):.3g}]"
+                                   if "ci" in r else f"{np.exp(r['point']):.3g}×"))
             t = pc["log_multiplier_text"]
             worse = {c: int(smallest[smallest.curriculum == c].d_effective_upper.notna().sum())
                      if "d_effective_upper" in smallest else 0 for c in ("text", "mix")}
