@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from test_fitting import ALPHA, BETA, K, world
+from transfer_laws.analysis import study
 
 
 def fit(*args):
@@ -19,7 +20,7 @@ def fit(*args):
 def test_fit_json_recovers_planted_law(tmp_path):
     w = world(seed=5)
     mix = w[w.curriculum == "text"].assign(curriculum="mix")
-    runs = pd.concat([w, mix]).assign(experiment="main", phase="target", other="ignored")
+    runs = pd.concat([w, mix]).assign(experiment=study.STUDY_EXPERIMENT, phase="target", other="ignored")
     runs = pd.concat([runs, runs.head(3).assign(experiment="contamination", test_loss=99.0)])  # left out
     p = tmp_path / "runs.csv"
     runs.to_csv(p, index=False)

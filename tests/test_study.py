@@ -58,6 +58,7 @@ def test_annotate_marks_plan_study_and_refusals(monkeypatch):
     """One rule for every reader: in_plan (planned, or of an unplanned experiment), exclusion (the
     first failed check) and in_study (the study's complete sizes; refusals left out from recipe 2)."""
     monkeypatch.setattr(study, "STUDY_GRID", study.Path("g.toml"))
+    monkeypatch.setattr(study, "STUDY_EXPERIMENT", "main")  # the planted grid's experiment, whatever the book reads
     plan_rows = pd.DataFrame({
         "grid": "g.toml", "experiment": "main", "run_id": ["p", "s1", "f1", "f2", "q", "s2"],
         "phase": ["pretrain", "target", "target", "target", "pretrain", "target"],
