@@ -171,13 +171,16 @@ def sentences(fits: dict, paired: dict | None, shared, ledger: pd.DataFrame,
     return out
 
 
-def forest_rows(fits_by_method: dict, paired: dict | None = None) -> pd.DataFrame:
+def forest_rows(fits_by_method: dict, paired: dict | None = None, leave_out=()) -> pd.DataFrame:
     """Rows for ``plots.forest``: alpha and beta per (curriculum, method) with intervals, the paper's
     Table 1 beside them, and log10 D_T at the paired reference point from each fit (k alone is D_T at
-    N = D_F = 1, decades outside the data). ``fits_by_method``: (curriculum, method) -> TransferFit."""
+    N = D_F = 1, decades outside the data). ``fits_by_method``: (curriculum, method) -> TransferFit;
+    ``leave_out``: curricula whose fits are not drawn (a law of noise, ``weak``), the paper's kept."""
     rows = []
     ref = (paired["reference_n_params"], paired["reference_d_train_chars"]) if paired else None
     for (cur, method), f in fits_by_method.items():
+        if cur in leave_out:
+            continue
         for q in ("alpha", "beta"):
             ci = _ci(f, q) or [np.nan, np.nan]
             rows.append({"quantity": q_label(q), "estimate": f"{cur}, {method}", "source": "this study",
