@@ -35,6 +35,8 @@ def test_sentences_and_forest_rows_carry_the_fits():
     assert ref.lo <= ref.value <= ref.hi
     assert (rows.source == "paper").sum() == 6  # alpha, beta and D_T at the reference, text and mix
     assert plots.forest(rows).to_dict()
+    noise = findings.forest_rows({("text", "direct"): fit}, paired, leave_out=("text",))
+    assert (noise.source == "this study").sum() == 0 and (noise.source == "paper").sum() == 6  # the paper's stay
 
 
 def test_tornado_orders_bars_by_span():
