@@ -104,6 +104,25 @@ def test_leave_one_out_predicts_a_planted_law():
     assert (interior.log_error_d_transferred < 0.25).all() and (oos.log_error_loss < 0.02).all()
 
 
+def test_leave_largest_size_out_predicts_a_planted_law_and_misses_a_broken_one():
+    """Out of sample in N: fitted without the largest size, the planted law predicts its fine-tuned
+    losses to within the noise; a largest size whose fine-tunes gain nothing is missed by far."""
+    from transfer_laws.analysis.fitting import leave_largest_size_out
+
+    w = world(seed=4)
+    oos = leave_largest_size_out(w, "text")
+    assert oos["n_params"] == NS.max() and len(oos["points"]) >= 1
+    assert oos["worst_abs_loss_error"] < 0.05 and oos["mean_abs_loss_error_ci95"][0] <= oos["mean_abs_loss_error"]
+    assert oos["mean_abs_loss_error"] <= oos["mean_abs_loss_error_ci95"][1]
+    broken = w.copy()
+    top = (broken.curriculum == "text") & (broken.n_params == NS.max())
+    broken.loc[top, "test_loss"] = scratch_loss(NS.max(), broken.loc[top, "d_train_chars"])  # no transfer at all
+    bad = leave_largest_size_out(broken, "text")
+    assert bad["mean_abs_loss_error_ci95"][0] > 5 * oos["mean_abs_loss_error"]
+    with pytest.raises(ValueError):
+        leave_largest_size_out(w[w.n_params <= NS[0]], "text")
+
+
 def test_ossification_map_flags_harmful_pretraining():
     w = world(noise=0.0)
     bad = w[w.curriculum == "text"].copy()

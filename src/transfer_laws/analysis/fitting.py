@@ -622,6 +622,46 @@ def leave_one_d_out(runs: pd.DataFrame, curriculum: str, loss_column: str = "tes
     return pd.DataFrame(rows)
 
 
+def leave_largest_size_out(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_loss",
+                           low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, epsilon: float = DEFAULT_EPSILON,
+                           n_resamples: int = 2000, seed: int = 0) -> dict:
+    """Out of sample in N: the primary (loss-space) law fitted on the low-data fine-tunes of every size
+    but the largest, then the largest size's fine-tuned losses predicted through its own from-scratch
+    curve (and its D_T, where measured positive). Returns the held-out points (``points``: predicted
+    and measured loss, the error in nats, the log D_T error) and the summary: the median and worst
+    absolute loss error, and the mean absolute loss error with a 95% interval from resampling the
+    held-out points. ValueError where the training sizes cannot carry the fit (fewer than 2)."""
+    sub = runs[runs.curriculum.isin(["scratch", curriculum])].reset_index(drop=True)
+    table, curves = transfer_points(sub, loss_column, low_data_fraction, epsilon)
+    keep = ((table.curriculum.to_numpy() == curriculum) & table.low_data.to_numpy(bool)
+            & ~table.flat.to_numpy(bool))
+    largest = float(table.n_params[table.curriculum == curriculum].max())
+    held = keep & (table.n_params.to_numpy(float) == largest)
+    if not held.any() or largest not in curves:
+        raise ValueError(f"no low-data {curriculum} fine-tune of the largest size to predict")
+    k, a, b = fit_transfer_loss_space(table, curves, loss_column, rows=keep & ~held)
+    h = table[held]
+    d_f = h.d_train_chars.to_numpy(float)
+    d_t = k * d_f ** a * largest ** b
+    measured = h[loss_column].to_numpy(float)
+    predicted = np.asarray(curves[largest].loss(d_f + d_t), float)
+    err = predicted - measured
+    obs = h.d_transferred.to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_dt = np.where(obs > 0, np.abs(np.log(d_t) - np.log(obs)), np.nan)
+    rng = np.random.default_rng(seed)
+    means = np.abs(err)[rng.integers(0, len(err), (n_resamples, len(err)))].mean(axis=1)
+    points = pd.DataFrame({"d_train_chars": d_f, "measured_loss": measured, "predicted_loss": predicted,
+                           "loss_error_nats": err, "predicted_d_transferred": d_t, "d_transferred": obs,
+                           "abs_log_error_d_transferred": log_dt}).sort_values("d_train_chars", kind="stable")
+    return {"n_params": largest, "law": (k, a, b), "points": points,
+            "median_abs_loss_error": float(np.median(np.abs(err))), "worst_abs_loss_error": float(np.abs(err).max()),
+            "mean_abs_loss_error": float(np.abs(err).mean()),
+            "mean_abs_loss_error_ci95": [float(x) for x in np.quantile(means, [0.025, 0.975])],
+            "median_abs_log_error_d_transferred": float(np.nanmedian(log_dt)) if np.isfinite(log_dt).any()
+            else float("nan")}
+
+
 def alpha_at_fixed_n(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_loss",
                      low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION) -> pd.DataFrame:
     """alpha measured cheaply: at each N alone, the slope of log D_T on log D_F (low-data points with
