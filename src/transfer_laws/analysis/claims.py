@@ -14,7 +14,7 @@ from transfer_laws.analysis import fits as fits_
 from transfer_laws.analysis.compute import (compute_frontier, equal_compute, holm, ossification_map,
                                             ossification_test, sign_test, time_on_frontier)
 from transfer_laws.analysis.tuning import at_tuned_rate, one_per_replicate
-from transfer_laws.analysis.fitting import _fit_points
+from transfer_laws.analysis.fitting import LOW_DATA_SHARED_CHARS, _fit_points
 from transfer_laws.analysis.heldout import power_law_test
 
 
@@ -78,8 +78,9 @@ def context(runs: pd.DataFrame, all_runs: pd.DataFrame, curves: pd.DataFrame, n_
     table0, fits0 = fits_.points(runs)
     scratch = runs[runs.curriculum == "scratch"]
     beyond = [n for n, c in fits0.items() if c.d_converged() > scratch[scratch.n_params == n].d_train_chars.max()]
-    regime_note = (f" (low-data regime not located for {len(beyond)} of {len(fits0)} sizes: D(N) lies beyond the "
-                   "largest from-scratch run, so every D_F counts as low-data)") if beyond else ""
+    regime_note = (f" (D(N) not located for {len(beyond)} of {len(fits0)} sizes: it lies beyond the largest "
+                   f"from-scratch run, so there the low-data regime is D_F ≤ {LOW_DATA_SHARED_CHARS:,.0f} characters, "
+                   "the range every size shares, and no cell counts as near convergence)") if beyond else ""
     fits = {c: _fit(runs, c, n_bootstrap, seed) for c in ("text", "mix") if (runs.curriculum == c).any()}
     d_conv = {n: (np.nan if n in beyond else float(c.d_converged())) for n, c in fits0.items()}
     transfer = transfer_cells(runs, all_runs, windows) if windows else None
@@ -265,11 +266,13 @@ def claim_4(ctx: Context) -> tuple:
 
 
 def _regime(ctx: Context) -> pd.DataFrame:
-    """Per fine-tune cell (curriculum, N, D_F): ``low_data`` as the D_E table sets it."""
+    """Per fine-tune cell (curriculum, N, D_F): ``low_data`` and ``near_convergence`` (D_F above
+    D(N)/10 where D(N) is located) as the D_E table sets them."""
     keys = ["curriculum", "n_params", "d_train_chars"]
     if ctx.table0 is None or not len(ctx.table0):
-        return pd.DataFrame(columns=[*keys, "low_data"])
-    return ctx.table0.groupby(keys, as_index=False).low_data.first()
+        return pd.DataFrame(columns=[*keys, "low_data", "near_convergence"])
+    t = ctx.table0 if "near_convergence" in ctx.table0 else ctx.table0.assign(near_convergence=~ctx.table0.low_data)
+    return t.groupby(keys, as_index=False)[["low_data", "near_convergence"]].first()
 
 
 def _direction(t: dict) -> str:
@@ -300,13 +303,14 @@ def claim_5(ctx: Context) -> tuple:
     cells = {inc: df.groupby(keys, as_index=False)[["advantage_nats", "compute_multiplier"]].median()
              .merge(regime, on=keys, how="inner") for inc, df in per_run.items()}
     c = cells[False]
-    low, near = c[c.low_data.astype(bool)], c[~c.low_data.astype(bool)]
+    low, near = c[c.low_data.astype(bool)], c[c.near_convergence.astype(bool)]
     first = sign_test(low.advantage_nats)
     # second half: per (curriculum, N) with both regimes, the advantage near convergence minus in the
     # low-data regime (negative: less efficient near convergence)
-    pairs = [(g[~g.low_data.astype(bool)].advantage_nats.median() - g[g.low_data.astype(bool)].advantage_nats.median())
+    pairs = [(g[g.near_convergence.astype(bool)].advantage_nats.median()
+              - g[g.low_data.astype(bool)].advantage_nats.median())
              for _, g in c.groupby(["curriculum", "n_params"])
-             if g.low_data.astype(bool).any() and (~g.low_data.astype(bool)).any()]
+             if g.low_data.astype(bool).any() and g.near_convergence.astype(bool).any()]
     second = sign_test(-np.asarray(pairs, float))
     with_pre = cells[True]
     wp = sign_test(with_pre[with_pre.low_data.astype(bool)].advantage_nats)
@@ -318,7 +322,7 @@ def claim_5(ctx: Context) -> tuple:
                 f"{_multiplier(low.compute_multiplier)}); near convergence: "
                 + (f"median advantage {med(near.advantage_nats)} nats over {len(near)} cell(s), smaller than in the "
                    f"low-data regime at {second['positive']} of {second['n']} (curriculum, N)" if len(near) else
-                   "no cell outside the low-data regime")
+                   "no cell above D(N)/10 at a size whose D(N) is located")
                 + "; counting the pre-training compute, "
                 + (f"fine-tuned ahead in {wp['positive']} of {wp['n']} low-data cells (from-scratch runs had stopped "
                    f"before that compute in {per_run[True].scratch_exhausted.mean():.0%} of the fine-tunes)"

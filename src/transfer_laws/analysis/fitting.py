@@ -18,6 +18,9 @@ from transfer_laws.analysis.scratch import (DEFAULT_EPSILON, CurveBank, batch_re
                                             local_slopes)
 
 DEFAULT_LOW_DATA_FRACTION = 0.1  # low-data regime: D_F <= 10% of D(N), as the paper
+# ... where D(N) lies inside the size's from-scratch runs; where it lies beyond them (or no tail law
+# locates it), D_F up to the range every size shares (analysis_plan.md, item 5)
+LOW_DATA_SHARED_CHARS = 1e5
 
 
 @dataclass(frozen=True)
@@ -123,12 +126,14 @@ class PointsLayout:
                     flat[inter] = flat_at(d_e[inter], ends, slope, se)
         d_f = self.d[self.ft]
         with np.errstate(invalid="ignore"):
+            located = d_conv <= largest  # D(N) inside the from-scratch runs (False where either is NaN)
+            low_data = np.where(located, d_f <= low_data_fraction * d_conv, d_f <= LOW_DATA_SHARED_CHARS)
             table = self.ft_frame.assign(**{
                 self.loss_column: ft_loss, "d_effective": d_e, "d_effective_status": status,
                 "d_transferred": d_e - d_f, "fraction_from_transfer": (d_e - d_f) / d_e, "multiplier": d_e / d_f,
                 "d_effective_upper": upper,
-                "d_converged": d_conv, "d_converged_beyond_data": d_conv > largest,
-                "low_data": d_f <= low_data_fraction * d_conv, "flat": flat})
+                "d_converged": d_conv, "d_converged_beyond_data": ~located,
+                "low_data": low_data, "near_convergence": located & ~low_data, "flat": flat})
         return table, curves
 
 
