@@ -123,6 +123,17 @@ def test_leave_largest_size_out_predicts_a_planted_law_and_misses_a_broken_one()
         leave_largest_size_out(w[w.n_params <= NS[0]], "text")
 
 
+def test_transfer_share_regime_recovers_a_planted_law():
+    """The plan's sensitivity regime (D_T / D_E >= 1/2) refits the planted law on the points where
+    transfer dominates, and uses fewer points as the threshold rises."""
+    from transfer_laws.analysis.fitting import fit_by_transfer_share
+
+    w = world(seed=2)
+    half = fit_by_transfer_share(w, "text")
+    assert half["alpha"] == pytest.approx(ALPHA, abs=0.05) and half["beta"] == pytest.approx(BETA, abs=0.05)
+    assert fit_by_transfer_share(w, "text", min_share=0.9)["points"] < half["points"]
+
+
 def test_ossification_map_flags_harmful_pretraining():
     w = world(noise=0.0)
     bad = w[w.curriculum == "text"].copy()

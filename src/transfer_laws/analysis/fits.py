@@ -114,6 +114,38 @@ def pretraining(runs: pd.DataFrame, curriculum: str = "text", n_bootstrap: int |
                    n_bootstrap=HEADLINE_BOOTSTRAP if n_bootstrap is None else n_bootstrap, seed=seed, **kwargs)
 
 
+def sensitivity(runs: pd.DataFrame, curricula=("text", "mix")) -> pd.DataFrame:
+    """The analysis plan's sensitivity checks of the primary law, one row per (check, curriculum):
+    the primary fit; without the fine-tunes whose best step is 0 (item 2; ``STUDY_BOOTSTRAP`` draws);
+    the low-data regime by D_T / D_E >= 1/2 instead of D(N) (item 5; a point estimate, since the rule
+    selects on the outcome). Columns: check, curriculum, alpha, alpha_ci, beta, beta_ci, points,
+    problem (why a check could not be fitted)."""
+    rows = []
+    no_zero = runs[~runs.get("zero_shot", pd.Series(False, index=runs.index)).fillna(False).astype(bool)]
+    for cur in curricula:
+        if not (runs.curriculum == cur).any():
+            continue
+        checks = [("primary (loss space, D(N) regime)", lambda: joint(runs).fit(cur)),
+                  (f"without zero-shot fine-tunes ({int((runs.curriculum == cur).sum() - (no_zero.curriculum == cur).sum())} "
+                   "left out)", lambda: joint(no_zero.reset_index(drop=True), n_bootstrap=STUDY_BOOTSTRAP).fit(cur)),
+                  ("regime D_T/D_E ≥ ½ (point only)",
+                   lambda: _cached("share", fitting.fit_by_transfer_share, runs, curriculum=cur))]
+        for name, fit in checks:
+            row = {"check": name, "curriculum": cur, "alpha": None, "alpha_ci": None, "beta": None, "beta_ci": None,
+                   "points": None, "problem": ""}
+            try:
+                f = fit()
+            except (ValueError, KeyError) as exc:
+                rows.append({**row, "problem": str(exc)})
+                continue
+            if isinstance(f, dict):
+                rows.append({**row, "alpha": f["alpha"], "beta": f["beta"], "points": f["points"]})
+            else:
+                rows.append({**row, "alpha": f.alpha, "alpha_ci": (f.ci95 or {}).get("alpha"), "beta": f.beta,
+                             "beta_ci": (f.ci95 or {}).get("beta"), "points": f.n_points})
+    return pd.DataFrame(rows)
+
+
 def recipe_constants(tables: dict[str, pd.DataFrame], reference: tuple[float, float] | None = None,
                      method: str = PRIMARY_METHOD, n_bootstrap: int | None = None) -> pd.DataFrame:
     """Each experiment's law side by side (the reproducing chapter's comparison of the recipes): per

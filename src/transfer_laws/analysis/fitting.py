@@ -627,6 +627,20 @@ def leave_one_d_out(runs: pd.DataFrame, curriculum: str, loss_column: str = "tes
     return pd.DataFrame(rows)
 
 
+def fit_by_transfer_share(runs: pd.DataFrame, curriculum: str, min_share: float = 0.5,
+                          loss_column: str = "test_loss", epsilon: float = DEFAULT_EPSILON) -> dict:
+    """The sensitivity regime of analysis_plan.md item 5: the primary (loss-space) law fitted on the
+    fine-tunes where transfer supplies at least ``min_share`` of the effective data (D_T / D_E), off
+    the flat head, in place of the D(N) rule; a point estimate (the rule selects on the outcome, so
+    it is never primary and gets no interval). Returns k, alpha, beta and the points used."""
+    sub = runs[runs.curriculum.isin(["scratch", curriculum])].reset_index(drop=True)
+    table, curves = transfer_points(sub, loss_column, epsilon=epsilon)
+    keep = ((table.curriculum.to_numpy() == curriculum) & (table.fraction_from_transfer.to_numpy(float) >= min_share)
+            & ~table.flat.to_numpy(bool))
+    k, a, b = fit_transfer_loss_space(table, curves, loss_column, rows=keep)
+    return {"k": k, "alpha": a, "beta": b, "points": int(keep.sum())}
+
+
 def leave_largest_size_out(runs: pd.DataFrame, curriculum: str, loss_column: str = "test_loss",
                            low_data_fraction: float = DEFAULT_LOW_DATA_FRACTION, epsilon: float = DEFAULT_EPSILON,
                            n_resamples: int = 2000, seed: int = 0) -> dict:
