@@ -164,3 +164,14 @@ def test_experiment_loss_figure_averages_each_variant_and_keeps_every_d_finetune
     rows = next(iter(values.values()))
     assert sorted((r["tokens_multiplier"], r["d_train_chars"], round(r["test_loss"], 6)) for r in rows) == [
         (1.0, 1e3, 5.1), (1.0, 1e4, 4.0), (4.0, 1e3, 5.5)]
+
+
+def test_direct_test_sentence_counts_cells_and_reads_each_sizes_largest_d_finetune():
+    cells = pd.DataFrame({"n_params": [1e4, 1e4, 3e4], "d_train_chars": [1e3, 1e6, 1e5],
+                          "text_minus_mix": [1.0, 0.002, 0.2], "se": [0.05, 0.008, 0.01],
+                          "outcome": ["mix lower", "no difference", "mix lower"]})
+    said = findings.direct_test_sentence(cells, {1e4: "n13k", 3e4: "n28k"})
+    assert "lower loss beyond noise in 2 of 3 cells" in said and "text-pretrained one in 0" in said
+    assert "n13k at 1,000,000 characters: +0.002 ± 0.016 nats (no difference)" in said
+    assert "n28k at 100,000 characters: +0.200" in said and "1,000 characters" not in said.split("largest")[1]
+    assert findings.direct_test_sentence(cells.iloc[0:0]) == ""

@@ -171,6 +171,23 @@ def sentences(fits: dict, paired: dict | None, shared, ledger: pd.DataFrame,
     return out
 
 
+def direct_test_sentence(cells: pd.DataFrame, size_names: dict | None = None) -> str:
+    """Rohin's α puzzle asked of the models (``claims.text_against_mix``), in one sentence: in how
+    many cells either pre-training reaches the lower loss beyond noise, and the gap at each size's
+    largest D_F tested; '' without cells."""
+    if cells is None or not len(cells):
+        return ""
+    names = size_names or {}
+    counts = cells.outcome.value_counts()
+    top = cells.loc[cells.groupby("n_params").d_train_chars.idxmax()]
+    gaps = "; ".join(f"{names.get(r.n_params, f'N = {r.n_params:,.0f}')} at {r.d_train_chars:,.0f} characters: "
+                     f"{r.text_minus_mix:+.3f} ± {1.96 * r.se:.3f} nats ({r.outcome})" for r in top.itertuples())
+    return (f"Rohin's α puzzle asked of the models: fine-tuned side by side on the same Python, the mix-pretrained "
+            f"model reaches the lower loss beyond noise in {int(counts.get('mix lower', 0))} of {len(cells)} cells and "
+            f"the text-pretrained one in {int(counts.get('text lower', 0))}; at each size's largest D_F tested, text "
+            f"minus mix is {gaps}")
+
+
 def forest_rows(fits_by_method: dict, paired: dict | None = None, leave_out=()) -> pd.DataFrame:
     """Rows for ``plots.forest``: alpha and beta per (curriculum, method) with intervals, the paper's
     Table 1 beside them, and log10 D_T at the paired reference point from each fit (k alone is D_T at
