@@ -175,3 +175,13 @@ def test_direct_test_sentence_counts_cells_and_reads_each_sizes_largest_d_finetu
     assert "n13k at 1,000,000 characters: +0.002 ± 0.016 nats (no difference)" in said
     assert "n28k at 100,000 characters: +0.200" in said and "1,000 characters" not in said.split("largest")[1]
     assert findings.direct_test_sentence(cells.iloc[0:0]) == ""
+
+
+def test_high_data_gap_draws_the_direct_tests_bars_at_their_sizes():
+    table = pd.DataFrame({"size": ["n13k", "n13k"], "n_params": [1e4, 1e4], "d_train_chars": [1e3, 1e6],
+                          "text": [6.0, 3.6], "mix": [5.0, 3.6], "scratch": [6.1, 3.7],
+                          "text_minus_mix_nats": [1.0, 0.002]})
+    assert len(plots.high_data_gap(table).to_dict()["layer"]) == 2
+    cells = pd.DataFrame({"n_params": [1e4], "d_train_chars": [1e6], "text_minus_mix": [0.002], "se": [0.008]})
+    spec = plots.high_data_gap(table, cells).to_dict()
+    assert len(spec["layer"]) == 3 and spec["layer"][2]["encoding"]["y2"]["field"] == "hi"

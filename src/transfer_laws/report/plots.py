@@ -280,15 +280,23 @@ def tokenizer_ablation(table: pd.DataFrame) -> alt.LayerChart:
     return (base.mark_line(point=True) + one).properties(width=420, height=260)
 
 
-def high_data_gap(table: pd.DataFrame) -> alt.LayerChart:
-    """Text-minus-mix fine-tuned loss against D_F (log), one line per size; above zero the mix is better."""
+def high_data_gap(table: pd.DataFrame, cells: pd.DataFrame | None = None) -> alt.LayerChart:
+    """Text-minus-mix fine-tuned loss against D_F (log), one line per size; above zero the mix is better.
+    ``cells`` (``claims.text_against_mix``): 95% bars where a cell was tested with its seeds' spread."""
+    sizes = list(dict.fromkeys(table.sort_values("n_params")["size"]))
+    color = alt.Color("size:N", title="size", sort=sizes)
+    x = _logx("d_train_chars", "D_F: fine-tuning characters (log)")
     base = alt.Chart(table).encode(
-        x=_logx("d_train_chars", "D_F: fine-tuning characters (log)"),
-        y=alt.Y("text_minus_mix_nats:Q", title="text minus mix fine-tuned test loss (nats/token)"),
-        color=alt.Color("size:N", title="size", sort=list(dict.fromkeys(table.sort_values("n_params")["size"]))),
+        x=x, y=alt.Y("text_minus_mix_nats:Q", title="text minus mix fine-tuned test loss (nats/token)"), color=color,
         tooltip=["size", "d_train_chars", "text", "mix", "scratch", "text_minus_mix_nats"])
     zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(strokeDash=[3, 3], color="gray").encode(y="y:Q")
-    return (base.mark_line(point=True) + zero).properties(width=420, height=260)
+    layers = [base.mark_line(point=True), zero]
+    if cells is not None and len(cells):
+        names = dict(zip(table.n_params, table["size"]))
+        bars = cells.assign(size=cells.n_params.map(names), lo=cells.text_minus_mix - 1.96 * cells.se,
+                            hi=cells.text_minus_mix + 1.96 * cells.se).dropna(subset=["size"])
+        layers.append(alt.Chart(bars).mark_rule().encode(x=x, y="lo:Q", y2="hi:Q", color=color))
+    return alt.layer(*layers).properties(width=420, height=260)
 
 
 def effective_data_picture(runs: pd.DataFrame, table: pd.DataFrame, size: str) -> alt.LayerChart:
