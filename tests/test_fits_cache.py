@@ -55,3 +55,16 @@ def test_recipes_side_by_side_share_one_reference_point(tmp_path, monkeypatch):
         assert lo <= r.log10_d_transferred <= hi and r.log10_d_transferred == pytest.approx(truth, abs=0.1)
     first = fits.transfer_fit(a, "text", n_bootstrap=30)
     assert ok.iloc[0].alpha == first.alpha and list(ok.iloc[0].alpha_ci) == list(first.ci95["alpha"])
+
+
+def test_the_shared_reference_lies_inside_every_recipes_sizes(tmp_path, monkeypatch):
+    """A second study with only the smaller sizes gets a reference N among its own sizes, not the
+    first grid's middle size, which would be an extrapolation for it."""
+    monkeypatch.setenv("TRANSFER_LAWS_FIT_CACHE", str(tmp_path))
+    a = world(seed=3)
+    sizes = np.sort(a.n_params.unique())
+    b = world(seed=4)
+    b = b[b.n_params.isin(sizes[:3])]
+    n_first, _ = fitting.reference_point(fits.joint(a).table)
+    n, d = fits.shared_reference({"first": a, "second": b})
+    assert n in sizes[:3] and n_first not in sizes[:3] and d in set(a.d_train_chars) & set(b.d_train_chars)

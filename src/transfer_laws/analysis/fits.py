@@ -150,11 +150,14 @@ def recipe_constants(tables: dict[str, pd.DataFrame], reference: tuple[float, fl
                      method: str = PRIMARY_METHOD, n_bootstrap: int | None = None) -> pd.DataFrame:
     """Each experiment's law side by side (the reproducing chapter's comparison of the recipes): per
     (experiment, pre-training curriculum) k, alpha and beta with their 95% intervals, and log10 D_T at
-    one reference (N, D_F) shared by all rows (default: ``fitting.reference_point`` of the first
-    experiment's fitted points), since k alone is D_T at N = D_F = 1, outside every grid.
+    one reference (N, D_F) shared by all rows (default: the middle size and low-data D_F that every
+    experiment's fitted points share, ``fitting.reference_point`` of their common part; the first
+    experiment's where they share none), since k alone is D_T at N = D_F = 1, outside every grid.
     ``tables``: experiment -> the target runs its fit reads. A fit that fails is a row with
     ``problem`` set."""
     rows = []
+    if reference is None:
+        reference = shared_reference(tables, method, n_bootstrap)
     for experiment, runs in tables.items():
         for cur in sorted(c for c in runs.curriculum.unique() if c != "scratch"):
             base = {"experiment": experiment, "curriculum": cur, "sizes": runs.n_params.nunique(),
@@ -175,6 +178,28 @@ def recipe_constants(tables: dict[str, pd.DataFrame], reference: tuple[float, fl
                          "log10_d_transferred": at["point"], "log10_d_transferred_ci": at.get("ci"),
                          "reference_n_params": reference[0], "reference_d_train_chars": reference[1]})
     return pd.DataFrame(rows)
+
+
+def shared_reference(tables: dict[str, pd.DataFrame], method: str = PRIMARY_METHOD,
+                     n_bootstrap: int | None = None) -> tuple[float, float] | None:
+    """A reference (N, D_F) inside every experiment's fitted points: ``fitting.reference_point`` of
+    the sizes and low-data D_F values they all have; the first experiment's own where the common
+    part is empty; None where no experiment can be fitted."""
+    fitted = []
+    for runs in tables.values():
+        try:
+            fitted.append(joint(runs, method, n_bootstrap).table)
+        except ValueError:
+            continue
+    if not fitted:
+        return None
+    common = fitted[0]
+    for other in fitted[1:]:
+        low = other[other.low_data]
+        common = common[common.n_params.isin(other.n_params) & (~common.low_data | common.d_train_chars.isin(low.d_train_chars))]
+    if common.empty or not common.low_data.any():
+        return fitting.reference_point(fitted[0])
+    return fitting.reference_point(common)
 
 
 def points(runs: pd.DataFrame, **kwargs):

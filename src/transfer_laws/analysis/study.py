@@ -23,6 +23,12 @@ STUDY_EXPERIMENT = os.environ.get("TRANSFER_LAWS_STUDY") or "study2"
 if STUDY_EXPERIMENT not in STUDY_GRIDS:
     raise ValueError(f"TRANSFER_LAWS_STUDY={STUDY_EXPERIMENT!r}: known studies are {', '.join(STUDY_GRIDS)}")
 STUDY_GRID = STUDY_GRIDS[STUDY_EXPERIMENT]
+STUDY_NAMES = {"main": "first grid", "study2": "second study"}
+
+
+def study_name(experiment: str) -> str:
+    """How prose names an experiment: 'second study' for study2, 'first grid' for main, else its id."""
+    return STUDY_NAMES.get(experiment, f"{experiment} experiment")
 # The study's primary arm: fine-tunes from the main pre-training budget (tokens; None: the grid has
 # one budget per size) and runs with the main tokenizer. The other budgets (the pre-training-amount
 # axis, ``in_axis``) and the tokenizer ablation are read by their own analyses, never pooled into

@@ -117,14 +117,20 @@ def sentences(fits: dict, paired: dict | None, shared, ledger: pd.DataFrame,
     if paired:
         n_ref, d_ref = paired["reference_n_params"], paired["reference_d_train_chars"]
         cell = _cell(transfer, "text", n_ref, d_ref)
-    if paired and text is not None and cell is not None and cell.outcome != "lower" and mix is not None:
+    if (paired and text is not None and cell is not None and mix is not None
+            and (cell.outcome != "lower" or weak(transfer, "text"))):
+        # text's law is not quoted where text does not lower the loss there, nor where it rarely does
         at = mix.log10_d_transferred(n_ref, d_ref)
         dt_mix = interval(10 ** at["point"], [10 ** v for v in at["ci"]] if "ci" in at else None)
+        diff = (f"fine-tuned minus from scratch {cell.finetuned_minus_scratch:+.3f} ± {cell.se:.3f} nats "
+                f"({int(cell.n_finetuned)} and {int(cell.n_scratch)} runs)")
+        g = transfer[transfer.curriculum == "text"]
+        text_part = ("does not lower the loss there: " + diff if cell.outcome != "lower" else
+                     f"lowers it there ({diff}), one of only {int((g.outcome == 'lower').sum())} of {len(g)} cells "
+                     "where it does beyond noise")
         out.append(f"For a model of {n_ref:,.0f} non-embedding parameters fine-tuned on {d_ref:,.0f} characters of "
                    f"Python, pre-training on text and other code is worth {dt_mix} characters of Python (its fitted "
-                   f"law), while pre-training on English text does not lower the loss there: fine-tuned minus from "
-                   f"scratch {cell.finetuned_minus_scratch:+.3f} ± {cell.se:.3f} nats ({int(cell.n_finetuned)} and "
-                   f"{int(cell.n_scratch)} runs).")
+                   f"law), while pre-training on English text {text_part}.")
     elif paired and text is not None:
         n_ref, d_ref = paired["reference_n_params"], paired["reference_d_train_chars"]
         dt = TransferLaw(text.k, text.alpha, text.beta).d_transferred(d_ref, n_ref)
@@ -165,7 +171,9 @@ def sentences(fits: dict, paired: dict | None, shared, ledger: pd.DataFrame,
                    "the paper reports about 1,000× for a 40M-parameter model at 300,000 characters.")
     c = verdict_counts(ledger)
     one = lambda n, singular, plural: f"{n} {singular if n == 1 else plural}"
-    out.append(f"Of the paper's {len(ledger)} claims, {one(c['reproduced'], 'reproduces', 'reproduce')} at this scale, "
+    in_part = int((ledger.verdict.map(verdict_word).eq("reproduced") & ledger.verdict.str.contains("not testable")).sum())
+    part = f" ({in_part} of them only in the half these runs can test)" if in_part else ""
+    out.append(f"Of the paper's {len(ledger)} claims, {one(c['reproduced'], 'reproduces', 'reproduce')} at this scale{part}, "
                f"{one(c['not reproduced'], 'does not', 'do not')}, {one(c['inconclusive'], 'is', 'are')} inconclusive "
                f"and {one(c['not testable'], 'cannot', 'cannot')} be tested with these runs.")
     return out
