@@ -14,6 +14,9 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 DEFAULT_EPSILON = 0.05  # D(N): within 5% of the infinite-data loss ("a few percent", PAPER.md)
+# The tail law's floor E_N is fitted in [E_FLOOR_NATS, the lowest loss]; a fit that ends on the floor
+# found no plateau in the data (the tail is a pure power law), and its D(N) is no measurement.
+E_FLOOR_NATS = 1e-6
 INTERPOLATED, EXTRAPOLATED, UNDEFINED = "interpolated", "extrapolated", "undefined"
 _GRID_PER_SEGMENT = 64  # points per knot interval of the dense table that inverts the curve
 
@@ -413,8 +416,8 @@ def _fit_tail(d_all, loss_all, d_min: float, start=None) -> tuple[float, float, 
                   for e0 in (0.3 * lmin, 0.7 * lmin, 0.95 * lmin) for b0 in (0.1, 0.3, 0.6)]
     best = None
     for s in starts:
-        s = np.clip(s, [1e-6, -50, 1e-3], [lmin, 80, 3.0])
-        r = least_squares(resid, s, jac=jac, loss="huber", f_scale=0.01, bounds=([1e-6, -50, 1e-3], [lmin, 80, 3.0]))
+        s = np.clip(s, [E_FLOOR_NATS, -50, 1e-3], [lmin, 80, 3.0])
+        r = least_squares(resid, s, jac=jac, loss="huber", f_scale=0.01, bounds=([E_FLOOR_NATS, -50, 1e-3], [lmin, 80, 3.0]))
         if best is None or r.cost < best.cost:
             best = r
     e, log_b, b = best.x
@@ -497,7 +500,7 @@ def refit_laws(ds: list, losses: list, starts: list, iterations: int = 300, f_sc
     log_l = pad([np.log(l) for _, l in tails], 0.0)
     mask = pad([np.ones(len(d)) for d, _ in tails], 0.0)
     lmin = np.array([l.min() for _, l in tails])
-    lo = np.column_stack([np.full(len(tails), 1e-6), np.full(len(tails), -50.0), np.full(len(tails), 1e-3)])
+    lo = np.column_stack([np.full(len(tails), E_FLOOR_NATS), np.full(len(tails), -50.0), np.full(len(tails), 1e-3)])
     hi = np.column_stack([lmin, np.full(len(tails), 80.0), np.full(len(tails), 3.0)])
     p = np.array([[min(s.e, 0.999 * m), np.log(s.b_coef), s.b_exp] for s, m in zip(starts, lmin)])
     p = np.clip(p, lo, hi)
