@@ -396,3 +396,17 @@ def test_shared_beta_interval_holds_its_point():
     stub = SimpleNamespace(table=j.table, method=j.method, paired=lambda a, b, fn: (-1.3, np.linspace(2.6, 2.9, 200)))
     r = fitting.shared_beta_from(stub, "text", "mix")
     assert r.ci95[0] <= -1.3 <= r.ci95[1]
+
+
+def test_a_tail_without_a_plateau_ends_on_the_floor_and_locates_no_d_n():
+    """A pure power law over the measured range (the study's small models up to 1e6 characters):
+    the tail fit's floor E_N goes to its bound and D(N) lands far beyond the data, which the
+    from-scratch chapter reports as 'not located' rather than as a number; with a plateau, E_N is
+    recovered."""
+    from transfer_laws.analysis.scratch import fit_scratch_curve
+
+    d = np.logspace(4, 6, 7)
+    pure = fit_scratch_curve(d, 16.0 * d ** -0.11)
+    assert not pure.has_plateau and pure.d_converged() > 1e30
+    flat = fit_scratch_curve(np.logspace(3, 8, 11), 2.0 + 40.0 * np.logspace(3, 8, 11) ** -0.4)
+    assert flat.has_plateau and flat.e == pytest.approx(2.0, rel=0.02) and flat.d_converged() < 1e8

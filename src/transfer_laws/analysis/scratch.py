@@ -14,9 +14,11 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 DEFAULT_EPSILON = 0.05  # D(N): within 5% of the infinite-data loss ("a few percent", PAPER.md)
-# The tail law's floor E_N is fitted in [E_FLOOR_NATS, the lowest loss]; a fit that ends on the floor
-# found no plateau in the data (the tail is a pure power law), and its D(N) is no measurement.
+# The tail law's floor E_N is fitted in [E_FLOOR_NATS, the lowest loss]; a fit whose floor ends below
+# NO_PLATEAU_NATS (a thousandth of a nat, against losses of 3-7) found no plateau in the data: the tail
+# is a pure power law over the measured range, and its D(N) is no measurement.
 E_FLOOR_NATS = 1e-6
+NO_PLATEAU_NATS = 1e-3
 INTERPOLATED, EXTRAPOLATED, UNDEFINED = "interpolated", "extrapolated", "undefined"
 _GRID_PER_SEGMENT = 64  # points per knot interval of the dense table that inverts the curve
 
@@ -174,6 +176,11 @@ class ScratchCurve:
     @property
     def has_law(self) -> bool:
         return bool(np.isfinite(self.e))
+
+    @property
+    def has_plateau(self) -> bool:
+        """Whether the tail law found a floor E_N in the data (``NO_PLATEAU_NATS``)."""
+        return bool(self.has_law and self.e > NO_PLATEAU_NATS)
 
     @property
     def d_max_chars(self) -> float:
