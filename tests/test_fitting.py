@@ -410,3 +410,16 @@ def test_a_tail_without_a_plateau_ends_on_the_floor_and_locates_no_d_n():
     assert not pure.has_plateau and pure.d_converged() > 1e30
     flat = fit_scratch_curve(np.logspace(3, 8, 11), 2.0 + 40.0 * np.logspace(3, 8, 11) ** -0.4)
     assert flat.has_plateau and flat.e == pytest.approx(2.0, rel=0.02) and flat.d_converged() < 1e8
+
+
+def test_in_regime_is_the_loss_space_fits_rows():
+    """One rule names the fine-tunes a law is fitted on: the loss-space fit's point count is
+    ``in_regime``'s, the direct fit's the subset with D_T > 0."""
+    from transfer_laws.analysis import fitting
+
+    runs = world(seed=2)
+    table, _ = fitting.transfer_points(runs)
+    mask = fitting.in_regime(table, "text")
+    assert mask.sum() == (table.low_data & ~table.flat & (table.curriculum == "text")).sum() > 0
+    assert len(fitting._fit_points(table, "text")) == (mask & (table.d_transferred > 0).to_numpy()).sum()
+    assert fitting.in_regime(table).sum() >= mask.sum()

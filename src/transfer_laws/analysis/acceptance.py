@@ -63,13 +63,13 @@ def study_bar(annotated: pd.DataFrame, experiment: str, complete: list[str], mai
 def fit_points(runs: pd.DataFrame) -> pd.DataFrame:
     """The D_E table the primary (loss-space) fit reads from these runs: the ones that pass their
     checks, low-data and off the flat head (``fitting.transfer_points``); empty without both sides."""
-    from transfer_laws.analysis.fitting import transfer_points
+    from transfer_laws.analysis.fitting import in_regime, transfer_points
 
     ok = runs[runs.exclusion == ""]
     if ok.empty or not (ok.curriculum == "scratch").any() or (ok.curriculum == "scratch").all():
         return ok.iloc[0:0]
     table, _ = transfer_points(ok)
-    return table[table.low_data & ~table.flat]
+    return table[in_regime(table)]
 
 
 def _n(count: int, noun: str) -> str:

@@ -137,10 +137,19 @@ class PointsLayout:
         return table, curves
 
 
+def in_regime(table: pd.DataFrame, curriculum: str | None = None) -> np.ndarray:
+    """The fine-tunes a transfer law is fitted on (analysis_plan.md items 4-5), as a boolean mask of
+    ``table``'s rows (``transfer_points``): in the low-data regime and off the from-scratch curve's
+    flat head, of ``curriculum`` where one is named. The loss-space fit reads all of them; the
+    direct and the paper's fits only those with D_T > 0 (``_fit_points``)."""
+    keep = table.low_data.to_numpy(bool) & ~table.flat.to_numpy(bool)
+    return keep & (table.curriculum.to_numpy() == curriculum) if curriculum is not None else keep
+
+
 def _fit_points(table: pd.DataFrame, curriculum: str) -> pd.DataFrame:
-    """The points the direct and the paper's fits read: low-data, D_T > 0, not on a flat head."""
-    return table[(table.curriculum == curriculum) & table.low_data & ~table.flat & (table.d_transferred > 0)
-                 & np.isfinite(table.d_transferred)]
+    """The points the direct and the paper's fits read: ``in_regime`` and D_T > 0."""
+    return table[in_regime(table, curriculum) & (table.d_transferred > 0).to_numpy()
+                 & np.isfinite(table.d_transferred).to_numpy()]
 
 
 def fit_transfer_paper(d_train_chars, n_params, fraction) -> tuple[float, float, float]:
@@ -296,9 +305,7 @@ def _fit_method(method, table, curves, curriculum, loss_column, start=None):
     if method == "paper":
         pts = _fit_points(table, curriculum)
         return fit_transfer_paper(pts.d_train_chars, pts.n_params, pts.fraction_from_transfer)
-    keep = ((table.curriculum.to_numpy() == curriculum) & table.low_data.to_numpy(bool)
-            & ~table.flat.to_numpy(bool))
-    return fit_transfer_loss_space(table, curves, loss_column, start, rows=keep)
+    return fit_transfer_loss_space(table, curves, loss_column, start, rows=in_regime(table, curriculum))
 
 
 def replicates(runs: pd.DataFrame, statistic, n_bootstrap: int, seed: int, loss_column: str = "test_loss",
@@ -501,7 +508,7 @@ def fit_joint(runs: pd.DataFrame, curricula=None, loss_column: str = "test_loss"
             errors[key] = str(exc)
             continue
         own = t[t.curriculum == c]
-        n_points[key] = len(_fit_points(t, c)) if method != "loss" else int((own.low_data & ~own.flat).sum())
+        n_points[key] = len(_fit_points(t, c)) if method != "loss" else int(in_regime(t, c).sum())
         share[key] = float((own.d_effective_status == INTERPOLATED).mean())
     keys = tuple(key for key, *_ in views(table, curves))
     mult = {key: _log_multiplier_at_smallest(table, c) for key, c, *_ in views(table, curves)}
@@ -799,8 +806,8 @@ def pretraining_axis(runs: pd.DataFrame, curriculum: str, loss_column: str = "te
 
     def fit(t, cv, how, start=None):
         if how == "loss":
-            keep = ((t.curriculum.to_numpy() == curriculum) & t.low_data.to_numpy(bool) & ~t.flat.to_numpy(bool))
-            return fit_transfer_loss_space(t, cv, loss_column, start, rows=keep, with_pretraining=True)
+            return fit_transfer_loss_space(t, cv, loss_column, start, rows=in_regime(t, curriculum),
+                                           with_pretraining=True)
         p = _fit_points(t, curriculum)
         return fit_with_pretraining(p.d_train_chars, p.n_params, p.pretrain_tokens, p.d_transferred)
 

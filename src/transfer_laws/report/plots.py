@@ -354,7 +354,9 @@ def headline(table: pd.DataFrame, laws_by_curriculum: dict, paper: dict) -> alt.
     do not; solid lines: the fitted law D_T = k D_F^alpha N^beta at each size's N; dashed lines: the
     paper's law (``paper``: curriculum -> TransferLaw) at the same N."""
     df = table[np.isfinite(table.d_transferred) & (table.d_transferred > 0)].copy()
-    df["in fit"] = np.where(df.low_data & ~df.flat, "in the fit", "outside the low-data regime or flat")
+    from transfer_laws.analysis.fitting import in_regime
+
+    df["in fit"] = np.where(in_regime(df), "in the fit", "outside the low-data regime or flat")
     order = _size_order(table)
     color = alt.Color("size:N", title="size", sort=order)
     panels = []
