@@ -300,3 +300,9 @@ def test_fit_cli_and_study_runs_select_the_same_rows_from_a_csv(tmp_path):
     assert sorted(every_budget.run_id) == ["a", "c", "d", "g"]
     assert study.fit_rows(t.drop(columns=["pretrain_tokens", "tokenizer"]), "other-study").tolist() == \
         [True, True, True, True, False, True]
+
+
+def test_size_names_name_every_n_once():
+    runs = pd.DataFrame({"n_params": [12768.0, 12768.0, 28368.0, 5.0], "size": ["n13k", "n13k", "n28k", None]})
+    assert study.size_names(runs) == {12768.0: "n13k", 28368.0: "n28k", 5.0: "N = 5"}
+    assert study.size_names(runs.drop(columns="size")) == {12768.0: "N = 12,768", 28368.0: "N = 28,368", 5.0: "N = 5"}

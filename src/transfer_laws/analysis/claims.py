@@ -482,10 +482,12 @@ def claim_6(ctx: Context) -> tuple:
 
 def _size_names(runs: pd.DataFrame):
     """n_params -> the ladder's name of that size (n13k), or N=12,768 where the runs carry none."""
-    names = (dict(zip(runs.n_params, runs["size"])) if "size" in runs else {})
+    from transfer_laws.analysis.study import size_names
+
+    names = size_names(runs)
 
     def name(n) -> str:
-        return str(names[n]) if isinstance(names.get(n), str) else f"N={n:,.0f}"
+        return names.get(n, f"N = {n:,.0f}")
     return name
 
 

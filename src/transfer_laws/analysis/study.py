@@ -40,6 +40,13 @@ MAIN_PRETRAIN_TOKENS = {"main": None, "study2": 13_107_200}
 CHECKED_FROM_RECIPE = 2
 
 
+def size_names(runs: pd.DataFrame) -> dict:
+    """N (non-embedding parameters) -> the ladder's name of that size (12768.0 -> 'n13k'), from the
+    runs' own ``size`` column; every N the runs carry without a name reads 'N = 12,768'."""
+    named = dict(zip(runs.n_params, runs["size"])) if "size" in runs else {}
+    return {n: (named[n] if isinstance(named.get(n), str) else f"N = {n:,.0f}") for n in runs.n_params.unique()}
+
+
 def runs_frame(root=None) -> pd.DataFrame:
     return runs.runs_table(runs.load_records(root))
 

@@ -117,17 +117,20 @@ def sentences(fits: dict, paired: dict | None, shared, ledger: pd.DataFrame,
     if paired:
         n_ref, d_ref = paired["reference_n_params"], paired["reference_d_train_chars"]
         cell = _cell(transfer, "text", n_ref, d_ref)
-    if (paired and text is not None and cell is not None and mix is not None
-            and (cell.outcome != "lower" or weak(transfer, "text"))):
+    if (paired and text is not None and mix is not None
+            and ((cell is not None and cell.outcome != "lower") or weak(transfer, "text"))):
         # text's law is not quoted where text does not lower the loss there, nor where it rarely does
         at = mix.log10_d_transferred(n_ref, d_ref)
         dt_mix = interval(10 ** at["point"], [10 ** v for v in at["ci"]] if "ci" in at else None)
-        diff = (f"fine-tuned minus from scratch {cell.finetuned_minus_scratch:+.3f} ± {cell.se:.3f} nats "
-                f"({int(cell.n_finetuned)} and {int(cell.n_scratch)} runs)")
         g = transfer[transfer.curriculum == "text"]
-        text_part = ("does not lower the loss there: " + diff if cell.outcome != "lower" else
-                     f"lowers it there ({diff}), one of only {int((g.outcome == 'lower').sum())} of {len(g)} cells "
-                     "where it does beyond noise")
+        rarely = f"{int((g.outcome == 'lower').sum())} of {len(g)} cells"
+        if cell is None:
+            text_part = f"lowers the loss beyond noise in only {rarely} (its law is not quoted)"
+        else:
+            diff = (f"fine-tuned minus from scratch {cell.finetuned_minus_scratch:+.3f} ± {cell.se:.3f} nats "
+                    f"({int(cell.n_finetuned)} and {int(cell.n_scratch)} runs)")
+            text_part = ("does not lower the loss there: " + diff if cell.outcome != "lower" else
+                         f"lowers it there ({diff}), one of only {rarely} where it does beyond noise")
         out.append(f"For a model of {n_ref:,.0f} non-embedding parameters fine-tuned on {d_ref:,.0f} characters of "
                    f"Python, pre-training on text and other code is worth {dt_mix} characters of Python (its fitted "
                    f"law), while pre-training on English text {text_part}.")

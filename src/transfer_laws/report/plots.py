@@ -292,7 +292,9 @@ def high_data_gap(table: pd.DataFrame, cells: pd.DataFrame | None = None) -> alt
     zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(strokeDash=[3, 3], color="gray").encode(y="y:Q")
     layers = [base.mark_line(point=True), zero]
     if cells is not None and len(cells):
-        names = dict(zip(table.n_params, table["size"]))
+        from transfer_laws.analysis.study import size_names
+
+        names = size_names(table)
         bars = cells.assign(size=cells.n_params.map(names), lo=cells.text_minus_mix - 1.96 * cells.se,
                             hi=cells.text_minus_mix + 1.96 * cells.se).dropna(subset=["size"])
         layers.append(alt.Chart(bars).mark_rule().encode(x=x, y="lo:Q", y2="hi:Q", color=color))
