@@ -309,8 +309,13 @@ def ossification_note(cells: pd.DataFrame, runs: pd.DataFrame) -> str:
                                    for z, gz in g.groupby("size", sort=False))
             for cur, g in worse.sort_values(["curriculum", "n_params", "d_train_chars"]).groupby("curriculum", sort=False))
     elif len(worse):
-        where = (f", at D_F from {worse.d_train_chars.min():,.0f} to {worse.d_train_chars.max():,.0f} characters, "
-                 f"most often at {', '.join(worse['size'].value_counts().index[:3])}")
+        def span(cur, g):
+            lo, hi = g.d_train_chars.min(), g.d_train_chars.max()
+            sizes = list(dict.fromkeys(g.sort_values("n_params")["size"]))
+            at = "every size" if len(sizes) == cells[cells.curriculum == cur]["size"].nunique() else ", ".join(sizes)
+            d = f"D_F = {lo:,.0f}" if lo == hi else f"D_F from {lo:,.0f} to {hi:,.0f}"
+            return f"after {cur}, {len(g)} of {int((cells.curriculum == cur).sum())} ({d} characters; {at})"
+        where = ": " + "; ".join(span(cur, g) for cur, g in worse.groupby("curriculum", sort=True))
     return (f"In {len(worse)} of {len(cells)} (pre-training, size, D_F) cells the mean fine-tuned test loss ends above "
             f"a from-scratch model's at the same amount of Python{where}; whether that is beyond seed noise, at the "
             f"tuned rate, is claim 6's test in the discussion's ledger ({scale_note(runs)}).")
