@@ -81,3 +81,17 @@ def test_fine_tunes_without_replicates_get_their_sizes_run_noise_not_the_laws_re
     draws = np.array([res.sample_log_loss(np.random.default_rng(s)) for s in range(200)])
     ft = (w.curriculum == "text").to_numpy() & (w.d_train_chars == 1e3).to_numpy()
     assert np.isfinite(draws).all() and draws[:, ft].std(axis=0).mean() > 0
+
+
+def test_an_interval_end_on_the_fits_bound_says_it_is_censored():
+    """Draws piled on the optimiser's box (a fit to noise) give an interval end that is the box,
+    not the data's: the kind names that end; draws well inside the box name none."""
+    from transfer_laws.analysis import bootstrap
+
+    rng = np.random.default_rng(0)
+    piled = np.r_[rng.normal(1.5, 0.8, 900).clip(-2.0, 3.0), np.full(100, 3.0)]
+    r = bootstrap.interval(piled, 1.5, bounds=(-2.0, 3.0))
+    assert r["ci"][1] == 3.0 and "upper end censored at the fit's bound (3)" in r["kind"]
+    assert "lower end" not in r["kind"]
+    inside = bootstrap.interval(rng.normal(0.2, 0.05, 1000), 0.2, bounds=(-2.0, 3.0))
+    assert "censored" not in inside["kind"]

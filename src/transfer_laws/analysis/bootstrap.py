@@ -361,14 +361,17 @@ class Resampler:
         return out
 
 
-def interval(draws: np.ndarray, point: float, level: float = 0.95) -> dict:
+def interval(draws: np.ndarray, point: float, level: float = 0.95, bounds: tuple | None = None) -> dict:
     """The interval the analysis plan prescribes (item 10): the percentile interval, or the basic
     (reflected) one where the bias (median of the draws minus the point) exceeds a quarter of the
     percentile interval's half-width; with the bias, the Monte-Carlo error of each end (from the
     order statistics within one binomial standard error of each end's rank) and the kind used.
     When the point lies outside the central range of its own draws (a strongly biased estimator
     under resampling), both intervals exclude it: the interval is then widened to the point and
-    its kind says so, so that no interval the book prints excludes its own estimate."""
+    its kind says so, so that no interval the book prints excludes its own estimate. ``bounds``:
+    the box the fit's optimiser works in; where more than the tail's share of the draws sits on a
+    bound, that end is censored by the box (the unbounded interval would reach further), and the
+    kind says which end."""
     x = np.sort(np.asarray(draws, float)[np.isfinite(draws)])
     b = len(x)
     if b < 10:
@@ -381,6 +384,11 @@ def interval(draws: np.ndarray, point: float, level: float = 0.95) -> dict:
         lo, hi, kind = 2 * point - hi, 2 * point - lo, "basic"
     if not lo <= point <= hi:  # the point outside its draws' central range: no reflection holds it
         lo, hi, kind = min(lo, point), max(hi, point), kind + ", widened to the point"
+    if bounds is not None:
+        tol = 1e-6 * max(1.0, abs(bounds[0]), abs(bounds[1]))
+        for end, share in (("lower", (x <= bounds[0] + tol).mean()), ("upper", (x >= bounds[1] - tol).mean())):
+            if share > a:
+                kind += f", {end} end censored at the fit's bound ({bounds[0 if end == 'lower' else 1]:g})"
     err = []
     for p in (a, 1 - a):
         s = np.sqrt(p * (1 - p) / b)

@@ -120,6 +120,10 @@ def asya_verdicts(joint) -> dict:
             continue
         r = exchange_rate(f)
         beta = interval(f.beta, f.ci95.get("beta"))
+        censored = [end for end in ("lower", "upper") if f"{end} end censored" in
+                    ((getattr(f, "diagnostics", None) or {}).get("interval_kind", {}).get("beta", ""))]
+        if censored:  # the interval runs into the optimiser's box: the data bound β less than it shows
+            beta += f" ({' and '.join(censored)} end{'s' if len(censored) > 1 else ''} at the fit's bounds)"
         if not r["beta_excludes_zero"]:
             out[cur] = (f"after {cur} pre-training the task's β = {beta} does not exclude 0: a larger model is "
                         f"not shown to add transferred examples")

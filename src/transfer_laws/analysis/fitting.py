@@ -169,6 +169,12 @@ def fit_transfer_paper(d_train_chars, n_params, fraction) -> tuple[float, float,
     return float(np.exp(log_k)), float(slope + 1.0), float(beta)
 
 
+# The box the loss-space fit's optimiser works in (log k, alpha, beta, gamma): far outside any
+# measured law, so that only a fit to noise reaches it; a bootstrap interval whose end sits on a
+# bound says so (``bootstrap.interval``'s ``bounds``).
+LOSS_SPACE_BOUNDS = {"log_k": (-30.0, 60.0), "alpha": (-1.0, 2.0), "beta": (-2.0, 3.0), "gamma": (-3.0, 3.0)}
+
+
 def fit_transfer_loss_space(ft: pd.DataFrame, curves: dict, loss_column: str = "test_loss",
                             start: tuple | None = None, rows=None, with_pretraining: bool = False) -> tuple:
     """Fine-tuned loss = L_N(D_F + k D_F^alpha N^beta [P^gamma]) through each size's from-scratch
@@ -208,7 +214,8 @@ def fit_transfer_loss_space(ft: pd.DataFrame, curves: dict, loss_column: str = "
         g = evaluate(p)[1]
         return np.column_stack([g, g[:, None] * x])
 
-    lo, hi = np.array([-30, -1, -2, -3][: 1 + x.shape[1]]), np.array([60, 2, 3, 3][: 1 + x.shape[1]])
+    box = list(LOSS_SPACE_BOUNDS.values())[: 1 + x.shape[1]]
+    lo, hi = np.array([b[0] for b in box], float), np.array([b[1] for b in box], float)
     if start is not None:  # a bootstrap refit: one start next to the optimum, by ``huber_lm``, centred:
         # (log k + slopes . mean, slopes) at the mean of each log column decorrelates the intercept
         # from the slopes (the log columns lie far from 0)
@@ -546,7 +553,7 @@ def _intervals(draws: np.ndarray, point) -> tuple[dict, dict]:
         return {}, {}
     ci, extra = {}, {"bias": {}, "mc_error": {}, "interval_kind": {}}
     for j, name in enumerate(("k", "alpha", "beta")):
-        r = bootstrap.interval(draws[:, j], point[j])
+        r = bootstrap.interval(draws[:, j], point[j], bounds=LOSS_SPACE_BOUNDS["log_k" if name == "k" else name])
         lo, hi = r["ci"]
         ci[name] = [float(np.exp(lo)), float(np.exp(hi))] if name == "k" else [lo, hi]
         extra["bias"][name] = r["bias"] if name != "k" else r["bias"]  # log k for k
@@ -832,9 +839,12 @@ def pretraining_axis(runs: pd.DataFrame, curriculum: str, loss_column: str = "te
     draws = draws.reshape(-1, 3)
     names = ("gamma", "beta_fixed_p", "beta_path")
     values = (point[3], point[2], point[2] + point[3] * slope if slope is not None else None)
-    iv = {nm: bootstrap.interval(draws[:, i], v) if v is not None else {} for i, (nm, v) in enumerate(zip(names, values))}
+    box = {"gamma": LOSS_SPACE_BOUNDS["gamma"], "beta_fixed_p": LOSS_SPACE_BOUNDS["beta"]} if method == "loss" else {}
+    iv = {nm: bootstrap.interval(draws[:, i], v, bounds=box.get(nm)) if v is not None else {}
+          for i, (nm, v) in enumerate(zip(names, values))}
     return {"gamma": point[3], "gamma_reason": "", "gamma_method": method, f"gamma_{other}": cross,
             "ci95": iv["gamma"].get("ci"), "bias": iv["gamma"].get("bias"), "mc_error": iv["gamma"].get("mc_error"),
+            "interval_kind": iv["gamma"].get("kind"),
             "beta_fixed_p": point[2], "beta_fixed_p_ci95": iv["beta_fixed_p"].get("ci"),
             "path_exponent": slope, "beta_path": values[2], "beta_path_ci95": iv["beta_path"].get("ci")}
 
