@@ -237,4 +237,8 @@ def test_the_tasks_summary_sentence_counts_and_says_why_a_law_is_missing():
 
     s = downstream.summary(pd.DataFrame(rows), NoLaw())
     assert "(2 of 2 curriculum comparisons" in s and "model size does not" in s
+    assert "the fine-tune ends below from scratch after text in 2 of 2 cells" in s
     assert "could not be fitted (too few sizes)" in s
+    # a curriculum that ends above from scratch is counted as separated but not as helping
+    worse = pd.DataFrame(rows).assign(test_loss=lambda d: np.where(d.curriculum == "text", d.test_loss + 0.6, d.test_loss))
+    assert downstream.pretraining_helps(worse) == {"text": (0, 2), "mix": (0, 0)}

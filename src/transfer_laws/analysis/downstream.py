@@ -135,15 +135,31 @@ def asya_verdicts(joint) -> dict:
     return out
 
 
+def pretraining_helps(runs: pd.DataFrame) -> dict:
+    """Per pre-training curriculum: (in how many (size, task-data) cells its fine-tunes end below
+    training from scratch by more than twice the seed noise, how many cells compare them), from
+    ``separation``."""
+    sep = separation(runs)
+    out = {}
+    for cur in ("text", "mix"):
+        g = sep[sep.compared == f"{cur} - scratch"]
+        out[cur] = (int((g.separated & (g.difference_nats < 0)).sum()), len(g))
+    return out
+
+
 def summary(runs: pd.DataFrame, joint) -> str:
     """The task's finding in one sentence: whether pre-training and model size move its loss by
-    more than seed noise (``separation``), and Asya's verdicts (``asya_verdicts``)."""
+    more than seed noise (``separation``, ``pretraining_helps``), and Asya's verdicts
+    (``asya_verdicts``)."""
     sep = separation(runs)
     by_curriculum = sep[sep["at"].isin(runs["size"].unique())]
     by_size = sep[~sep["at"].isin(runs["size"].unique())]
     larger = int((by_size.separated & (by_size.difference_nats < 0)).sum())
+    helps = pretraining_helps(runs)
+    per = ", ".join(f"after {cur} in {a} of {n}" for cur, (a, n) in helps.items() if n)
     return (f"pre-training separates from training from scratch ({int(by_curriculum.separated.sum())} of "
-            f"{len(by_curriculum)} curriculum comparisons exceed twice the seed noise), model size "
+            f"{len(by_curriculum)} curriculum comparisons exceed twice the seed noise; the fine-tune ends below "
+            f"from scratch {per} cells), model size "
             f"{'does not' if larger == 0 else 'does'} ({int(by_size.separated.sum())} of {len(by_size)} size "
             f"comparisons, {larger} of them in favour of the larger model); "
             + "; ".join(asya_verdicts(joint).values()))
