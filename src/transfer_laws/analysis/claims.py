@@ -533,6 +533,10 @@ def claim_8(ctx: Context) -> tuple:
                        else "not reproduced at this scale" if t["ci"][1] < np.log(10) else "inconclusive")
             if verdict.startswith("reproduced") and pc.get("multiplier_is_upper_bound_text"):
                 verdict = "inconclusive"  # an upper bound cannot show 'more than 10x
+            m = pc["log_multiplier_mix"]
+            if verdict != "not testable" and "ci" in m:  # the verdict is text's; say where the mix stands
+                mix_side = ("above" if m["ci"][0] > np.log(10) else "below" if m["ci"][1] < np.log(10) else "near")
+                verdict += f" (judged on text, the paper's case; the mix's is {mix_side} 10×)"
             return (f"median D_E/D_F at D_F = {pc['smallest_d_train_chars']:,.0f} characters: text {fmt(t, 'text')}, "
                    f"mix {fmt(pc['log_multiplier_mix'], 'mix')} ({smallest.d_effective_status.eq('interpolated').mean():.0%} "
                    "interpolated" + (f"; worse than from scratch on the same data, counted at the bound D_E < D_min: "
