@@ -194,3 +194,12 @@ def test_high_data_gap_draws_the_direct_tests_bars_at_their_sizes():
     cells = pd.DataFrame({"n_params": [1e4], "d_train_chars": [1e6], "text_minus_mix": [0.002], "se": [0.008]})
     spec = plots.high_data_gap(table, cells).to_dict()
     assert len(spec["layer"]) == 3 and spec["layer"][2]["encoding"]["y2"]["field"] == "hi"
+
+
+def test_verdicts_side_by_side_mark_what_the_recipe_changed():
+    other = LEDGER.assign(verdict=["not reproduced", "not reproduced", "reproduced", "inconclusive"])
+    t = findings.verdicts_side_by_side({"first": other, "second": LEDGER}).set_index("claim")
+    assert list(t.columns) == ["first", "second", "changed"]
+    assert t.loc["1. D_T is a power law in D_F and N", "first"] == "✗ not reproduced"
+    assert t.loc["1. D_T is a power law in D_F and N", "second"] == "✓ reproduced"
+    assert t.changed.tolist() == ["yes", "", "", "yes"]

@@ -49,6 +49,22 @@ def verdict_table(ledger: pd.DataFrame, link: bool = True) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def verdicts_side_by_side(ledgers: dict) -> pd.DataFrame:
+    """One row per claim, one column per ledger (name -> ``claims.ledger``): each verdict's mark and
+    category, and ``changed`` where the categories differ (the reproducing chapter's comparison of
+    the two recipes' verdicts)."""
+    rows = {}
+    for name, ledger in ledgers.items():
+        for r in ledger.itertuples():
+            word = verdict_word(r.verdict)
+            row = rows.setdefault(r.claim, {"claim": f"{r.claim}. {SHORT.get(r.claim, r.paper)}"})
+            row[name] = f"{MARKS.get(word, '')} {word}".strip()
+            row.setdefault("_words", set()).add(word)
+    out = pd.DataFrame([{**{k: v for k, v in row.items() if k != "_words"},
+                         "changed": "yes" if len(row["_words"]) > 1 else ""} for _, row in sorted(rows.items())])
+    return out
+
+
 def claims_close(ledger: pd.DataFrame) -> str:
     """A chapter's closing, in Markdown: each of its claims with its verdict's mark, what the runs
     measure and the noise it was judged against (rows of ``claims.ledger``)."""
