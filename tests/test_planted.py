@@ -80,6 +80,7 @@ def world_runs(tmp_path_factory):
     # by a shorter and a longer branch or, at the smallest D, by its shortest branch's own evaluations
     n = planted.plant(grid, tmp / "results", planted.World(checkpoint_sd=0.0, run_sd=0.0, epochs_d_exp=0.6))
     table = runs.runs_table(runs.load_records(tmp / "results"))
+    assert (tmp / "results" / "tokenizer_choice.csv").read_bytes() == (planted.REPO_RESULTS / "tokenizer_choice.csv").read_bytes()
     return n, table
 
 

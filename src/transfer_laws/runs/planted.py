@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,9 @@ from transfer_laws.train.config import GPTConfig
 
 REPO_RESULTS = Path(__file__).resolve().parents[3] / "results"
 
+# results/ files that are measurements of the corpora, not runs: a planted folder gets the
+# repository's copies, so that every chapter (the data chapter reads the vocabulary study) builds on it
+CORPUS_MEASUREMENTS = ("tokenizer_choice.csv",)
 CHARS_PER_TOKEN = 2.6
 N_TEST_WINDOWS = 2048
 
@@ -170,6 +174,10 @@ def plant(grid: Path, root: Path, world: World | None = None, max_rounds: int = 
     if root.resolve() == REPO_RESULTS.resolve():
         raise ValueError(f"{root} is the repository's results folder: planted records go elsewhere")
     world = world or World()
+    root.mkdir(parents=True, exist_ok=True)
+    for name in CORPUS_MEASUREMENTS:  # what the book reads besides runs: measured once on the corpora
+        if (REPO_RESULTS / name).exists() and not (root / name).exists():
+            shutil.copyfile(REPO_RESULTS / name, root / name)
     written = 0
     for _ in range(max_rounds):
         plan = load_grid(Path(grid), None, root=root)
