@@ -58,7 +58,9 @@ def test_the_wheel_installs_without_extras_and_fits(tmp_path):
     for heavy in ("torch", "lightning", "jupyter-book", "pytest", "altair"):
         assert f"\n{heavy}==" not in "\n" + listed, f"{heavy} was installed with the core"
     w = world(seed=5)
-    table = pd.concat([w, w[w.curriculum == "text"].assign(curriculum="mix")]).assign(experiment="main")
+    from transfer_laws.analysis.study import STUDY_EXPERIMENT  # the experiment `fit` reads by default
+
+    table = pd.concat([w, w[w.curriculum == "text"].assign(curriculum="mix")]).assign(experiment=STUDY_EXPERIMENT)
     table.to_csv(tmp_path / "runs.csv", index=False)
     r = subprocess.run([py, "-m", "transfer_laws", "fit", tmp_path / "runs.csv", "--bootstrap", "20"],
                        capture_output=True, text=True, cwd=tmp_path)
