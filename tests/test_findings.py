@@ -19,6 +19,9 @@ def test_verdicts_are_marked_counted_and_linked():
     assert "✓" in t.verdict[0] and "✗" in t.verdict[1] and "–" in t.verdict[3]
     assert 'href="07_transfer_law.html"' in t.evidence[0] and 'href="08_ossification_compute.html"' in t.evidence[2]
     assert findings.verdict_counts(LEDGER) == {"reproduced": 2, "not reproduced": 1, "inconclusive": 0, "not testable": 1}
+    assert findings.tally_sentence(LEDGER) == ("Of the paper's 4 claims, 2 reproduce at this scale (1 of them only in the half these runs "
+                                               "can test), 1 does not, "
+                                               "0 are inconclusive and 1 cannot be tested with these runs.")
 
 
 def test_sentences_and_forest_rows_carry_the_fits():
@@ -140,9 +143,10 @@ def test_a_curriculum_that_lowers_no_loss_gets_no_law_claims():
     s = findings.sentences({"text": fit, "mix": fit}, paired, Shared(), LEDGER, lucky)
     assert "English text lowers it there (fine-tuned minus from scratch -0.010 ± 0.030 nats (5 and 3 runs)), " \
            "one of only 1 of 4 cells" in s[0] and not s[0].startswith("Pre-training on English text is worth")
-    # no cell at the reference point (too few runs a side there): the count stands in
+    # no cell at the reference point (too few runs a side there): the next sentence's count stands in
     s = findings.sentences({"text": fit, "mix": fit}, paired, Shared(), LEDGER, cells[cells.d_train_chars != 1e4])
-    assert "English text lowers the loss beyond noise in only 1 of 3 cells (its law is not quoted)" in s[0]
+    assert "English text is given no value: it lowers the loss beyond noise in too few cells" in s[0]
+    assert "in 1 of 3 cells after English text" in s[1]
     ctx = claims.Context(None, None, None, 0, 0, transfer=cells)
     assert claims.transfer_measured(cells, "text") == (1, 4) and ctx.unmeasured(["mix"]) == ""
     assert "text pre-training lowers the loss beyond noise in 1 of 4 cells" in ctx.unmeasured(["text", "mix"])
@@ -184,6 +188,8 @@ def test_direct_test_sentence_counts_cells_and_reads_each_sizes_largest_d_finetu
     assert "n13k at 1,000,000 characters: +0.002 ± 0.016 nats (no difference)" in said
     assert "n28k at 100,000 characters: +0.200" in said and "1,000 characters" not in said.split("largest")[1]
     assert findings.direct_test_sentence(cells.iloc[0:0]) == ""
+    brief = findings.direct_test_sentence(cells, gaps=False)
+    assert brief.endswith("in 2 of 3 cells and the text-pretrained one in 0") and "nats" not in brief
 
 
 def test_high_data_gap_draws_the_direct_tests_bars_at_their_sizes():

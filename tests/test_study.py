@@ -310,3 +310,8 @@ def test_size_names_name_every_n_once():
     runs = pd.DataFrame({"n_params": [12768.0, 12768.0, 28368.0, 5.0], "size": ["n13k", "n13k", "n28k", None]})
     assert study.size_names(runs) == {12768.0: "n13k", 28368.0: "n28k", 5.0: "N = 5"}
     assert study.size_names(runs.drop(columns="size")) == {12768.0: "N = 12,768", 28368.0: "N = 28,368", 5.0: "N = 5"}
+
+
+def test_prose_names_a_study_by_its_name_not_its_id():
+    assert [study.study_name(e) for e in ("study2", "main", "pilot2", "")] == [
+        "second study", "first grid", "pilot2 experiment", "study"]

@@ -239,6 +239,19 @@ def test_the_tasks_summary_sentence_counts_and_says_why_a_law_is_missing():
     assert "(2 of 2 curriculum comparisons" in s and "model size does not" in s
     assert "the fine-tune ends below from scratch after text in 2 of 2 cells" in s
     assert "could not be fitted (too few sizes)" in s
+    brief = downstream.summary(pd.DataFrame(rows), NoLaw(), brief=True)
+    assert brief == ("the fine-tune ends below training from scratch after text in 2 of 2 cells, a larger model "
+                     "lowers the task's loss beyond seed noise in 0 of 2 size comparisons"), brief
+
+    class Law:  # β's interval above 0 after text only
+        def fit(self, cur):
+            from types import SimpleNamespace
+            return SimpleNamespace(alpha=0.3, beta=0.5, draws=None,
+                                   ci95={"beta": [0.1, 0.9] if cur == "text" else [-0.2, 0.9]})
+
+    brief = downstream.summary(pd.DataFrame(rows), Law(), brief=True)
+    assert brief.endswith("; after text pre-training the task's β excludes 0; after mix pre-training the task's β "
+                          "does not exclude 0 (a larger model is not shown to add transferred examples)"), brief
     # a curriculum that ends above from scratch is counted as separated but not as helping
     worse = pd.DataFrame(rows).assign(test_loss=lambda d: np.where(d.curriculum == "text", d.test_loss + 0.6, d.test_loss))
     assert downstream.pretraining_helps(worse) == {"text": (0, 2), "mix": (0, 0)}

@@ -40,3 +40,7 @@ def test_fitted_constants_equal_to_the_papers_give_the_papers_saving():
     assert out.loc["paper, text", "compute_saving"] == pytest.approx(base["compute_saving"])
     assert out.loc["this book, text", "saving_ci95_low"] == pytest.approx(base["compute_saving"])
     assert out.loc["this book, text", "decades_of_n_extrapolated"] == pytest.approx(8.0)
+
+
+def test_the_compute_cut_reads_savings_too_close_to_one_to_print():
+    assert np.allclose(timelines.compute_cut_percent([1.09, 1.00001, 1.0, 0.5]), [8.2569, 0.001, 0.0, -100.0], atol=1e-4)

@@ -147,16 +147,32 @@ def pretraining_helps(runs: pd.DataFrame) -> dict:
     return out
 
 
-def summary(runs: pd.DataFrame, joint) -> str:
+def summary(runs: pd.DataFrame, joint, brief: bool = False) -> str:
     """The task's finding in one sentence: whether pre-training and model size move its loss by
     more than seed noise (``separation``, ``pretraining_helps``), and Asya's verdicts
-    (``asya_verdicts``)."""
+    (``asya_verdicts``); ``brief`` (the book's opening): the counts and, per curriculum, only
+    whether the task's β excludes 0, without intervals."""
     sep = separation(runs)
     by_curriculum = sep[sep["at"].isin(runs["size"].unique())]
     by_size = sep[~sep["at"].isin(runs["size"].unique())]
     larger = int((by_size.separated & (by_size.difference_nats < 0)).sum())
     helps = pretraining_helps(runs)
     per = ", ".join(f"after {cur} in {a} of {n}" for cur, (a, n) in helps.items() if n)
+    if brief:
+        excludes = {}
+        for cur in ("text", "mix"):
+            try:
+                excludes[cur] = exchange_rate(joint.fit(cur))["beta_excludes_zero"]
+            except ValueError:
+                continue
+        said = {True: "excludes 0", False: "does not exclude 0 (a larger model is not shown to add transferred examples)"}
+        if len(set(excludes.values())) == 1:
+            betas = f"after {' or '.join(excludes)} pre-training the task's β {said[next(iter(excludes.values()))]}"
+        else:
+            betas = "; ".join(f"after {cur} pre-training the task's β {said[x]}" for cur, x in excludes.items())
+        return (f"the fine-tune ends below training from scratch {per} cells, a larger model lowers the task's loss "
+                f"beyond seed noise in {larger} of {len(by_size)} size comparisons"
+                + (f"; {betas}" if betas else ""))
     return (f"pre-training separates from training from scratch ({int(by_curriculum.separated.sum())} of "
             f"{len(by_curriculum)} curriculum comparisons exceed twice the seed noise; the fine-tune ends below "
             f"from scratch {per} cells), model size "

@@ -27,8 +27,9 @@ STUDY_NAMES = {"main": "first grid", "study2": "second study"}
 
 
 def study_name(experiment: str) -> str:
-    """How prose names an experiment: 'second study' for study2, 'first grid' for main, else its id."""
-    return STUDY_NAMES.get(experiment, f"{experiment} experiment")
+    """How prose names an experiment: 'second study' for study2, 'first grid' for main, else
+    '<id> experiment' ('study' for '', the name ``study_runs`` gives no runs)."""
+    return STUDY_NAMES.get(experiment, f"{experiment} experiment" if experiment else "study")
 # The study's primary arm: fine-tunes from the main pre-training budget (tokens; None: the grid has
 # one budget per size) and runs with the main tokenizer. The other budgets (the pre-training-amount
 # axis, ``in_axis``) and the tokenizer ablation are read by their own analyses, never pooled into
@@ -410,11 +411,11 @@ def device_systematic_note(runs: pd.DataFrame, pairs: pd.DataFrame, experiment: 
     device = runs["device"].fillna(REFERENCE_DEVICE) if "device" in runs else pd.Series(REFERENCE_DEVICE, index=runs.index)
     n_gpu = int(((runs.curriculum == "scratch") & (device != REFERENCE_DEVICE)).sum())
     if not n_gpu:
-        return (f"No from-scratch run in the {experiment} experiment's fits trained on the GPU: the device "
+        return (f"No from-scratch run in the {study_name(experiment)}'s fits trained on the GPU: the device "
                 "offset moves none of its constants.")
     own = pairs[pairs.experiment_reference == experiment].difference.astype(float)
     if not len(own):
-        return (f"{n_gpu} of the from-scratch runs in the {experiment} experiment's fits trained on the GPU, "
+        return (f"{n_gpu} of the from-scratch runs in the {study_name(experiment)}'s fits trained on the GPU, "
                 "and no CPU twin measures their offset: the device's systematic error is not known.")
     offsets = sorted({float(own.mean()), float(own.min()), float(own.max())})
     parts = []
@@ -423,7 +424,7 @@ def device_systematic_note(runs: pd.DataFrame, pairs: pd.DataFrame, experiment: 
         if r["spread"]:
             parts.append(f"{c} α by {r['spread']['alpha']:.2g} and β by {r['spread']['beta']:.2g}")
     moved = "; ".join(parts) if parts else "nothing that could be refitted"
-    return (f"Moving the {n_gpu} GPU-trained from-scratch runs in the {experiment} experiment's fits by the "
+    return (f"Moving the {n_gpu} GPU-trained from-scratch runs in the {study_name(experiment)}'s fits by the "
             f"mean and the extremes of its {len(own)} CPU-minus-GPU twins "
             f"({', '.join(f'{o:+.3f}' for o in offsets)} nats) moves the primary fit's {moved}: the device's "
             "systematic error, beside the statistical intervals of the transfer-law chapter.")

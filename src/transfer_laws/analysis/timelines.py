@@ -64,6 +64,13 @@ def compute_saving(a: Assumptions) -> dict:
             "compute_transfer_flops": transfer, "compute_saving": scratch / transfer}
 
 
+def compute_cut_percent(saving):
+    """How much transfer cuts the compute, in percent of the from-scratch compute: 100 (1 - 1/saving).
+    A saving of 1.09 is a cut of 8.3%; one of 1.00001 (which prints as 1.00×) a cut of 0.001%; a
+    saving below 1 (pre-training costs more than transfer saves) a negative cut."""
+    return 100.0 * (1.0 - 1.0 / np.asarray(saving, dtype=float))
+
+
 def sensitivity(base: Assumptions = Assumptions()) -> pd.DataFrame:
     """The saving as each assumption moves alone over a plausible range."""
     grid = {

@@ -140,8 +140,8 @@ def sentences(fits: dict, paired: dict | None, shared, ledger: pd.DataFrame,
         dt_mix = interval(10 ** at["point"], [10 ** v for v in at["ci"]] if "ci" in at else None)
         g = transfer[transfer.curriculum == "text"]
         rarely = f"{int((g.outcome == 'lower').sum())} of {len(g)} cells"
-        if cell is None:
-            text_part = f"lowers the loss beyond noise in only {rarely} (its law is not quoted)"
+        if cell is None:  # the next sentence counts text's cells
+            text_part = "is given no value: it lowers the loss beyond noise in too few cells (next finding)"
         else:
             diff = (f"fine-tuned minus from scratch {cell.finetuned_minus_scratch:+.3f} ± {cell.se:.3f} nats "
                     f"({int(cell.n_finetuned)} and {int(cell.n_scratch)} runs)")
@@ -188,22 +188,32 @@ def sentences(fits: dict, paired: dict | None, shared, ledger: pd.DataFrame,
                    f"multiplies the effective data by {fmt(t, 'text')} (text) and {fmt(m, 'mix')} (text and code; "
                    "medians over seeds and sizes, a fine-tune worse than training from scratch counted at its bound); "
                    "the paper reports about 1,000× for a 40M-parameter model at 300,000 characters.")
+    out.append(tally_sentence(ledger))
+    return out
+
+
+def tally_sentence(ledger: pd.DataFrame) -> str:
+    """The ledger's verdicts counted in one sentence (the opening and the discussion)."""
     c = verdict_counts(ledger)
     one = lambda n, singular, plural: f"{n} {singular if n == 1 else plural}"
     in_part = int((ledger.verdict.map(verdict_word).eq("reproduced") & ledger.verdict.str.contains("not testable")).sum())
     part = f" ({in_part} of them only in the half these runs can test)" if in_part else ""
-    out.append(f"Of the paper's {len(ledger)} claims, {one(c['reproduced'], 'reproduces', 'reproduce')} at this scale{part}, "
-               f"{one(c['not reproduced'], 'does not', 'do not')}, {one(c['inconclusive'], 'is', 'are')} inconclusive "
-               f"and {one(c['not testable'], 'cannot', 'cannot')} be tested with these runs.")
-    return out
+    return (f"Of the paper's {len(ledger)} claims, {one(c['reproduced'], 'reproduces', 'reproduce')} at this scale{part}, "
+            f"{one(c['not reproduced'], 'does not', 'do not')}, {one(c['inconclusive'], 'is', 'are')} inconclusive "
+            f"and {one(c['not testable'], 'cannot', 'cannot')} be tested with these runs.")
 
 
-def direct_test_sentence(cells: pd.DataFrame, size_names: dict | None = None) -> str:
+def direct_test_sentence(cells: pd.DataFrame, size_names: dict | None = None, gaps: bool = True) -> str:
     """Rohin's α puzzle asked of the models (``claims.text_against_mix``), in one sentence: in how
-    many cells either pre-training reaches the lower loss beyond noise, and the gap at each size's
-    largest D_F tested; '' without cells."""
+    many cells either pre-training reaches the lower loss beyond noise, and (``gaps``) the gap at
+    each size's largest D_F tested; '' without cells."""
     if cells is None or not len(cells):
         return ""
+    counts = cells.outcome.value_counts()
+    if not gaps:
+        return (f"Rohin's α puzzle asked of the models: fine-tuned side by side on the same Python, the "
+                f"mix-pretrained model reaches the lower loss beyond noise in {int(counts.get('mix lower', 0))} of "
+                f"{len(cells)} cells and the text-pretrained one in {int(counts.get('text lower', 0))}")
     names = size_names or {}
     counts = cells.outcome.value_counts()
     top = cells.loc[cells.groupby("n_params").d_train_chars.idxmax()]
