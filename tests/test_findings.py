@@ -27,6 +27,7 @@ def test_verdicts_are_marked_counted_and_linked():
 def test_sentences_and_forest_rows_carry_the_fits():
     fit = fitting.fit_transfer(world(), "text", n_bootstrap=20, seed=1)
     s = findings.sentences({"text": fit}, None, None, LEDGER)
+    assert findings.sentences({"text": fit}, None, None, LEDGER, tally=False) == s[:-1]
     assert any(f"α = {fit.alpha:.2f}" in x for x in s) and s[-1].startswith("Of the paper's 4 claims, 2 reproduce")
     assert "1 does not, 0 are inconclusive and 1 cannot be tested" in s[-1]
     assert "2 reproduce at this scale (1 of them only in the half these runs can test)" in s[-1]

@@ -121,13 +121,14 @@ def transfer_sentence(transfer: pd.DataFrame, curricula=("text", "mix")) -> str:
 
 
 def sentences(fits: dict, paired: dict | None, shared, ledger: pd.DataFrame,
-              transfer: pd.DataFrame | None = None) -> list[str]:
+              transfer: pd.DataFrame | None = None, tally: bool = True) -> list[str]:
     """The findings in five or six sentences, every number computed: ``fits`` curriculum -> the
     primary TransferFit; ``paired`` (``fitting.paired_curricula``, mix against text) or None;
     ``shared`` (the shared-beta test) or None; ``ledger`` the claims ledger; ``transfer``
     (``claims.transfer_cells``) or None: whether each curriculum lowers the loss at all. Where text
     pre-training does not lower the loss beyond noise at the reference point, no law value is
-    quoted for it there: the measured difference is."""
+    quoted for it there: the measured difference is. The last sentence counts the ledger's
+    verdicts (``tally_sentence``), unless ``tally`` is False."""
     out = []
     text, mix = fits.get("text"), fits.get("mix")
     if paired:
@@ -188,7 +189,8 @@ def sentences(fits: dict, paired: dict | None, shared, ledger: pd.DataFrame,
                    f"multiplies the effective data by {fmt(t, 'text')} (text) and {fmt(m, 'mix')} (text and code; "
                    "medians over seeds and sizes, a fine-tune worse than training from scratch counted at its bound); "
                    "the paper reports about 1,000× for a 40M-parameter model at 300,000 characters.")
-    out.append(tally_sentence(ledger))
+    if tally:
+        out.append(tally_sentence(ledger))
     return out
 
 
