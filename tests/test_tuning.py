@@ -28,6 +28,8 @@ def test_cells_are_split_and_edges_flagged():
     assert t.loc[("a", 1e4), "lr_opt"] == pytest.approx(3e-3, rel=1e-6)
     assert not t.loc[("b", 1e4), "bracketed"] and t.loc[("b", 1e4), "best_lr"] == 4e-3
     assert t.loc[("a", 1e5), "bracketed"] and t.loc[("a", 1e5), "best_lr"] == 2e-3
+    few = lr_sweeps(pd.DataFrame(_cell("a", [1e-3, 2e-3], 2e-3)))  # no cell has 3 rates: no rows, every column
+    assert few.empty and {"bracketed", "best_lr", "size"} <= set(few.columns)
 
 
 def test_rate_rule_recovers_a_planted_power_law():

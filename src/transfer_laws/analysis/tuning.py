@@ -51,8 +51,11 @@ def lr_sweeps(runs: pd.DataFrame, metric: str = "val_loss", min_rates: int = 3) 
                      "lr_opt": parabola_optimum(np.log(lr), loss),
                      "edge_gap": float(min(loss[max(i - 1, 0)], loss[min(i + 1, len(g) - 1)]) - loss[i])
                      if 0 < i < len(g) - 1 else float("nan")})
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows, columns=[*cols, *SWEEP_COLUMNS])  # no cell: the columns, no rows
     return out.replace("-", None) if len(out) else out
+
+
+SWEEP_COLUMNS = ["n_rates", "lrs", "losses", "best_lr", "best_loss", "bracketed", "lr_opt", "edge_gap"]
 
 
 def fit_rate_rule(cells: pd.DataFrame, source: str, with_d: bool = False, d_ref: float = 1e4,
