@@ -144,15 +144,14 @@ def transfer_scatter(table: pd.DataFrame, y: str = "d_transferred", title: str =
 def ossification(m: pd.DataFrame) -> alt.Chart:
     base = alt.Chart(m).encode(x=_logx("d_train_chars", "D_F: fine-tuning characters (log)"),
                                color=alt.Color("size:N", title="size", sort=_size_order(m)))
-    pts = base.mark_line(point=True).encode(y=alt.Y("finetuned_minus_scratch:Q",
-                                                    title="fine-tuned minus from-scratch loss (nats/token)"),
-                                            # solid: mix, dashed: text (the caption says so: a dash legend beside
-                                            # a colour-encoded line drew its symbols without a stroke)
-                                            strokeDash=alt.StrokeDash("curriculum:N", legend=None, scale=alt.Scale(
-                                                domain=["mix", "text"], range=[[1, 0], [5, 3]])),
-                                            tooltip=["curriculum", "size", "d_train_chars", "finetuned_minus_scratch", "seed_sd"])
+    y = alt.Y("finetuned_minus_scratch:Q", title="fine-tuned minus from-scratch loss (nats/token)")
+    tip = ["curriculum", "size", "d_train_chars", "finetuned_minus_scratch", "seed_sd"]
+    # solid: mix, dashed: text; lines and points as two layers, so that the legend draws the dashes
+    lines = base.mark_line().encode(y=y, tooltip=tip, strokeDash=alt.StrokeDash(
+        "curriculum:N", title="pre-training", scale=alt.Scale(domain=["mix", "text"], range=[[1, 0], [5, 3]])))
+    pts = base.mark_point(filled=True, size=30).encode(y=y, tooltip=tip, detail="curriculum:N")
     zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="gray").encode(y="y:Q")
-    return (pts + zero).properties(width=440, height=300)
+    return (lines + pts + zero).properties(width=440, height=300)
 
 
 def high_data_curves(curves: pd.DataFrame) -> alt.FacetChart:
@@ -204,12 +203,15 @@ def pretrain_curves(curves: pd.DataFrame) -> alt.FacetChart:
                        var_name="loss", value_name="nats")
     long["loss"] = long["loss"].map({"val_loss": "own validation", "zero_shot_loss": "zero-shot Python test"})
     # three panels a row: six in one row came out too small to read in the content column
-    return alt.Chart(long).mark_line(point=True).encode(
+    base = alt.Chart().encode(
         x=_logx("tokens", "pre-training tokens (log)"),
         y=alt.Y("nats:Q", title="loss (nats/token)", scale=alt.Scale(zero=False)),
-        color=alt.Color("curriculum:N", title="pre-training"), strokeDash=alt.StrokeDash("loss:N", title="evaluated on"),
-        detail="run_id:N",
-    ).properties(width=190, height=170).facet(facet=alt.Facet("size:N", title=None, sort=_size_order(long)), columns=3)
+        color=alt.Color("curriculum:N", title="pre-training"), detail="run_id:N")
+    # lines and points as two layers, so that the legend draws each evaluation as its dash pattern
+    lines = base.mark_line().encode(strokeDash=alt.StrokeDash("loss:N", title="evaluated on"), detail="run_id:N")
+    pts = base.mark_point(filled=True, size=20).encode(detail=["run_id:N", "loss:N"])
+    return alt.layer(lines, pts, data=long).properties(width=190, height=170).facet(
+        facet=alt.Facet("size:N", title=None, sort=_size_order(long)), columns=3)
 
 
 def experiment_transfer(table: pd.DataFrame, group: str, group_title: str) -> alt.LayerChart:
@@ -331,13 +333,16 @@ def fraction_from_transfer(table: pd.DataFrame) -> alt.Chart:
     """The fraction of the effective data that pre-training contributed, D_T / D_E, against D_F."""
     df = table[np.isfinite(table.fraction_from_transfer)]
     df = df.groupby(["curriculum", "size", "n_params", "d_train_chars"], as_index=False).fraction_from_transfer.mean()
-    return alt.Chart(df).mark_line(point=True).encode(
+    base = alt.Chart(df).encode(
         x=_logx("d_train_chars", "D_F: fine-tuning characters (log)"),
         y=alt.Y("fraction_from_transfer:Q", title="fraction of effective data from transfer, D_T / D_E"),
         color=alt.Color("size:N", title="size", sort=list(dict.fromkeys(df.sort_values("n_params")["size"]))),
-        strokeDash=alt.StrokeDash("curriculum:N", title="pre-training"),
         tooltip=["curriculum", "size", "d_train_chars", "fraction_from_transfer"],
-    ).properties(width=440, height=280)
+    )
+    # lines and points as two layers, so that the legend draws each pre-training as its dash pattern
+    lines = base.mark_line().encode(strokeDash=alt.StrokeDash("curriculum:N", title="pre-training"),
+                                    detail="curriculum:N")
+    return alt.layer(lines, base.mark_point(filled=True, size=30), data=df).properties(width=440, height=280)
 
 
 def _size_order(df: pd.DataFrame) -> list[str]:
