@@ -191,9 +191,15 @@ def rate_check(check: pd.DataFrame) -> alt.LayerChart:
 
 
 def frontier(points: pd.DataFrame, compute_column: str = "flops_full") -> alt.Chart:
+    """Loss against training compute, one line per run; evaluations at zero compute (a fine-tune's
+    checkpoint at step 0, without its pre-training charged) cannot sit on the log axis and are left
+    out (a single one blanked the whole chart)."""
+    points = points[points[compute_column] > 0]
     return alt.Chart(points).mark_line(opacity=0.6).encode(
         x=_logx(compute_column, "training compute (FLOPs, log)", fmt=".0e"),
-        y=alt.Y("val_loss:Q", scale=alt.Scale(type="log"), title="validation loss (nats/token, log)"),
+        y=alt.Y("val_loss:Q", scale=alt.Scale(type="log", domain=[float(points.val_loss.min()) * 0.97,
+                                                                  float(points.val_loss.max()) * 1.03] if len(points) else None,
+                                              nice=False), title="validation loss (nats/token, log)"),
         color=alt.Color("curriculum:N", title="curriculum"), detail="run_id:N",
     ).properties(width=440, height=300)
 
