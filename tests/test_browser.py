@@ -29,6 +29,20 @@ def test_static_chart_images_are_the_svg_imgs():
     assert browser._static_chart_images('<img alt="x" src="../_images/a.svg" /><img src="b.png">') == ["../_images/a.svg"]
 
 
+def test_a_value_at_or_below_zero_on_a_log_axis_is_found():
+    import xml.etree.ElementTree as ET
+
+    svg = ET.fromstring(
+        '<svg xmlns="http://www.w3.org/2000/svg"><g>'
+        '<path aria-label="pre-training tokens (log): 0; loss (nats/token): 6.94; pre-training: mix"/>'
+        '<path aria-label="pre-training tokens (log): 409,600; loss (nats/token): 5.1"/>'
+        '<path aria-label="training compute (FLOPs, log): -1e+09; validation loss (nats/token, log): 3.2"/>'
+        '<path aria-label="fine-tuned minus from-scratch loss (nats/token): -0.5; D_F (log): 1,000"/></g></svg>')
+    assert browser._off_log_axis(svg) == ["pre-training tokens (log)", "training compute (FLOPs, log)"]
+    fine = ET.fromstring('<svg xmlns="http://www.w3.org/2000/svg"><path aria-label="D_F (log): 1,000; y: -2"/></svg>')
+    assert browser._off_log_axis(fine) == []
+
+
 def test_not_a_site_is_a_clear_error(tmp_path):
     with pytest.raises(browser.BrowserTestError, match="not a built site"):
         browser.run(tmp_path)

@@ -116,6 +116,27 @@ def _static_chart_images(page_html: str) -> list[str]:
     return re.findall(r'<img[^>]*\ssrc="([^"]+\.svg)"', page_html)
 
 
+# A mark's accessible label names each encoded field by its axis title and value ("pre-training tokens
+# (log): 0; loss (nats/token): 6.94"); the book titles every log axis "... (log)" or "(..., log)".
+_LOG_FIELD = re.compile(r"(?:^|; )([^:;]*\blog\)): (-?[0-9][0-9.,e+-]*)")
+
+
+def _off_log_axis(svg_root) -> list[str]:
+    """The log-axis titles under which a static chart draws a mark at a value <= 0: a log scale has
+    no place for it, and one such value collapsed a whole chart onto its axis (the compute frontiers
+    and pre-training curves once drew every line at x = 0)."""
+    bad = []
+    for el in svg_root.iter():
+        for field, value in _LOG_FIELD.findall(el.get("aria-label") or ""):
+            try:
+                off = float(value.replace(",", "")) <= 0
+            except ValueError:
+                continue
+            if off and field.strip() not in bad:
+                bad.append(field.strip())
+    return bad
+
+
 def _console_problems(stderr: str) -> list[str]:
     problems = []
     for m in _CONSOLE.finditer(stderr):
@@ -159,6 +180,8 @@ def check_page(chromium: str, server: _Server, rel: str, site: Path, budget_ms: 
             continue
         if not root.tag.endswith("svg"):
             problems.append(f"static chart {src} is not an svg (root <{root.tag}>)")
+        for field in _off_log_axis(root):
+            problems.append(f"static chart {src} places a value <= 0 on its log axis '{field}' (the axis collapses)")
     if "<body" not in proc.stdout:
         problems.append("the page did not load (no <body> in the rendered DOM)")
     return problems

@@ -208,6 +208,7 @@ def pretrain_curves(curves: pd.DataFrame) -> alt.FacetChart:
     long = curves.melt(id_vars=["run_id", "tokens", "curriculum", "size"], value_vars=["val_loss", "zero_shot_loss"],
                        var_name="loss", value_name="nats")
     long["loss"] = long["loss"].map({"val_loss": "own validation", "zero_shot_loss": "zero-shot Python test"})
+    long = long[long.tokens > 0]  # step 0 (no token seen yet) has no place on the log axis
     # three panels a row: six in one row came out too small to read in the content column
     base = alt.Chart().encode(
         x=_logx("tokens", "pre-training tokens (log)"),
