@@ -49,6 +49,22 @@ def test_kaplan_world_recovered():
     assert f.params["alpha_D"] == pytest.approx(laws.KAPLAN["alpha_d"], rel=0.05)
 
 
+def test_the_size_term_is_measured_and_an_unpinned_exponent_is_said():
+    w = chinchilla_world()
+    f = joint.fit_law(w.n_params, w.d_tokens, w.loss, "chinchilla")
+    e = joint.size_effect(f, w.n_params, w.d_tokens)
+    true_gap = HOFFMANN["A"] * (w.n_params.min() ** -0.34 - w.n_params.max() ** -0.34)
+    assert e["identified"] and e["loss_gap_nats"] == pytest.approx(true_gap, rel=0.1)
+    assert e["decades_of_n"] == pytest.approx(np.log10(w.n_params.max() / w.n_params.min()))
+    # sizes that do not differ: no exponent to read, a gap near zero
+    rng = np.random.default_rng(3)
+    n, d = np.repeat([1e4, 2e4, 4e4], 8), np.tile(np.logspace(3, 6, 8), 3)
+    flat = joint.fit_law(n, d, (2 + 40 * d ** -0.3) * np.exp(rng.normal(0, 0.003, 24)), "chinchilla")
+    e = joint.size_effect(flat, n, d)
+    assert abs(e["loss_gap_nats"]) < 0.02
+    assert e["identified"] == (0 < flat.params["alpha"] <= joint.MAX_IDENTIFIED_N_EXPONENT)
+
+
 def test_degenerate_inputs_are_errors():
     with pytest.raises(ValueError, match="more than one N"):
         joint.fit_law([1e6] * 8, np.logspace(6, 8, 8), np.linspace(3, 2, 8))

@@ -120,6 +120,29 @@ class LawFit:
         return np.exp(pred(self.raw, np.log(np.asarray(n_params, float)), np.log(np.asarray(d, float)))[0])
 
 
+# The N exponent of a joint law is read as identified only inside (0, MAX_IDENTIFIED_N_EXPONENT]:
+# the published values are 0.076 (Kaplan et al.'s alpha_N) and 0.34 (Hoffmann et al.'s alpha); an
+# exponent of 0 or below, or of several units (a size term that vanishes within the ladder), says that
+# the runs do not pin it down, only how much the size term moves the loss across them.
+MAX_IDENTIFIED_N_EXPONENT = 2.0
+N_EXPONENT = {"kaplan": "alpha_N", "chinchilla": "alpha"}
+
+
+def size_effect(fit: LawFit, n_params, d) -> dict:
+    """How much a joint law's size term moves the loss across the measured sizes: the fitted loss
+    at the smallest N minus that at the largest, at the geometric middle of ``d`` (nats; positive
+    when the larger model is better), and whether the N exponent is identified
+    (``MAX_IDENTIFIED_N_EXPONENT``)."""
+    n = np.asarray(n_params, float)
+    d_mid = float(np.exp(np.mean(np.log(np.asarray(d, float)))))
+    at_ends = fit.loss([n.min(), n.max()], [d_mid, d_mid])
+    gap = float(at_ends[0] - at_ends[1])
+    exponent = fit.params[N_EXPONENT[fit.form]]
+    return {"loss_gap_nats": gap, "d_reference": d_mid, "n_exponent": exponent,
+            "identified": bool(0 < exponent <= MAX_IDENTIFIED_N_EXPONENT),
+            "decades_of_n": float(np.log10(n.max() / n.min()))}
+
+
 def _refine(form, starts, ln, ld, y):
     _, obj = _FORMS[form]
     best = None
