@@ -89,6 +89,7 @@ def test_fit_law_command(tmp_path):
     assert out["n_points"] == 120 and out["excluded_highest"] == 3
     assert set(HOFFMANN) <= set(out) and set(out["ci95"]) == set(HOFFMANN)
     assert out["alpha"] == pytest.approx(0.34, abs=0.03) and out["beta"] == pytest.approx(0.28, abs=0.03)
+    assert out["size_effect"]["identified"] and out["size_effect"]["loss_gap_nats"] > 0
     bad = _fit(p, "--law", "chinchilla")  # no d_train_chars column in this table
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: {p}: missing column 'd_train_chars'"
     assert "single-epoch" in _fit("--help").stdout

@@ -116,7 +116,7 @@ def load_law_table(path: str, d_column: str, loss_column: str, experiment: str) 
 
 
 def _fit_law(args) -> int:
-    from transfer_laws.analysis.joint import NAMES, fit_law
+    from transfer_laws.analysis.joint import NAMES, fit_law, size_effect
 
     try:
         df = load_law_table(args.runs, args.d_column, args.loss_column, args.experiment)
@@ -130,13 +130,17 @@ def _fit_law(args) -> int:
         return 2
     out = {"law": args.law, "d_column": args.d_column, "loss_column": args.loss_column, "n_points": f.n_points,
            "excluded_highest": args.exclude_highest, "huber_loss": f.huber_loss, **f.params, "ci95": f.ci95,
-           "bias": f.diagnostics.get("bias", {}), "mc_error": f.diagnostics.get("mc_error", {})}
+           "bias": f.diagnostics.get("bias", {}), "mc_error": f.diagnostics.get("mc_error", {}),
+           "size_effect": size_effect(f, df.n_params, df[args.d_column])}
     if args.json:
         print(json.dumps(out, indent=1))
     else:
         from transfer_laws.report.tables import interval
+        e = out["size_effect"]
         print(f"{args.law} law on {f.n_points} runs (D = {args.d_column}, loss = {args.loss_column}):")
         print("  " + "  ".join(f"{k} = {interval(f.params[k], f.ci95.get(k), 3)}" for k in NAMES[args.law]))
+        print(f"  size term: {e['loss_gap_nats']:+.4f} nats from the smallest N to the largest ({e['decades_of_n']:.1f} "
+              f"decades) at D = {e['d_reference']:.3g}; N exponent {'identified' if e['identified'] else 'not identified'}")
     return 0
 
 
