@@ -444,7 +444,8 @@ def lr_sweeps(cells: pd.DataFrame, loss_unit: str = "nats/token", d_title: str =
         batch = getattr(c, "batch_size_used", None)
         cell = f"{c.size}, D {d}" + (f", batch {int(batch)}" if batch == batch and batch else "")
         for lr, loss in zip(c.lrs, c.losses):
-            rows.append({"kind": kind, "cell": cell, "D": d, "size": c.size, "n_params": c.n_params, "lr": lr,
+            rows.append({"kind": kind, "cell": cell, "D": d, "d_order": np.inf if c.phase == "pretrain" else
+                         float(c.d_train_chars), "size": c.size, "n_params": c.n_params, "lr": lr,
                          "val_loss": loss, "above_best": loss - c.best_loss, "best": bool(lr == c.best_lr),
                          "bracketed": bool(c.bracketed)})
     df = pd.DataFrame(rows)
@@ -453,12 +454,14 @@ def lr_sweeps(cells: pd.DataFrame, loss_unit: str = "nats/token", d_title: str =
         x=_logx("lr", "learning rate (log)"),
         y=alt.Y("above_best:Q", title=f"validation loss above the cell's best ({loss_unit})"),
         color=color, detail="cell:N", tooltip=["kind", "cell", "lr", "val_loss", "bracketed"])
-    lines = base.mark_line(point=alt.OverlayMarkDef(size=25)).encode(
-        strokeDash=alt.StrokeDash("D:N", title=d_title))
+    # lines and points as separate layers, so that the legend draws each D as its dash pattern
+    d_sort = list(dict.fromkeys(df.sort_values("d_order")["D"]))  # smallest D first, pre-training last
+    lines = base.mark_line().encode(strokeDash=alt.StrokeDash("D:N", title=d_title, sort=d_sort))
+    pts = base.mark_point(filled=True, size=25)
     best = base.transform_filter("datum.best").mark_point(size=140, strokeWidth=2).encode(
         fill=alt.condition("datum.bracketed", alt.Color("size:N", sort=_size_order(df), legend=None),
                            alt.value("white")))
-    return alt.layer(lines, best, data=df).properties(width=280, height=190).facet(
+    return alt.layer(lines, pts, best, data=df).properties(width=280, height=190).facet(
         facet=alt.Facet("kind:N", title=None), columns=2).resolve_scale(y="independent", x="independent")
 
 
